@@ -1,0 +1,32 @@
+# Contrastive paraphrases and hard negatives for UAV navigation instructions.
+# Stages: prepare models -> ingest -> generate (round 0) -> validate -> refine rounds
+# -> merge. See docs/ARCHITECTURE.md.
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# Never reach for a model hub at run time: every model is a local directory.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/generate.smk"
+include: "workflow/rules/validate.smk"
+include: "workflow/rules/merge.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,15 @@
+"""Rule merge: every shard's final state -> contrastive.jsonl (one record per id) + stats."""
+
+from contrastgen.pipeline import merge, stage_seconds
+from contrastgen.rulekit import setup_rule_logging
+
+setup_rule_logging(snakemake)
+merge(
+    list(snakemake.input.states),
+    list(snakemake.input.candidates),
+    snakemake.input.rejected,
+    snakemake.output.records,
+    snakemake.output.stats,
+    snakemake.params.max_rounds,
+    stage_seconds(snakemake.input.benchmarks),
+)

@@ -1,0 +1,178 @@
+"""Reading, normalising, rejecting and sharding the instruction corpus.
+
+Two input formats: JSONL with `id` and `instruction` (other fields pass through), and
+AVDN processed episodes JSON (a list of episodes, each with `instructions` / dialog turns;
+one record per answer, id `EPISODE_ID/TURN_ID`). Duplicate instructions become one
+*item* that carries every id, so the LLM sees each text once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class CorpusFormatError(ValueError):
+    """The corpus file as a whole cannot be read (not JSONL, not AVDN JSON)."""
+
+
+@dataclass
+class SourceRecord:
+    """One record as read from the corpus, before normalisation."""
+
+    id: str | None
+    instruction: Any
+    source: str  # "file:line" (JSONL) or "file:episode[i].turn[j]" (AVDN)
+    extra: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # set when the line itself could not be parsed
+
+
+@dataclass
+class Item:
+    """One unique normalised instruction and every corpus id that carries it."""
+
+    item_id: str
+    instruction: str
+    members: list[dict[str, Any]]  # [{"id", "source", "extra"}]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"item": self.item_id, "instruction": self.instruction, "members": self.members}
+
+
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\ufeff]")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-"})
+
+
+def normalise(text: str) -> str:
+    """NFKC, straight quotes, no control or zero-width characters, single spaces."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())
+
+
+def item_id(normalised_instruction: str) -> str:
+    """Stable id of a unique instruction: the same text always maps to the same item."""
+    return hashlib.sha1(normalised_instruction.lower().encode("utf-8")).hexdigest()[:16]
+
+
+def shard_of(item: str, n_shards: int) -> int:
+    """Shard index of an item id; stable, so a grown corpus keeps old items in place."""
+    return int(item, 16) % n_shards
+
+
+def shard_ids(n_shards: int) -> list[str]:
+    """The shard names; known from the config alone so a dry run lists every job."""
+    return [f"{i:03d}" for i in range(n_shards)]
+
+
+def read_corpus(path: str | Path) -> Iterator[SourceRecord]:
+    """Yield source records of a JSONL or AVDN JSON corpus.
+
+    A line that is bad JSON or not an object is yielded with `error` set (it becomes a
+    reject with file:line); a file that is neither format raises CorpusFormatError.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: corpus file does not exist")
+    raw = path.read_bytes()
+    if b"\x00" in raw[:65536]:
+        raise CorpusFormatError(f"{path}: binary data, expected JSONL or AVDN episodes JSON")
+    if not raw.strip():
+        raise CorpusFormatError(f"{path}: empty corpus")
+    if raw.lstrip().startswith(b"["):
+        yield from _read_avdn(path, raw)
+    else:
+        yield from _read_jsonl(path, raw)
+
+
+def _read_jsonl(path: Path, raw: bytes) -> Iterator[SourceRecord]:
+    text = raw.decode("utf-8", errors="replace")
+    good = 0
+    records = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            records.append(SourceRecord(None, None, where, error=f"invalid JSON ({exc.msg})"))
+            continue
+        if not isinstance(obj, dict):
+            records.append(SourceRecord(None, None, where, error="line is not a JSON object"))
+            continue
+        good += 1
+        extra = {k: v for k, v in obj.items() if k not in ("id", "instruction")}
+        rid = obj.get("id")
+        records.append(
+            SourceRecord(None if rid is None else str(rid), obj.get("instruction"), where, extra)
+        )
+    if good == 0:
+        raise CorpusFormatError(
+            f"{path}: no line is a JSON object; expected JSONL with 'id' and 'instruction' "
+            "or an AVDN processed episodes JSON list"
+        )
+    yield from records
+
+
+def _read_avdn(path: Path, raw: bytes) -> Iterator[SourceRecord]:
+    try:
+        episodes = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorpusFormatError(
+            f"{path}: starts like a JSON list but does not parse: {exc}"
+        ) from exc
+    if not isinstance(episodes, list) or not all(isinstance(e, dict) for e in episodes):
+        raise CorpusFormatError(f"{path}: expected a list of AVDN episode objects")
+    for ei, episode in enumerate(episodes):
+        turns = avdn_turns(episode)
+        if turns is None:
+            raise CorpusFormatError(
+                f"{path}: episode[{ei}] has no 'dialogs' list; not an AVDN processed episodes file"
+            )
+        episode_id = episode.get("episode_id", episode.get("map_name", str(ei)))
+        for ti, turn in enumerate(turns):
+            turn_id = turn.get("turn_id", ti)
+            where = f"{path}:episode[{ei}].dialogs[{ti}]"
+            yield SourceRecord(f"{episode_id}/{turn_id}", turn.get("answer"), where)
+
+
+def avdn_turns(episode: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The dialog turns of an AVDN processed episode (`dialogs`: [{turn_id, question, answer}])."""
+    turns = episode.get("dialogs")
+    if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
+        return None
+    return turns
+
+
+@dataclass
+class IngestLimits:
+    min_words: int
+    max_words: int
+
+
+def check_record(rec: SourceRecord, limits: IngestLimits) -> tuple[str | None, str | None]:
+    """Return (normalised instruction, None) or (None, reject reason)."""
+    if rec.error:
+        return None, rec.error
+    if rec.id is None or rec.id == "":
+        return None, "missing field 'id'"
+    if rec.instruction is None:
+        return None, "missing field 'instruction'"
+    if not isinstance(rec.instruction, str):
+        return None, f"'instruction' must be a string, got {type(rec.instruction).__name__}"
+    text = normalise(rec.instruction)
+    if not text:
+        return None, "empty instruction"
+    n_words = len(text.split())
+    if n_words < limits.min_words:
+        return None, f"too short: {n_words} words < ingest.min_words={limits.min_words}"
+    if n_words > limits.max_words:
+        return None, f"too long: {n_words} words > ingest.max_words={limits.max_words}"
+    return text, None

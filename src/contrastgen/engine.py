@@ -1,0 +1,426 @@
+"""The generation engine: one loaded model, several batching strategies behind one interface.
+
+Strategies take the same prompts and return one list of generations per prompt, in
+input order, so the workflow picks one by name and the benchmark runs them side by side:
+
+- sequential:  one `generate` call per prompt (the baseline);
+- fake_batch:  prompts grouped into "batches" that are looped over inside (what the old
+               pipeline did; kept only to show it is no faster);
+- true_batch:  one left-padded `generate` call per batch of `batch_size` prompts;
+- bucketed:    prompts sorted by length, batches bounded by a token budget
+               (rows x (longest prompt + max_new_tokens)), so padding and memory are bounded;
+- continuous:  transformers' own continuous batching (`generate_batch`), when present.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class StrategyUnavailable(RuntimeError):
+    """The strategy cannot run with the installed libraries; nothing else is run instead."""
+
+
+@dataclass(frozen=True)
+class GenParams:
+    max_new_tokens: int = 96
+    do_sample: bool = True
+    temperature: float = 0.7
+    top_p: float = 0.9
+    seed: int = 0
+    samples_per_prompt: int = 1
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Generation:
+    text: str
+    new_tokens: int  # generated tokens of this row, padding excluded, EOS included
+
+
+@dataclass
+class Metrics:
+    prompts: int = 0
+    rows: int = 0
+    generated_tokens: int = 0
+    padded_tokens: int = 0  # prompt padding plus post-EOS filler, i.e. wasted positions
+    batches: int = 0
+    oom_splits: int = 0
+    generate_s: float = 0.0
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["tokens_per_s"] = self.generated_tokens / self.generate_s if self.generate_s else 0.0
+        d["instructions_per_s"] = self.prompts / self.generate_s if self.generate_s else 0.0
+        return d
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def split_on_oom(run: Callable[[list], list], items: list, on_split: Callable[[], None]) -> list:
+    """Run `run(items)`; on out-of-memory, halve the batch and retry down to one item.
+
+    Results keep the input order. A single item that still runs out of memory re-raises.
+    """
+    try:
+        return run(items)
+    except Exception as exc:  # torch.OutOfMemoryError, or a RuntimeError saying so
+        if not _is_oom(exc) or len(items) == 1:
+            raise
+        on_split()
+        _free_cuda_cache()
+        half = len(items) // 2
+        log.warning(
+            "out of memory on a batch of %d; retrying as %d + %d",
+            len(items),
+            half,
+            len(items) - half,
+        )
+        return split_on_oom(run, items[:half], on_split) + split_on_oom(run, items[half:], on_split)
+
+
+def _free_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("generation.device is 'cuda' but torch sees no CUDA device")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str):
+    import torch
+
+    if dtype == "auto":
+        if device == "cpu":
+            return torch.float32  # CPUs have no fast fp16 matmul; bf16 on CPU is slower
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if dtype == "bfloat16" and device == "cuda" and not torch.cuda.is_bf16_supported():
+        raise RuntimeError(
+            "model.dtype is bfloat16 but this GPU has no bf16 support (pre-Ampere); use float16"
+        )
+    return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[dtype]
+
+
+class Engine:
+    """A tokenizer and a causal LM, loaded once, with one padded `generate` primitive."""
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        device: str = "auto",
+        dtype: str = "auto",
+        threads: int | None = None,
+        attn_implementation: str | None = None,
+    ):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        started = time.perf_counter()
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.model_dir = str(model_dir)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+        # Left padding: every row's last prompt token sits at the same position, so the
+        # new tokens line up and rows do not attend to padding.
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        kwargs = {"dtype": self.dtype, "local_files_only": True}
+        if attn_implementation:
+            kwargs["attn_implementation"] = attn_implementation
+        if self.device == "cuda":
+            kwargs["device_map"] = "auto" if torch.cuda.device_count() > 1 else "cuda"
+        self.model = AutoModelForCausalLM.from_pretrained(self.model_dir, **kwargs).eval()
+        if self.device == "cpu":
+            self.model.to("cpu")
+        self.stop_ids = self._stop_ids()
+        self.load_s = time.perf_counter() - started
+        log.info(
+            "loaded %s on %s (%s) in %.1fs", self.model_dir, self.device, self.dtype, self.load_s
+        )
+
+    def _stop_ids(self) -> set[int]:
+        ids = set()
+        for value in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
+            if isinstance(value, int):
+                ids.add(value)
+            elif value:
+                ids.update(value)
+        return ids
+
+    def prompt_lengths(self, prompts: Sequence[str]) -> list[int]:
+        return [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
+
+    def generate(
+        self, prompts: list[str], params: GenParams, metrics: Metrics
+    ) -> list[list[Generation]]:
+        """One padded `generate` call for all prompts; `samples_per_prompt` rows each."""
+        import torch
+
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.model.device)
+        sampling = {"do_sample": params.do_sample}
+        if params.do_sample:
+            sampling.update(temperature=params.temperature, top_p=params.top_p)
+        else:
+            sampling.update(temperature=None, top_p=None, top_k=None)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(
+                **enc,
+                max_new_tokens=params.max_new_tokens,
+                num_return_sequences=params.samples_per_prompt,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=sorted(self.stop_ids),
+                **sampling,
+            )
+        metrics.generate_s += time.perf_counter() - started
+        new = out[:, enc["input_ids"].shape[1] :].tolist()
+        rows = []
+        for seq in new:
+            length = len(seq)
+            for i, tok in enumerate(seq):
+                if tok in self.stop_ids:
+                    length = i + 1  # the EOS counts as generated; what follows is filler
+                    break
+            text = self.tokenizer.decode(seq[:length], skip_special_tokens=True)
+            rows.append(Generation(text, length))
+        generated = sum(r.new_tokens for r in rows)
+        real_prompt_tokens = int(enc["attention_mask"].sum()) * params.samples_per_prompt
+        metrics.batches += 1
+        metrics.prompts += len(prompts)
+        metrics.rows += len(rows)
+        metrics.generated_tokens += generated
+        metrics.padded_tokens += out.numel() - real_prompt_tokens - generated
+        k = params.samples_per_prompt
+        return [rows[i * k : (i + 1) * k] for i in range(len(prompts))]
+
+
+@dataclass
+class BatchPlan:
+    batch_size: int = 16
+    token_budget: int = 8192  # bucketed: rows x (longest prompt + max_new_tokens) per batch
+    progress: Callable[[int, int], None] | None = field(default=None, repr=False)
+
+
+def _batched_call(engine: Engine, params: GenParams, metrics: Metrics, plan: BatchPlan):
+    def run(batch: list[str]) -> list[list[Generation]]:
+        out = engine.generate(batch, params, metrics)
+        if plan.progress:
+            plan.progress(len(batch), sum(g.new_tokens for gens in out for g in gens))
+        return out
+
+    def on_split() -> None:
+        metrics.oom_splits += 1
+
+    return lambda batch: split_on_oom(run, batch, on_split)
+
+
+def run_sequential(engine, prompts, params, metrics, plan):
+    call = _batched_call(engine, params, metrics, plan)
+    return [call([p])[0] for p in prompts]
+
+
+def run_fake_batch(engine, prompts, params, metrics, plan):
+    call = _batched_call(engine, params, metrics, plan)
+    out = []
+    for start in range(0, len(prompts), plan.batch_size):
+        batch = prompts[start : start + plan.batch_size]
+        out += [call([p])[0] for p in batch]  # a "batch" that is really a for-loop
+    return out
+
+
+def run_true_batch(engine, prompts, params, metrics, plan):
+    call = _batched_call(engine, params, metrics, plan)
+    out = []
+    for start in range(0, len(prompts), plan.batch_size):
+        out += call(prompts[start : start + plan.batch_size])
+    return out
+
+
+def bucket_batches(
+    lengths: Sequence[int], max_new_tokens: int, batch_size: int, token_budget: int
+) -> list[list[int]]:
+    """Group prompt indices by length so each batch keeps rows x (max len + new) in budget."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        longest = max([lengths[j] for j in current] + [lengths[i]])
+        if current and (
+            len(current) + 1 > batch_size
+            or (len(current) + 1) * (longest + max_new_tokens) > token_budget
+        ):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def run_bucketed(engine, prompts, params, metrics, plan):
+    call = _batched_call(engine, params, metrics, plan)
+    rows_per_prompt = params.samples_per_prompt
+    batches = bucket_batches(
+        engine.prompt_lengths(prompts),
+        params.max_new_tokens,
+        max(1, plan.batch_size),
+        max(1, plan.token_budget // rows_per_prompt),
+    )
+    out: list = [None] * len(prompts)
+    for batch in batches:
+        for i, gens in zip(batch, call([prompts[i] for i in batch]), strict=True):
+            out[i] = gens
+    return out
+
+
+def run_continuous(engine, prompts, params, metrics, plan):
+    model = engine.model
+    if not hasattr(model, "generate_batch"):
+        raise StrategyUnavailable(
+            "strategy 'continuous' needs transformers' generate_batch (continuous batching), "
+            "which the installed transformers does not have"
+        )
+    from transformers import GenerationConfig
+
+    config = GenerationConfig(
+        max_new_tokens=params.max_new_tokens,
+        do_sample=params.do_sample,
+        temperature=params.temperature if params.do_sample else None,
+        top_p=params.top_p if params.do_sample else None,
+        eos_token_id=sorted(engine.stop_ids),
+        pad_token_id=engine.tokenizer.pad_token_id,
+        num_return_sequences=params.samples_per_prompt,
+        max_batch_tokens=plan.token_budget,
+    )
+    inputs = [engine.tokenizer(p)["input_ids"] for p in prompts]
+    started = time.perf_counter()
+    try:
+        results = model.generate_batch(inputs=inputs, generation_config=config, progress_bar=False)
+    except (NotImplementedError, ValueError) as exc:
+        raise StrategyUnavailable(f"strategy 'continuous' cannot run here: {exc}") from exc
+    metrics.generate_s += time.perf_counter() - started
+    by_request = sorted(results.values(), key=lambda r: int(str(r.request_id).split("_")[-1]))
+    out = []
+    for res in by_request:
+        seq = list(res.generated_tokens)
+        text = engine.tokenizer.decode(seq, skip_special_tokens=True)
+        out.append([Generation(text, len(seq))])
+    metrics.batches += 1
+    metrics.prompts += len(prompts)
+    metrics.rows += len(out)
+    metrics.generated_tokens += sum(g[0].new_tokens for g in out)
+    return out
+
+
+STRATEGIES: dict[str, Callable] = {
+    "sequential": run_sequential,
+    "fake_batch": run_fake_batch,
+    "true_batch": run_true_batch,
+    "bucketed": run_bucketed,
+    "continuous": run_continuous,
+}
+
+
+def run_strategy(
+    name: str, engine: Engine, prompts: list[str], params: GenParams, plan: BatchPlan
+) -> tuple[list[list[Generation]], Metrics]:
+    """Generate for every prompt with the named strategy; outputs in input order."""
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)}")
+    import torch
+
+    torch.manual_seed(params.seed)
+    metrics = Metrics()
+    if not prompts:
+        return [], metrics
+    return STRATEGIES[name](engine, prompts, params, metrics, plan), metrics
+
+
+class Progress:
+    """A tqdm bar over prompts that also shows generated tokens/s (goes to the rule log)."""
+
+    def __init__(self, total: int, desc: str):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, unit="instr", mininterval=5.0, smoothing=0.1)
+        self.tokens = 0
+        self.started = time.perf_counter()
+
+    def __call__(self, prompts_done: int, tokens: int) -> None:
+        self.tokens += tokens
+        elapsed = max(1e-9, time.perf_counter() - self.started)
+        self.bar.set_postfix(tok_s=f"{self.tokens / elapsed:.1f}", refresh=False)
+        self.bar.update(prompts_done)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def engine_from_settings(generator: dict, threads: int | None = None) -> Engine:
+    """An Engine from the `generator` section of config.yaml."""
+    if generator.get("quantization", "none") != "none":
+        raise NotImplementedError(
+            "generator.quantization other than 'none' is not supported yet; set it to 'none'"
+        )
+    return Engine(
+        generator["model"],
+        device=generator.get("device", "auto"),
+        dtype=generator.get("dtype", "auto"),
+        threads=threads,
+        attn_implementation=generator.get("attn_implementation"),
+    )
+
+
+def params_from_settings(generation: dict) -> GenParams:
+    """GenParams from the `generation` section of config.yaml."""
+    return GenParams(
+        max_new_tokens=generation["max_new_tokens"],
+        do_sample=generation["temperature"] > 0,
+        temperature=generation["temperature"],
+        top_p=generation["top_p"],
+        seed=generation["seed"],
+        samples_per_prompt=generation["samples_per_prompt"],
+    )
+
+
+def runner_from_settings(generation: dict, desc: str):
+    """`run(engine, prompts)` for the configured strategy, with a progress bar."""
+    params = params_from_settings(generation)
+
+    def run(engine: Engine, prompts: list[str]) -> list[list[Generation]]:
+        progress = Progress(len(prompts), desc)
+        plan = BatchPlan(generation["batch_size"], generation["token_budget"], progress)
+        try:
+            out, metrics = run_strategy(generation["strategy"], engine, prompts, params, plan)
+        finally:
+            progress.close()
+        log.info("%s: %s", desc, metrics.to_json())
+        return out
+
+    return run

@@ -1,0 +1,377 @@
+"""The stages of the workflow as plain functions: ingest, generate, validate, merge.
+
+Rule scripts call exactly one of these. Records flowing between stages:
+
+- ingest shard:   {item, instruction, members: [{id, source, extra}]}
+- candidates:     {item, round, source: "llm", feedback, candidates: [{text, kind}], unparsed}
+- validate state: {item, instruction, members, features, positives, negatives, status,
+                   rounds, completed_round, candidates: [{text, kind, round, valid, ...}]}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import prompts, spatial
+from .corpus import IngestLimits, Item, check_record, item_id, read_corpus, shard_of
+from .io import read_jsonl, write_json, write_jsonl
+from .validate import Thresholds, decide
+
+log = logging.getLogger(__name__)
+
+
+class BadRecordError(ValueError):
+    """A corpus record is unusable and ingest.on_bad_record is 'error'."""
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def ingest(
+    corpus: str | Path,
+    shard_paths: list[str | Path],
+    rejected_path: str | Path,
+    limits: IngestLimits,
+    on_bad_record: str = "reject",
+) -> dict[str, int]:
+    """Read, normalise and check the corpus; write unique items into shards and rejects."""
+    items: dict[str, Item] = {}
+    rejected: list[dict[str, Any]] = []
+    seen_ids: dict[str, tuple[str, str]] = {}  # id -> (normalised text, source)
+    total = 0
+    for rec in read_corpus(corpus):
+        total += 1
+        text, reason = check_record(rec, limits)
+        if reason is None and rec.id in seen_ids:
+            first_text, first_source = seen_ids[rec.id]
+            same = "same" if first_text == text else "different"
+            reason = f"duplicate id {rec.id!r} ({same} text) first seen at {first_source}"
+        if reason is not None:
+            if on_bad_record == "error":
+                raise BadRecordError(f"{rec.source}: {reason}")
+            rejected.append(
+                {
+                    "id": rec.id,
+                    "source": rec.source,
+                    "reason": reason,
+                    "instruction": rec.instruction,
+                }
+            )
+            continue
+        seen_ids[rec.id] = (text, rec.source)
+        key = item_id(text)
+        member = {"id": rec.id, "source": rec.source, "extra": rec.extra}
+        if key in items:
+            items[key].members.append(member)
+        else:
+            items[key] = Item(key, text, [member])
+    n = len(shard_paths)
+    by_shard: list[list[dict]] = [[] for _ in range(n)]
+    for item in items.values():
+        by_shard[shard_of(item.item_id, n)].append(item.to_json())
+    for path, records in zip(shard_paths, by_shard, strict=True):
+        write_jsonl(path, records)
+    write_jsonl(rejected_path, rejected)
+    summary = {
+        "records": total,
+        "ids": len(seen_ids),
+        "items": len(items),
+        "rejected": len(rejected),
+    }
+    if rejected:
+        reasons = Counter(r["reason"].split(":")[0].split(" (")[0] for r in rejected)
+        log.warning("rejected %d of %d records: %s", len(rejected), total, dict(reasons))
+    log.info("ingest: %s", summary)
+    return summary
+
+
+# ---------------------------------------------------------------- generate / refine
+
+
+@dataclass(frozen=True)
+class Targets:
+    positives: int
+    negatives: int
+
+
+def needs(state: dict[str, Any], targets: Targets) -> tuple[int, int]:
+    return (
+        max(0, targets.positives - len(state["positives"])),
+        max(0, targets.negatives - len(state["negatives"])),
+    )
+
+
+def feedback_for(state: dict[str, Any], max_lines: int = 3) -> list[str]:
+    """Plain-words reasons from the latest round's rejected candidates (most common first)."""
+    last = max((c["round"] for c in state["candidates"]), default=None)
+    lines: Counter[str] = Counter()
+    for cand in state["candidates"]:
+        if cand["round"] != last or cand["valid"] or cand["kind"] not in ("positive", "negative"):
+            continue
+        for reason in cand["reasons"][:1]:  # the first reason is the decisive one
+            lines[prompts.describe_reason(reason, cand["kind"])] += 1
+    return [line for line, _ in lines.most_common(max_lines)]
+
+
+def generate(
+    work: Iterable[dict[str, Any]],
+    round_: int,
+    out_path: str | Path,
+    targets: Targets,
+    make_engine: Callable[[], Any],
+    run: Callable[[Any, list[str]], list[list[Any]]],
+) -> dict[str, int]:
+    """Prompt the LLM for every item that still misses its targets; write candidates.
+
+    `work` is the ingest shard (round 0) or the previous round's validate state. The
+    engine is made only when at least one item needs work, so a finished shard loads no
+    model. `run(engine, prompt_texts)` returns generations per prompt in input order.
+    """
+    todo = []
+    for record in work:
+        state = (
+            record
+            if "positives" in record
+            else {**record, "positives": [], "negatives": [], "candidates": []}
+        )
+        need_pos, need_neg = needs(state, targets)
+        if need_pos or need_neg:
+            todo.append((state, need_pos, need_neg, feedback_for(state) if round_ else []))
+    if not todo:
+        log.info("round %d: nothing to generate; model not loaded", round_)
+        write_jsonl(out_path, [])
+        return {"prompted": 0}
+    engine = make_engine()
+    prefills = [prompts.first_tag(p, n) for _, p, n, _ in todo]
+    texts = [
+        prompts.render_prompt(engine.tokenizer, state["instruction"], fb, prefill)
+        for (state, _, _, fb), prefill in zip(todo, prefills, strict=True)
+    ]
+    generations = run(engine, texts)
+    out = []
+    for (state, _, _, fb), prefill, gens in zip(todo, prefills, generations, strict=True):
+        candidates, unparsed = [], []
+        for gen in gens:
+            parsed, junk = prompts.parse_output(gen.text, prefill)
+            candidates += [{"text": c.text, "kind": c.kind} for c in parsed]
+            if not parsed:
+                unparsed.append(gen.text)
+            elif junk:
+                log.debug("ignored lines for %s: %s", state["item"], junk)
+        out.append(
+            {
+                "item": state["item"],
+                "round": round_,
+                "source": "llm",
+                "feedback": fb,
+                "candidates": candidates,
+                "unparsed": unparsed,
+                "new_tokens": sum(g.new_tokens for g in gens),
+            }
+        )
+    write_jsonl(out_path, out)
+    log.info(
+        "round %d: prompted %d items, %d candidates",
+        round_,
+        len(out),
+        sum(len(r["candidates"]) for r in out),
+    )
+    return {"prompted": len(out)}
+
+
+# ---------------------------------------------------------------- validate
+
+
+def validate(
+    previous: Iterable[dict[str, Any]],
+    candidates_path: str | Path,
+    round_: int,
+    out_path: str | Path,
+    targets: Targets,
+    thresholds: Thresholds,
+    make_embedder: Callable[[], Any],
+) -> dict[str, int]:
+    """Decide this round's candidates and carry every item's state forward.
+
+    `previous` is the ingest shard (round 0) or the previous round's state. Items with
+    no new candidates pass through untouched; the embedder is loaded only if needed.
+    """
+    states = []
+    for record in previous:
+        if "positives" not in record:
+            record = {
+                **record,
+                "features": spatial.extract(record["instruction"]).to_json(),
+                "positives": [],
+                "negatives": [],
+                "candidates": [],
+                "rounds": 0,
+                "completed_round": None,
+            }
+        states.append(record)
+    new = {r["item"]: r for r in read_jsonl(candidates_path)}
+    pending = []  # (state, candidate dict) to decide
+    for state in states:
+        batch = new.get(state["item"])
+        if batch is None:
+            continue
+        state["rounds"] = round_ + 1
+        seen = {c["text"].lower() for c in state["candidates"]}
+        for text in batch["unparsed"]:
+            state["candidates"].append(
+                {
+                    "text": text,
+                    "kind": "unparsed",
+                    "round": round_,
+                    "valid": False,
+                    "reasons": [{"code": "unparseable"}],
+                    "scores": {},
+                    "features": {},
+                }
+            )
+        for cand in batch["candidates"]:
+            entry = {"text": cand["text"], "kind": cand["kind"], "round": round_}
+            if cand["text"].lower() in seen:
+                entry.update(valid=False, reasons=[{"code": "duplicate"}], scores={}, features={})
+                state["candidates"].append(entry)
+                continue
+            seen.add(cand["text"].lower())
+            state["candidates"].append(entry)
+            pending.append((state, entry))
+    if pending:
+        embedder = make_embedder()
+        sims = embedder.similarities([(s["instruction"], e["text"]) for s, e in pending])
+        for (state, entry), sim in zip(pending, sims, strict=True):
+            of = spatial.Features({k: tuple(v) for k, v in state["features"].items()})
+            entry.update(
+                decide(state["instruction"], entry["text"], entry["kind"], sim, thresholds, of)
+            )
+    for state in states:
+        for entry in state["candidates"]:
+            if entry["round"] != round_ or not entry["valid"]:
+                continue
+            bucket = state["positives"] if entry["kind"] == "positive" else state["negatives"]
+            limit = targets.positives if entry["kind"] == "positive" else targets.negatives
+            if len(bucket) < limit:
+                bucket.append(entry["text"])
+        state["status"] = status_of(state, targets)
+        if state["status"] == "complete" and state["completed_round"] is None:
+            state["completed_round"] = round_
+    write_jsonl(out_path, states)
+    summary = Counter(s["status"] for s in states)
+    log.info("round %d: decided %d candidates; %s", round_, len(pending), dict(summary))
+    return dict(summary)
+
+
+def status_of(state: dict[str, Any], targets: Targets) -> str:
+    if not any(needs(state, targets)):
+        return "complete"
+    return "partial" if state["positives"] or state["negatives"] else "failed"
+
+
+# ---------------------------------------------------------------- merge
+
+
+def merge(
+    state_paths: list[str | Path],
+    candidate_paths: list[str | Path],
+    rejected_path: str | Path,
+    out_path: str | Path,
+    stats_path: str | Path,
+    max_rounds: int,
+    stage_seconds: dict[str, float] | None = None,
+) -> dict:
+    """One output record per ingested id, and the run's stats."""
+    records = []
+    per_round: dict[int, Counter] = {r: Counter() for r in range(max_rounds + 1)}
+    status = Counter()
+    items = 0
+    for path in state_paths:
+        for state in read_jsonl(path):
+            items += 1
+            for cand in state["candidates"]:
+                c = per_round.setdefault(cand["round"], Counter())
+                c[f"{cand['kind']}_candidates"] += 1
+                c[f"{cand['kind']}_valid"] += bool(cand["valid"])
+            if state["completed_round"] is not None:
+                per_round[state["completed_round"]]["completed"] += 1
+            for member in state["members"]:
+                status[state["status"]] += 1
+                records.append(
+                    {
+                        **member["extra"],
+                        "id": member["id"],
+                        "instruction": state["instruction"],
+                        "positives": state["positives"],
+                        "negatives": state["negatives"],
+                        "status": state["status"],
+                        "rounds": state["rounds"],
+                        "source": member["source"],
+                        "candidates": state["candidates"],
+                    }
+                )
+    generated = 0
+    for path in candidate_paths:
+        for batch in read_jsonl(path):
+            per_round.setdefault(batch["round"], Counter())["prompted_items"] += 1
+            generated += batch["source"] == "llm"
+    records.sort(key=lambda r: r["id"])
+    write_jsonl(out_path, records)
+    n_rejected = sum(1 for _ in read_jsonl(rejected_path))
+    ingested = len(records)
+    stats = {
+        "ingested": ingested,
+        "unique_items": items,
+        "rejected": n_rejected,
+        "complete": status["complete"],
+        "partial": status["partial"],
+        "failed": status["failed"],
+        "complete_share": round(status["complete"] / ingested, 4) if ingested else 0.0,
+        "generated_items": generated,
+        "per_round": {str(r): round_stats(c) for r, c in sorted(per_round.items())},
+        "stage_wall_s": stage_seconds or {},
+    }
+    write_json(stats_path, stats)
+    log.info(
+        "merge: %d records (%d complete), %d rejected", ingested, status["complete"], n_rejected
+    )
+    return stats
+
+
+def round_stats(c: Counter) -> dict[str, Any]:
+    def share(valid: int, total: int) -> float:
+        return round(valid / total, 4) if total else 0.0
+
+    return {
+        "prompted_items": c["prompted_items"],
+        "positive_candidates": c["positive_candidates"],
+        "positive_valid": c["positive_valid"],
+        "positive_acceptance": share(c["positive_valid"], c["positive_candidates"]),
+        "negative_candidates": c["negative_candidates"],
+        "negative_valid": c["negative_valid"],
+        "negative_acceptance": share(c["negative_valid"], c["negative_candidates"]),
+        "unparsed": c["unparsed_candidates"],
+        "items_completed": c["completed"],
+    }
+
+
+def stage_seconds(benchmark_files: Iterable[str | Path]) -> dict[str, float]:
+    """Wall seconds per stage, summed from Snakemake's benchmark TSVs (benchmarks/<stage>/...)."""
+    totals: dict[str, float] = {}
+    for path in benchmark_files:
+        path = Path(path)
+        lines = path.read_text().splitlines()
+        if len(lines) < 2:
+            continue
+        header, row = lines[0].split("\t"), lines[1].split("\t")
+        seconds = float(row[header.index("s")])
+        stage = path.parent.name if path.parent.name != "benchmarks" else path.stem
+        if stage.startswith("round"):
+            stage = path.parent.parent.name
+        totals[stage] = round(totals.get(stage, 0.0) + seconds, 2)
+    return totals

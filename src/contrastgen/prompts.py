@@ -1,0 +1,145 @@
+"""Prompts for the generator and the parser of its answers.
+
+The format is one candidate per line, `POSITIVE: ...` or `NEGATIVE: ...`. Small models
+follow a format far better from worked examples given as earlier chat turns than from a
+description, and the answer is pre-filled with its first tag, so the very first token
+the model writes is already candidate text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Bump when the wording changes: it is part of the generation cache key.
+PROMPT_VERSION = "v1"
+
+SYSTEM = (
+    "You rewrite drone navigation instructions. A POSITIVE says the same thing in other "
+    "words and keeps every direction, clock position, landmark, color and number. A "
+    "NEGATIVE looks almost the same but changes exactly one direction, clock position, "
+    "color, number or landmark."
+)
+
+FEW_SHOT: list[tuple[str, list[str], list[str]]] = [
+    (
+        "Fly forward and stop at the white building on your left.",
+        [
+            "Go straight ahead and stop at the white building on your left.",
+            "Move forward until you reach the white building to your left.",
+        ],
+        ["Fly forward and stop at the white building on your right."],
+    ),
+    (
+        "Turn to your 3 o'clock and go to the red car.",
+        [
+            "Turn toward 3 o'clock and head to the red car.",
+            "Face your 3 o'clock and fly to the red car.",
+        ],
+        ["Turn to your 9 o'clock and go to the red car."],
+    ),
+]
+
+_TAG = re.compile(
+    r"^\s*(?:[-*•]\s*|\d+[.)]\s*)?\**(positive|negative|pos|neg)\s*(?:\d+|#\d+)?\s*\**\s*[:\-–]\s*(.*)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class ParsedCandidate:
+    text: str
+    kind: str  # "positive" | "negative"
+
+
+def answer_block(positives: list[str], negatives: list[str]) -> str:
+    lines = [f"POSITIVE: {p}" for p in positives] + [f"NEGATIVE: {n}" for n in negatives]
+    return "\n".join(lines)
+
+
+def build_messages(instruction: str, feedback: list[str] | None = None) -> list[dict[str, str]]:
+    """Chat messages for one instruction; `feedback` lines come from earlier rounds."""
+    messages = [{"role": "system", "content": SYSTEM}]
+    for original, positives, negatives in FEW_SHOT:
+        messages.append({"role": "user", "content": original})
+        messages.append({"role": "assistant", "content": answer_block(positives, negatives)})
+    content = instruction
+    if feedback:
+        content += "\n\nNotes from your last attempt:\n" + "\n".join(f"- {f}" for f in feedback)
+    messages.append({"role": "user", "content": content})
+    return messages
+
+
+def first_tag(need_positives: int, need_negatives: int) -> str:
+    """The tag the answer is pre-filled with: the first kind still missing."""
+    return "POSITIVE:" if need_positives > 0 or need_negatives == 0 else "NEGATIVE:"
+
+
+def render_prompt(tokenizer, instruction: str, feedback: list[str] | None, prefill: str) -> str:
+    """The full prompt text: chat template plus the pre-filled first tag."""
+    messages = build_messages(instruction, feedback)
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    else:  # base models: a plain transcript in the same shape
+        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+    return text + prefill
+
+
+def parse_output(raw: str, prefill: str) -> tuple[list[ParsedCandidate], list[str]]:
+    """Candidates from the model's answer, and the lines that were not candidates.
+
+    The pre-filled tag is put back in front, so the first line parses like the others.
+    """
+    candidates: list[ParsedCandidate] = []
+    junk: list[str] = []
+    for line in (prefill + raw).splitlines():
+        if not line.strip():
+            continue
+        m = _TAG.match(line)
+        if not m:
+            junk.append(line.strip())
+            continue
+        kind = "positive" if m.group(1).lower().startswith("pos") else "negative"
+        text = m.group(2).strip().strip('"').strip()
+        if text:
+            candidates.append(ParsedCandidate(text, kind))
+        else:
+            junk.append(line.strip())
+    return candidates, junk
+
+
+def describe_reason(reason: dict, kind: str) -> str:
+    """One validator reason in plain words, for the next round's prompt."""
+    code = reason["code"]
+    family, _, what = code.rpartition("_")
+    label = {"clock": "clock position", "cardinal": "compass direction"}.get(family, family)
+
+    def show(value):
+        return f"{value} o'clock" if family == "clock" else str(value)
+
+    if kind == "positive":
+        if what == "changed":
+            return (
+                f"your positive changed {show(reason['from'])} to {show(reason['to'])}; "
+                f"keep {show(reason['from'])}"
+            )
+        if what == "dropped":
+            return f"your positive left out the {label} '{show(reason['value'])}'; keep it"
+        if what == "added":
+            return f"your positive added the {label} '{show(reason['value'])}'; do not add facts"
+    fixed = {
+        "identical": f"your {kind} was a copy of the instruction; use other words",
+        "no_spatial_change": (
+            "your negative changed nothing spatial; change a direction, a clock position, "
+            "a color or a landmark"
+        ),
+        "only_dropped": (
+            "your negative only left something out; replace one direction, clock position, "
+            "color or landmark with a different one instead"
+        ),
+        "off_topic": f"your {kind} was not about the same route; stay close to the instruction",
+        "too_different": "your negative changed too much; change exactly one fact",
+        "meta_text": f"your {kind} talked about the task; write only the instruction",
+        "duplicate": f"your {kind} repeated an earlier one; write a new one",
+    }
+    return fixed.get(code, f"your {kind} was rejected ({code})")

@@ -1,0 +1,285 @@
+"""Spatial facts of a navigation instruction, and what changed between two of them.
+
+Each family maps the many spellings people type ("8'o clock", "2 clock", "two o'clock",
+"foward", "north-east", "car park") onto one canonical value, so that comparing two
+texts is comparing sets. Extraction works on spans: a span taken by one family (a clock
+hour, an angle, a distance) is blanked so its number is not read again as a count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
+    "fifty": 50, "hundred": 100,
+}  # fmt: skip
+ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
+    "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "last": "last",
+}  # fmt: skip
+_NUM = r"(?:\d{1,3}|" + "|".join(NUMBER_WORDS) + r")"
+
+# Clock positions: "3 o'clock", "3 oclock", "3'o clock", "3 o clock", "2 clock",
+# "two o'clock", "3:00 direction"; and the bare "at your 10" / "to your 4".
+_CLOCK = re.compile(
+    rf"\b(?P<h>{_NUM})\s*(?:'\s*o|o\s*'|o)?\s*'?\s*(?:clock|oclock|o'clock)\b"
+    r"|\b(?P<h2>\d{1,2}):00\b"
+)
+_CLOCK_BARE = re.compile(
+    rf"\b(?:at|to|towards?|on|in)\s+(?:your|ur|the|my)\s+(?P<h>{_NUM})\b"
+    r"(?!\s*(?:m\b|meters?|metres?|feet|ft|yards?|degrees?|deg\b|°|st\b|nd\b|rd\b|th\b))"
+)
+_ANGLE = re.compile(rf"\b(?P<a>{_NUM})\s*(?:degrees?|degree|deg\b|°)")
+_DISTANCE = re.compile(
+    rf"\b(?P<n>{_NUM})\s*(?P<u>m|meters?|metres?|feet|ft|foot|yards?|yds?|km|miles?)\b"
+)
+
+_DIRECTION_WORDS = {
+    "left": "left", "lft": "left", "leftward": "left", "leftwards": "left",
+    "right": "right", "rigth": "right", "rihgt": "right", "rightward": "right",
+    "forward": "forward", "forwards": "forward", "foward": "forward", "fwd": "forward",
+    "forword": "forward", "foreward": "forward", "ahead": "forward", "straight": "forward",
+    "strait": "forward", "onward": "forward", "onwards": "forward",
+    "backward": "backward", "backwards": "backward", "back": "backward",
+    "reverse": "backward", "backwords": "backward",
+}  # fmt: skip
+_AROUND = re.compile(
+    r"\b(?:turn(?:ing)?\s+(?:a)?round|u[\s-]?turn|about[\s-]face|opposite\s+direction)\b"
+)
+
+_CARDINAL_COMPOUND = re.compile(r"\b(north|south)[\s-]?(east|west)(?:ern|wards?|erly)?\b")
+_CARDINAL = re.compile(r"\b(north|south|east|west)(?:ern|wards?|erly)?\b")
+_CARDINAL_ABBR = {"north": "N", "south": "S", "east": "E", "west": "W"}
+
+# Landmark synonyms: every surface form maps to one canonical name. Multi-word forms are
+# matched first (longest first) so "car park" is not read as "car".
+LANDMARKS: dict[str, list[str]] = {
+    "building": ["building", "buildings", "buildinds", "buliding", "bulding", "builing",
+                 "structure", "structures", "edifice", "bldg"],
+    "road": ["road", "roads", "street", "streets", "highway", "highways", "avenue",
+             "roadway", "raod"],
+    "house": ["house", "houses", "home", "homes", "residence", "hose"],
+    "parking lot": ["parking lot", "parking lots", "car park", "car parks", "parking area",
+                    "parking space", "parking", "parkinglot"],
+    "field": ["field", "fields", "ground", "grounds", "grass field", "lawn", "meadow",
+              "grassland"],
+    "warehouse": ["warehouse", "warehouses", "storehouse", "depot"],
+    "pool": ["pool", "pools", "swimming pool", "swimming pools"],
+    "truck": ["truck", "trucks", "lorry", "lorries"],
+    "ship": ["ship", "ships", "boat", "boats", "vessel", "vessels"],
+    "car": ["car", "cars", "vehicle", "vehicles"],
+    "bus": ["bus", "buses", "busses"],
+    "tree": ["tree", "trees", "woods", "forest", "grove"],
+    "roof": ["roof", "roofs", "rooftop", "rooftops", "roofed"],
+    "tower": ["tower", "towers"],
+    "bridge": ["bridge", "bridges"],
+    "river": ["river", "rivers", "canal", "stream"],
+    "lake": ["lake", "lakes", "pond", "ponds"],
+    "tank": ["tank", "tanks", "silo", "silos"],
+    "container": ["container", "containers", "shipping container"],
+    "railway": ["railway", "railroad", "rail", "rails", "train tracks", "train track",
+                "tracks"],
+    "train": ["train", "trains"],
+    "intersection": ["intersection", "intersections", "crossroad", "crossroads",
+                     "junction", "crossing"],
+    "roundabout": ["roundabout", "traffic circle"],
+    "court": ["court", "courts", "tennis court", "basketball court"],
+    "path": ["path", "paths", "trail", "walkway", "footpath", "sidewalk"],
+    "runway": ["runway", "runways", "airstrip"],
+    "airplane": ["airplane", "airplanes", "plane", "planes", "aircraft", "jet"],
+    "hangar": ["hangar", "hangars"],
+    "shed": ["shed", "sheds", "hut", "huts", "shack"],
+    "fence": ["fence", "fences", "wall", "walls"],
+    "tent": ["tent", "tents"],
+    "crane": ["crane", "cranes"],
+    "factory": ["factory", "factories", "plant", "mill"],
+    "church": ["church", "churches", "chapel"],
+    "school": ["school", "schools"],
+    "stadium": ["stadium", "arena"],
+    "dock": ["dock", "docks", "pier", "piers", "harbor", "harbour", "port", "wharf"],
+    "garden": ["garden", "gardens", "park", "yard"],
+    "apartment": ["apartment", "apartments", "apartment block", "flats"],
+    "hill": ["hill", "hills", "mound"],
+    "solar panels": ["solar panel", "solar panels", "solar farm"],
+    "trailer": ["trailer", "trailers", "caravan"],
+    "lot": ["lot", "lots", "empty lot", "open area", "clearing"],
+}  # fmt: skip
+_LANDMARK_FORMS = sorted(
+    ((form, canon) for canon, forms in LANDMARKS.items() for form in forms),
+    key=lambda fc: -len(fc[0]),
+)
+_LANDMARK_RE = re.compile(r"\b(" + "|".join(re.escape(f) for f, _ in _LANDMARK_FORMS) + r")\b")
+_LANDMARK_CANON = dict(_LANDMARK_FORMS)
+
+COLORS = {
+    "red": "red", "reddish": "red", "maroon": "red", "blue": "blue", "bluish": "blue",
+    "green": "green", "greenish": "green", "white": "white", "whitish": "white",
+    "black": "black", "dark": "dark", "gray": "gray", "grey": "gray", "greyish": "gray",
+    "grayish": "gray", "yellow": "yellow", "orange": "orange", "brown": "brown",
+    "purple": "purple", "pink": "pink", "silver": "silver", "beige": "beige",
+    "tan": "beige", "golden": "gold", "gold": "gold", "teal": "teal",
+}  # fmt: skip
+SIZES = {
+    "big": "large", "large": "large", "huge": "large", "giant": "large", "massive": "large",
+    "larger": "larger", "bigger": "larger", "biggest": "largest", "largest": "largest",
+    "small": "small", "little": "small", "tiny": "small", "smaller": "smaller",
+    "smallest": "smallest", "long": "long", "longer": "long", "short": "short",
+    "tall": "tall", "taller": "tall", "tallest": "tallest", "high": "tall",
+    "wide": "wide", "narrow": "narrow",
+}  # fmt: skip
+_COUNT_PHRASES = re.compile(r"\b(?:a\s+pair\s+of|a\s+couple\s+of|couple\s+of|both)\b")
+_COUNT_NUMBER = re.compile(rf"\b(?P<n>{_NUM})\b")
+_ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth"
+                      r"|last|(?P<d>\d{1,2})(?:st|nd|rd|th))\b")  # fmt: skip
+
+# Relations, longest phrases first; each maps to a canonical relation.
+RELATIONS: list[tuple[str, str]] = [
+    (r"in\s+front\s+of", "in front of"), (r"behind", "behind"), (r"back\s+of", "behind"),
+    (r"next\s+to", "next to"), (r"beside", "next to"), (r"besides", "next to"),
+    (r"adjacent\s+to", "next to"), (r"alongside", "next to"), (r"by\s+the\s+side\s+of", "next to"),
+    (r"(?:to\s+the\s+|on\s+the\s+)?left\s+(?:side\s+)?of", "left of"),
+    (r"(?:to\s+the\s+|on\s+the\s+)?right\s+(?:side\s+)?of", "right of"),
+    (r"over", "over"), (r"above", "over"), (r"on\s+top\s+of", "over"),
+    (r"under", "under"), (r"below", "under"), (r"beneath", "under"),
+    (r"across", "across"), (r"past", "past"), (r"beyond", "past"),
+    (r"through", "through"), (r"thru", "through"), (r"between", "between"),
+    (r"opposite(?!\s+direction)", "opposite"), (r"along", "along"),
+    (r"near", "near"), (r"close\s+to", "near"), (r"around", "around"),
+    (r"inside", "inside"), (r"within", "inside"), (r"outside", "outside"),
+]  # fmt: skip
+_RELATION_RE = [(re.compile(r"\b" + pat + r"\b"), canon) for pat, canon in RELATIONS]
+
+FAMILIES = (
+    "clock", "direction", "angle", "cardinal", "landmark", "color", "size", "count",
+    "ordinal", "distance", "relation",
+)  # fmt: skip
+
+
+def _number(token: str) -> int:
+    return int(token) if token.isdigit() else NUMBER_WORDS[token]
+
+
+def _blank(text: str, match: re.Match[str]) -> str:
+    start, end = match.span()
+    return text[:start] + " " * (end - start) + text[end:]
+
+
+def _prepare(text: str) -> str:
+    text = text.lower().replace("\u2019", "'").replace("`", "'")
+    text = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1\2", text)
+    return text
+
+
+@dataclass(frozen=True)
+class Features:
+    """Canonical spatial facts of one text: family -> sorted tuple of values."""
+
+    values: dict[str, tuple]
+
+    def to_json(self) -> dict[str, list]:
+        return {family: list(vals) for family, vals in self.values.items() if vals}
+
+    def is_empty(self) -> bool:
+        return not any(self.values.values())
+
+
+def extract(text: str) -> Features:
+    """Extract every spatial family from free text (typos and messy spellings included)."""
+    t = _prepare(text)
+    found: dict[str, set] = {family: set() for family in FAMILIES}
+
+    for m in list(_CLOCK.finditer(t)):
+        hour = _number(m.group("h") or m.group("h2"))
+        if 1 <= hour <= 12:
+            found["clock"].add(hour)
+        t = _blank(t, m)
+    for m in list(_CLOCK_BARE.finditer(t)):
+        hour = _number(m.group("h"))
+        if 1 <= hour <= 12:
+            found["clock"].add(hour)
+            t = _blank(t, m)
+
+    for m in list(_ANGLE.finditer(t)):
+        angle = _number(m.group("a"))
+        if angle == 180:  # "turn 180 degrees" says the same as "turn around"
+            found["direction"].add("around")
+        else:
+            found["angle"].add(angle)
+        t = _blank(t, m)
+    for m in list(_AROUND.finditer(t)):
+        found["direction"].add("around")
+        t = _blank(t, m)
+
+    for m in list(_DISTANCE.finditer(t)):
+        unit = m.group("u")
+        unit = {"m": "m", "km": "km"}.get(unit, unit.rstrip("s").replace("metre", "meter"))
+        unit = {"meter": "m", "foot": "ft", "feet": "ft", "yd": "yard", "mile": "mile"}.get(
+            unit, unit
+        )
+        found["distance"].add(f"{_number(m.group('n'))} {unit}")
+        t = _blank(t, m)
+
+    for m in list(_CARDINAL_COMPOUND.finditer(t)):
+        found["cardinal"].add(_CARDINAL_ABBR[m.group(1)] + _CARDINAL_ABBR[m.group(2)])
+        t = _blank(t, m)
+    for m in _CARDINAL.finditer(t):
+        found["cardinal"].add(_CARDINAL_ABBR[m.group(1)])
+
+    for pattern, canon in _RELATION_RE:
+        for m in list(pattern.finditer(t)):
+            found["relation"].add(canon)
+            if canon in ("left of", "right of"):
+                found["direction"].add(canon.split()[0])
+            t = _blank(t, m)
+
+    for m in list(_LANDMARK_RE.finditer(t)):
+        found["landmark"].add(_LANDMARK_CANON[m.group(1)])
+        t = _blank(t, m)
+
+    for m in list(_ORDINAL.finditer(t)):
+        word = m.group(1)
+        found["ordinal"].add(int(m.group("d")) if m.group("d") else ORDINALS[word])
+        t = _blank(t, m)
+
+    for m in list(_COUNT_PHRASES.finditer(t)):
+        found["count"].add(2)
+        t = _blank(t, m)
+    for m in _COUNT_NUMBER.finditer(t):
+        n = _number(m.group("n"))
+        if n != 1:  # "one" is mostly a pronoun ("the one on the left"), not a count
+            found["count"].add(n)
+
+    for word in re.findall(r"[a-z]+", t):
+        if word in _DIRECTION_WORDS:
+            found["direction"].add(_DIRECTION_WORDS[word])
+        if word in COLORS:
+            found["color"].add(COLORS[word])
+        if word in SIZES:
+            found["size"].add(SIZES[word])
+
+    return Features({f: tuple(sorted(v, key=str)) for f, v in found.items()})
+
+
+def compare(original: Features, candidate: Features) -> list[dict]:
+    """What the candidate changed, family by family, as machine-readable reasons.
+
+    `<family>_changed` (one value swapped for another), `<family>_dropped`,
+    `<family>_added`. An empty list means every spatial fact is preserved.
+    """
+    reasons: list[dict] = []
+    for family in FAMILIES:
+        before = set(original.values.get(family, ()))
+        after = set(candidate.values.get(family, ()))
+        dropped = sorted(before - after, key=str)
+        added = sorted(after - before, key=str)
+        while dropped and added:
+            reasons.append(
+                {"code": f"{family}_changed", "from": dropped.pop(0), "to": added.pop(0)}
+            )
+        reasons += [{"code": f"{family}_dropped", "value": v} for v in dropped]
+        reasons += [{"code": f"{family}_added", "value": v} for v in added]
+    return reasons

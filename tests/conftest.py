@@ -1,0 +1,23 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parent.parent
+GENERATOR_DIR = REPO / "resources" / "models" / "SmolLM2-135M-Instruct"
+
+
+@pytest.fixture(scope="session")
+def generator_dir() -> Path:
+    """The embedded generator, prepared by `make setup` (snakemake models)."""
+    if not (GENERATOR_DIR / "config.json").is_file():
+        pytest.fail(f"{GENERATOR_DIR} missing: run `make setup` first (it prepares the models)")
+    return GENERATOR_DIR
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from contrastgen.validate import Embedder, embedded_validator_path
+
+    return Embedder(embedded_validator_path(), batch_size=32, threads=2)

@@ -1,0 +1,119 @@
+import pytest
+
+from contrastgen.spatial import compare, extract
+
+
+def fam(text, family):
+    return extract(text).values[family]
+
+
+@pytest.mark.parametrize(
+    "text,hour",
+    [
+        ("turn to 3 o'clock", 3),
+        ("turn to 3 oclock", 3),
+        ("go to your 3'o clock", 3),
+        ("go foward and turn 8'o clock", 8),
+        ("Turn to your 2 clock and keep on", 2),
+        ("it is in your two o'clock direction", 2),
+        ("the goal is at your 10", 10),
+        ("fly in the 12 o'clock direction", 12),
+        ("head to 11 o clock", 11),
+        ("turn to ten o\u2019clock", 10),
+    ],
+)
+def test_clock_spellings(text, hour):
+    assert fam(text, "clock") == (hour,)
+
+
+def test_clock_number_is_not_a_count_and_distance_is_not_a_clock():
+    f = extract("at your 4 o'clock fly 50 meters to the building")
+    assert f.values["clock"] == (4,)
+    assert f.values["count"] == ()
+    assert f.values["distance"] == ("50 m",)
+    assert extract("go to your 50 meters").values["clock"] == ()
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("go foward", ("forward",)),
+        ("keep going straight ahead", ("forward",)),
+        ("turn rigth", ("right",)),
+        ("fly back a bit", ("backward",)),
+        ("turn around and go to the bus", ("around",)),
+        ("please turn on 180 degrees", ("around",)),
+        ("make a u-turn", ("around",)),
+        ("turn left", ("left",)),
+    ],
+)
+def test_directions(text, expected):
+    assert fam(text, "direction") == expected
+
+
+def test_angles_other_than_180_are_angles():
+    assert fam("turn 90 degrees to your right", "angle") == (90,)
+    assert fam("turn 90 degrees to your right", "direction") == ("right",)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("head north", ("N",)),
+        ("the northern edge", ("N",)),
+        ("fly westward", ("W",)),
+        ("go north-east", ("NE",)),
+        ("go north east", ("NE",)),
+        ("go northeastern side", ("NE",)),
+        ("go south-west then east", ("E", "SW")),
+    ],
+)
+def test_cardinals(text, expected):
+    assert fam(text, "cardinal") == expected
+
+
+def test_landmark_synonyms_are_one_landmark():
+    assert fam("the grey structure", "landmark") == fam("the gray building", "landmark")
+    assert fam("the car park", "landmark") == ("parking lot",)
+    assert fam("cross the highway", "landmark") == fam("cross the street", "landmark")
+    assert fam("next to the buildinds", "landmark") == ("building",)
+
+
+def test_colors_sizes_counts_ordinals():
+    f = extract("look for a pair of big grey tanks, the second from the west")
+    assert f.values["color"] == ("gray",)
+    assert f.values["size"] == ("large",)
+    assert f.values["count"] == (2,)
+    assert f.values["ordinal"] == (2,)
+    assert fam("two red roofed houses", "count") == fam("2 red roofed houses", "count")
+    assert fam("the 3rd house", "ordinal") == fam("the third house", "ordinal")
+
+
+def test_relations():
+    assert fam("the car behind the shed", "relation") == ("behind",)
+    assert fam("the car in front of the shed", "relation") == ("in front of",)
+    assert fam("beside the river", "relation") == fam("next to the river", "relation")
+    assert fam("fly over the bridge", "relation") == ("over",)
+
+
+def test_typos_do_not_break_the_rest():
+    f = extract(
+        "go foward and turn 7'o clock then cross two road the joint grey buildinds is goal."
+    )
+    assert f.values["clock"] == (7,)
+    assert f.values["direction"] == ("forward",)
+    assert f.values["color"] == ("gray",)
+    assert f.values["count"] == (2,)
+    assert set(f.values["landmark"]) == {"building", "road"}
+
+
+def test_compare_reports_changes_drops_and_additions():
+    original = extract("turn to your 3 o'clock and land on the red house")
+    assert compare(original, extract("face three o'clock, land on the red home")) == []
+    assert compare(original, extract("turn to your 9 o'clock and land on the red house")) == [
+        {"code": "clock_changed", "from": 3, "to": 9}
+    ]
+    dropped = compare(original, extract("turn to your 3 o'clock and land on the house"))
+    assert dropped == [{"code": "color_dropped", "value": "red"}]
+    added = compare(original, extract("turn left to your 3 o'clock and land on the red house"))
+    assert added == [{"code": "direction_added", "value": "left"}]

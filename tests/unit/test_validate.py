@@ -1,0 +1,76 @@
+from contrastgen.validate import Thresholds, decide
+
+T = Thresholds(0.7, 0.6, 0.995, 2.5)
+ORIGINAL = "Turn to your 3 o'clock and land on the red house next to the road."
+
+
+def codes(result):
+    return [r["code"] for r in result["reasons"]]
+
+
+def test_faithful_positive_is_valid():
+    r = decide(
+        ORIGINAL,
+        "Face three o'clock and land on the red home beside the street.",
+        "positive",
+        0.85,
+        T,
+    )
+    assert r["valid"], r
+
+
+def test_positive_that_changes_a_fact_is_not_valid():
+    r = decide(
+        ORIGINAL,
+        "Turn to your 9 o'clock and land on the red house next to the road.",
+        "positive",
+        0.9,
+        T,
+    )
+    assert not r["valid"] and r["reasons"] == [{"code": "clock_changed", "from": 3, "to": 9}]
+
+
+def test_copies_meta_text_and_off_topic_are_rejected():
+    assert "identical" in codes(decide(ORIGINAL, ORIGINAL.upper() + " ", "positive", 1.0, T))
+    assert "meta_text" in codes(
+        decide(
+            ORIGINAL,
+            "Here is the rewritten instruction: turn to your 3 o'clock and land "
+            "on the red house next to the road",
+            "positive",
+            0.9,
+            T,
+        )
+    )
+    assert "off_topic" in codes(
+        decide(ORIGINAL, "Turn to your 3 o'clock red house road", "positive", 0.4, T)
+    )
+
+
+def test_negative_needs_a_spatial_change_not_only_a_drop():
+    good = decide(
+        ORIGINAL,
+        "Turn to your 3 o'clock and land on the blue house next to the road.",
+        "negative",
+        0.93,
+        T,
+    )
+    assert good["valid"] and good["reasons"] == [
+        {"code": "color_changed", "from": "red", "to": "blue"}
+    ]
+    same = decide(
+        ORIGINAL,
+        "Go to your 3 o'clock and land on the red house next to the road.",
+        "negative",
+        0.97,
+        T,
+    )
+    assert codes(same) == ["no_spatial_change"]
+    drop = decide(
+        ORIGINAL,
+        "Turn to your 3 o'clock and land on the house next to the road.",
+        "negative",
+        0.95,
+        T,
+    )
+    assert codes(drop) == ["only_dropped"]

@@ -1,0 +1,49 @@
+import re
+
+from .helpers import REPO, base_config, snakemake
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output.split("Job stats:")[1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def test_dry_run_lists_every_job_of_every_stage(tmp_path):
+    config = base_config()
+    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    config["ingest"]["shards"] = 5
+    config["refine"]["max_rounds"] = 3
+    proc = snakemake(tmp_path, config, "-n", "--cores", "8", "--resources", "gpu=10")
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["ingest"] == 1
+    assert counts["generate"] == 5
+    assert counts["validate"] == 5 * 4  # rounds 0..3
+    assert counts["refine"] == 5 * 3
+    assert counts["merge"] == 1
+    assert not (tmp_path / "results").exists(), "a dry run must not write results"
+
+
+def test_bad_config_value_names_the_key(tmp_path):
+    config = base_config()
+    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    config["generation"]["strategy"] = "turbo"
+    proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert "turbo" in proc.stderr and "strategy" in proc.stderr
+
+
+def test_unknown_config_key_is_refused(tmp_path):
+    config = base_config()
+    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    config["generation"]["temprature"] = 0.5
+    proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0 and "temprature" in proc.stderr
+
+
+def test_missing_model_and_corpus_are_named(tmp_path):
+    config = base_config()
+    config["corpus"] = str(tmp_path / "nope.jsonl")
+    config["generator"]["model"] = str(tmp_path / "no-model")
+    proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert "corpus: file" in proc.stderr and "generator.model:" in proc.stderr

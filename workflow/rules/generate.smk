@@ -1,0 +1,51 @@
+# Round 0 (generate) and rounds 1..R (refine) run the same script: prompt the LLM for
+# every item that still misses its targets. One job per shard; the model is loaded once
+# per job and only if the shard has work.
+
+
+rule generate:
+    input:
+        work="results/ingest/{shard}.jsonl",
+        model=generator_model(),
+    output:
+        candidates="results/generate/{shard}.jsonl",
+    log:
+        "logs/generate/{shard}.log",
+    benchmark:
+        "benchmarks/generate/{shard}.tsv"
+    conda:
+        "../../envs/generate.yaml"
+    threads: generation_threads()
+    resources:
+        gpu=gpus_per_job(),
+    params:
+        round=0,
+        targets=config["targets"],
+        generator=config["generator"],
+        generation=config["generation"],
+    script:
+        "../../scripts/generate.py"
+
+
+rule refine:
+    input:
+        work=previous_state,
+        model=generator_model(),
+    output:
+        candidates="results/refine/round{round}/{shard}.jsonl",
+    log:
+        "logs/refine/round{round}/{shard}.log",
+    benchmark:
+        "benchmarks/refine/round{round}/{shard}.tsv"
+    conda:
+        "../../envs/generate.yaml"
+    threads: generation_threads()
+    resources:
+        gpu=gpus_per_job(),
+    params:
+        round="{round}",
+        targets=config["targets"],
+        generator=config["generator"],
+        generation=config["generation"],
+    script:
+        "../../scripts/generate.py"

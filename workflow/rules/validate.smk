@@ -1,0 +1,23 @@
+# One validate job per shard and round: decide the round's candidates, carry state on.
+
+
+rule validate:
+    input:
+        previous=previous_state,
+        candidates=round_candidates,
+    output:
+        state="results/validate/round{round}/{shard}.jsonl",
+    log:
+        "logs/validate/round{round}/{shard}.log",
+    benchmark:
+        "benchmarks/validate/round{round}/{shard}.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    params:
+        round="{round}",
+        targets=config["targets"],
+        validator=config["validator"],
+        thresholds=config["validator"]["thresholds"],
+    script:
+        "../../scripts/validate.py"
