@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 # Bump when the wording changes: it is part of the generation cache key.
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 
 SYSTEM = (
     "You rewrite drone navigation instructions. A POSITIVE says the same thing in other "
@@ -21,22 +21,38 @@ SYSTEM = (
     "color, number or landmark."
 )
 
+# Worked examples: chatty, misspelled, multi-step, like real answers. Every positive keeps
+# every fact (only the chatter and the wording change); every negative swaps one fact.
 FEW_SHOT: list[tuple[str, list[str], list[str]]] = [
     (
-        "Fly forward and stop at the white building on your left.",
+        "Yes, go foward and turn to your 2 o'clock, the goal is the big grey building next "
+        "to the road.",
         [
-            "Go straight ahead and stop at the white building on your left.",
-            "Move forward until you reach the white building to your left.",
+            "Fly forward and turn to your 2 o'clock; the destination is the big gray building "
+            "next to the road.",
+            "Go ahead, then turn toward 2 o'clock. The target is the big grey building beside "
+            "the road.",
         ],
-        ["Fly forward and stop at the white building on your right."],
+        [
+            "Yes, go foward and turn to your 10 o'clock, the goal is the big grey building "
+            "next to the road."
+        ],
     ),
     (
-        "Turn to your 3 o'clock and go to the red car.",
+        "Hi drone, head north for 100 m then land on the third red house on your left.",
         [
-            "Turn toward 3 o'clock and head to the red car.",
-            "Face your 3 o'clock and fly to the red car.",
+            "Fly north for 100 m, then land on the third red house on your left.",
+            "Head north 100 m and land on the third red home to your left.",
         ],
-        ["Turn to your 9 o'clock and go to the red car."],
+        ["Hi drone, head south for 100 m then land on the third red house on your left."],
+    ),
+    (
+        "Turn to your 3 o'clock and go to the two white trucks.",
+        [
+            "Face your 3 o'clock and fly to the two white trucks.",
+            "Turn toward 3 o'clock and head to the two white trucks.",
+        ],
+        ["Turn to your 3 o'clock and go to the two black trucks."],
     ),
 ]
 
@@ -58,15 +74,22 @@ def answer_block(positives: list[str], negatives: list[str]) -> str:
 
 
 def build_messages(instruction: str, feedback: list[str] | None = None) -> list[dict[str, str]]:
-    """Chat messages for one instruction; `feedback` lines come from earlier rounds."""
-    messages = [{"role": "system", "content": SYSTEM}]
+    """Chat messages for one instruction; `feedback` lines come from earlier rounds.
+
+    The feedback goes into the system message: the last user turn stays exactly in the
+    shape of the few-shot turns (the bare instruction), which small models need to keep
+    following the format.
+    """
+    system = SYSTEM
+    if feedback:
+        system += "\n\nNotes on your last answer for the next instruction:\n" + "\n".join(
+            f"- {line}" for line in feedback
+        )
+    messages = [{"role": "system", "content": system}]
     for original, positives, negatives in FEW_SHOT:
         messages.append({"role": "user", "content": original})
         messages.append({"role": "assistant", "content": answer_block(positives, negatives)})
-    content = instruction
-    if feedback:
-        content += "\n\nNotes from your last attempt:\n" + "\n".join(f"- {f}" for f in feedback)
-    messages.append({"role": "user", "content": content})
+    messages.append({"role": "user", "content": instruction})
     return messages
 
 

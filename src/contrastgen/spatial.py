@@ -29,10 +29,19 @@ _CLOCK = re.compile(
     rf"\b(?P<h>{_NUM})\s*(?:'\s*o|o\s*'|o)?\s*'?\s*(?:clock|oclock|o'clock)\b"
     r"|\b(?P<h2>\d{1,2}):00\b"
 )
+# "at your 10": only with "your" and only where a direction word may follow, so that
+# "go to your 3 blue cars" stays a count.
 _CLOCK_BARE = re.compile(
-    rf"\b(?:at|to|towards?|on|in)\s+(?:your|ur|the|my)\s+(?P<h>{_NUM})\b"
-    r"(?!\s*(?:m\b|meters?|metres?|feet|ft|yards?|degrees?|deg\b|°|st\b|nd\b|rd\b|th\b))"
+    rf"\b(?:at|to|towards?|on|in)\s+(?:your|ur)\s+(?P<h>{_NUM})"
+    r"(?=\s*(?:$|[.,;:!?)-]|and\b|then\b|direction\b|side\b|position\b|until\b|till\b"
+    r"|for\b|about\b|a\s+(?:little|bit)\b))"
 )
+# "right" as in "correct", and "a little" as in "a bit": not spatial facts.
+_NOT_SPATIAL = re.compile(
+    r"\b(?:(?:on\s+the\s+)?right\s+(?:track|way|path)|(?:you(?:'re|\s+are)|that(?:'s|\s+is)"
+    r"|it(?:'s|\s+is)|all)\s+right|right\s+(?:now|away|here|there))\b"
+)
+_ADVERB_LITTLE = re.compile(r"\ba\s+(?:little|bit)(?:\s+bit)?\b(?!\s+(?:{}))")
 _ANGLE = re.compile(rf"\b(?P<a>{_NUM})\s*(?:degrees?|degree|deg\b|°)")
 _DISTANCE = re.compile(
     rf"\b(?P<n>{_NUM})\s*(?P<u>m|meters?|metres?|feet|ft|foot|yards?|yds?|km|miles?)\b"
@@ -159,6 +168,13 @@ FAMILIES = (
 )  # fmt: skip
 
 
+_ADVERB_LITTLE = re.compile(
+    _ADVERB_LITTLE.pattern.format(
+        "|".join(re.escape(w) for w in [*COLORS, *SIZES, *(f for f, _ in _LANDMARK_FORMS)])
+    )
+)
+
+
 def _number(token: str) -> int:
     return int(token) if token.isdigit() else NUMBER_WORDS[token]
 
@@ -191,6 +207,8 @@ def extract(text: str) -> Features:
     """Extract every spatial family from free text (typos and messy spellings included)."""
     t = _prepare(text)
     found: dict[str, set] = {family: set() for family in FAMILIES}
+    t = _NOT_SPATIAL.sub(lambda m: " " * len(m.group(0)), t)
+    t = _ADVERB_LITTLE.sub(lambda m: " " * len(m.group(0)), t)
 
     for m in list(_CLOCK.finditer(t)):
         hour = _number(m.group("h") or m.group("h2"))

@@ -31,6 +31,15 @@ class Thresholds:
     max_length_ratio: float
 
 
+# The CLI's defaults; config.yaml carries the same values (a test keeps them equal).
+DEFAULT_THRESHOLDS = Thresholds(
+    positive_min_similarity=0.65,
+    negative_min_similarity=0.6,
+    negative_max_similarity=0.995,
+    max_length_ratio=2.5,
+)
+
+
 def _comparable(text: str) -> str:
     return re.sub(r"[^a-z0-9' ]", "", normalise(text).lower()).strip()
 

@@ -28,11 +28,11 @@ def test_first_tag_follows_what_is_missing():
     assert first_tag(0, 1) == "NEGATIVE:"
 
 
-def test_feedback_goes_into_the_last_user_turn():
+def test_feedback_goes_into_the_system_turn_and_the_instruction_stays_bare():
     messages = build_messages("turn left", ["your negative changed nothing spatial"])
-    assert messages[-1]["role"] == "user"
-    assert "your negative changed nothing spatial" in messages[-1]["content"]
     assert messages[0]["role"] == "system"
+    assert "- your negative changed nothing spatial" in messages[0]["content"]
+    assert messages[-1] == {"role": "user", "content": "turn left"}
 
 
 def test_reasons_in_plain_words():

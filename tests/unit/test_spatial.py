@@ -117,3 +117,28 @@ def test_compare_reports_changes_drops_and_additions():
     assert dropped == [{"code": "color_dropped", "value": "red"}]
     added = compare(original, extract("turn left to your 3 o'clock and land on the red house"))
     assert added == [{"code": "direction_added", "value": "left"}]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "You are on the right track. go north",
+        "Yes you are right. go north",
+        "that's right, go north right now",
+    ],
+)
+def test_right_meaning_correct_is_not_a_direction(text):
+    assert fam(text, "direction") == ()
+    assert fam(text, "cardinal") == ("N",)
+
+
+def test_a_little_is_an_adverb_unless_it_describes_a_thing():
+    assert fam("head to 11 o clock a little and then stop", "size") == ()
+    assert fam("fly forward a little bit", "size") == ()
+    assert fam("the goal is a little blue car", "size") == ("small",)
+
+
+def test_bare_clock_needs_your_and_does_not_eat_counts():
+    assert fam("go to the 3 blue cars", "clock") == ()
+    assert fam("go to your 3 blue cars", "count") == (3,)
+    assert fam("it is at your 10, the red one", "clock") == (10,)

@@ -74,3 +74,14 @@ def test_negative_needs_a_spatial_change_not_only_a_drop():
         T,
     )
     assert codes(drop) == ["only_dropped"]
+
+
+def test_cli_defaults_match_config_yaml():
+    from pathlib import Path
+
+    import yaml
+
+    from contrastgen.validate import DEFAULT_THRESHOLDS
+
+    config = yaml.safe_load((Path(__file__).parents[2] / "config.yaml").read_text())
+    assert Thresholds(**config["validator"]["thresholds"]) == DEFAULT_THRESHOLDS

@@ -29,6 +29,15 @@ def generator_model():
     return config["generator"]["model"]
 
 
+def refine_generation():
+    """Generation settings of refine rounds: round 0's, with refine's sampling."""
+    return {
+        **config["generation"],
+        "temperature": config["refine"]["temperature"],
+        "samples_per_prompt": config["refine"]["samples_per_prompt"],
+    }
+
+
 def candidates_path(round_):
     """Candidates of a round: generate makes round 0, refine makes rounds 1..R."""
     if int(round_) == 0:

@@ -46,6 +46,6 @@ rule refine:
         round="{round}",
         targets=config["targets"],
         generator=config["generator"],
-        generation=config["generation"],
+        generation=refine_generation(),
     script:
         "../../scripts/generate.py"
