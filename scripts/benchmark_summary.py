@@ -1,0 +1,16 @@
+"""Rule benchmark_summary: speedups, greedy agreement, report and chart."""
+
+from contrastgen.benchmark import summarize
+from contrastgen.rulekit import setup_rule_logging
+
+setup_rule_logging(snakemake)
+settings = snakemake.params.settings
+summarize(
+    list(snakemake.input.results),
+    list(snakemake.input.tsvs),
+    settings["sample_size"],
+    settings["max_new_tokens"],
+    snakemake.output.summary,
+    snakemake.output.report,
+    snakemake.output.plot,
+)

@@ -1,0 +1,66 @@
+# `snakemake benchmark`: every batching strategy on the same seeded sample and model, one
+# job each. Each job takes every core, so no two strategies are timed side by side.
+
+
+rule benchmark_sample:
+    input:
+        corpus=config["corpus"],
+    output:
+        sample="results/benchmark/sample.jsonl",
+    log:
+        "logs/benchmark/sample.log",
+    params:
+        settings=config["benchmark"],
+        ingest=config["ingest"],
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/benchmark_sample.py"
+
+
+rule benchmark_strategy:
+    input:
+        sample="results/benchmark/sample.jsonl",
+        model=generator_model(),
+    output:
+        result="results/benchmark/{strategy}.json",
+    log:
+        "logs/benchmark/{strategy}.log",
+    benchmark:
+        "benchmarks/benchmark/{strategy}.tsv"
+    params:
+        strategy="{strategy}",
+        generator=config["generator"],
+        settings=config["benchmark"],
+    threads: workflow.cores
+    resources:
+        gpu=gpus_per_job(),
+    conda:
+        "../../envs/generate.yaml"
+    script:
+        "../../scripts/benchmark_strategy.py"
+
+
+rule benchmark_summary:
+    input:
+        results=benchmark_results(),
+        tsvs=benchmark_tsvs(),
+    output:
+        summary="results/benchmark/summary.json",
+        report="results/benchmark/report.md",
+        plot="results/benchmark/tokens_per_s.png",
+    log:
+        "logs/benchmark/summary.log",
+    params:
+        settings=config["benchmark"],
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/benchmark_summary.py"
+
+
+rule benchmark:
+    input:
+        "results/benchmark/summary.json",
+        "results/benchmark/report.md",
+        "results/benchmark/tokens_per_s.png",
