@@ -25,6 +25,9 @@ resources/models/SmolLM2-135M-Instruct/config.json: $(STAMP)
 run: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores all --resources gpu=$(GPUS)
 
+bench: setup
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores all --resources gpu=$(GPUS) benchmark
+
 dry: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake -n --cores 8 --resources gpu=10
 

@@ -16,4 +16,7 @@ generate(
         snakemake.params.generator, snakemake.threads, snakemake.params.generation["prefix_cache"]
     ),
     run=runner_from_settings(snakemake.params.generation, f"round {round_}"),
+    rule_negatives=snakemake.params.negatives["rule_based_per_item"]
+    if snakemake.params.negatives["rule_based"]
+    else 0,
 )

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import prompts, spatial
 from .corpus import IngestLimits, Item, check_record, item_id, read_corpus, shard_of
+from .hardneg import rule_based_negatives
 from .io import read_jsonl, write_json, write_jsonl
 from .validate import Thresholds, decide
 
@@ -125,12 +126,15 @@ def generate(
     targets: Targets,
     make_engine: Callable[[], Any],
     run: Callable[[Any, list[str]], list[list[Any]]],
+    rule_negatives: int = 0,
 ) -> dict[str, int]:
     """Prompt the LLM for every item that still misses its targets; write candidates.
 
     `work` is the ingest shard (round 0) or the previous round's validate state. The
     engine is made only when at least one item needs work, so a finished shard loads no
     model. `run(engine, prompt_texts)` returns generations per prompt in input order.
+    In round 0, `rule_negatives` > 0 adds that many rule-based hard negatives per item
+    (source "rule") after the LLM's candidates.
     """
     todo = []
     for record in work:
@@ -158,11 +162,18 @@ def generate(
         candidates, unparsed = [], []
         for gen in gens:
             parsed, junk = prompts.parse_output(gen.text, prefill)
-            candidates += [{"text": c.text, "kind": c.kind} for c in parsed]
+            candidates += [{"text": c.text, "kind": c.kind, "source": "llm"} for c in parsed]
             if not parsed:
                 unparsed.append(gen.text)
             elif junk:
                 log.debug("ignored lines for %s: %s", state["item"], junk)
+        if round_ == 0 and rule_negatives:
+            for edit, text in rule_based_negatives(
+                state["instruction"], rule_negatives, state["item"]
+            ):
+                candidates.append(
+                    {"text": text, "kind": "negative", "source": "rule", "edit": edit}
+                )
         out.append(
             {
                 "item": state["item"],
@@ -235,7 +246,14 @@ def validate(
                 }
             )
         for cand in batch["candidates"]:
-            entry = {"text": cand["text"], "kind": cand["kind"], "round": round_}
+            entry = {
+                "text": cand["text"],
+                "kind": cand["kind"],
+                "round": round_,
+                "source": cand.get("source", "llm"),
+            }
+            if "edit" in cand:
+                entry["edit"] = cand["edit"]
             if cand["text"].lower() in seen:
                 entry.update(valid=False, reasons=[{"code": "duplicate"}], scores={}, features={})
                 state["candidates"].append(entry)
@@ -298,6 +316,9 @@ def merge(
                 c = per_round.setdefault(cand["round"], Counter())
                 c[f"{cand['kind']}_candidates"] += 1
                 c[f"{cand['kind']}_valid"] += bool(cand["valid"])
+                if cand.get("source") == "rule":
+                    c["rule_negative_candidates"] += 1
+                    c["rule_negative_valid"] += bool(cand["valid"])
             if state["completed_round"] is not None:
                 per_round[state["completed_round"]]["completed"] += 1
             for member in state["members"]:
@@ -356,6 +377,8 @@ def round_stats(c: Counter) -> dict[str, Any]:
         "negative_valid": c["negative_valid"],
         "negative_acceptance": share(c["negative_valid"], c["negative_candidates"]),
         "unparsed": c["unparsed_candidates"],
+        "rule_negative_candidates": c["rule_negative_candidates"],
+        "rule_negative_valid": c["rule_negative_valid"],
         "items_completed": c["completed"],
     }
 

@@ -21,6 +21,7 @@ rule generate:
     params:
         round=0,
         targets=config["targets"],
+        negatives=config["negatives"],
         generator=config["generator"],
         generation=config["generation"],
     script:
@@ -45,6 +46,7 @@ rule refine:
     params:
         round="{round}",
         targets=config["targets"],
+        negatives=config["negatives"],
         generator=config["generator"],
         generation=refine_generation(),
     script:

@@ -1,0 +1,129 @@
+"""Rule-based hard negatives: the original with exactly one spatial fact edited.
+
+Each edit works on the original's own words (so the negative reads like the original):
+flip left/right, move a clock hour by 3-6 hours, swap a compass direction, swap a color,
+swap a landmark for a non-synonym, change a count. The results are candidates like any
+other: the validator decides them, and their `source` is "rule".
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+
+from . import spatial
+
+_FLIP = {"left": "right", "right": "left"}
+_CARDINAL_FLIP = {"north": "south", "south": "north", "east": "west", "west": "east"}
+_COLOR_SWAP = ["red", "blue", "green", "white", "black", "yellow", "orange", "brown"]
+_LANDMARK_SWAP = ["building", "house", "truck", "tower", "field", "pool", "tree", "car", "shed"]
+_NUMBER_WORDS = {v: k for k, v in spatial.NUMBER_WORDS.items()}
+
+
+def _replace(text: str, start: int, end: int, new: str) -> str:
+    old = text[start:end]
+    if old[:1].isupper():
+        new = new[:1].upper() + new[1:]
+    return text[:start] + new + text[end:]
+
+
+def _idiom_spans(lowered: str) -> list[tuple[int, int]]:
+    return [m.span() for m in spatial._NOT_SPATIAL.finditer(lowered)]
+
+
+def flip_direction(text: str, rng: random.Random) -> str | None:
+    lowered = text.lower()
+    idioms = _idiom_spans(lowered)
+    for m in re.finditer(r"\b(left|right)\b", lowered):
+        if not any(a <= m.start() < b for a, b in idioms):
+            return _replace(text, *m.span(), _FLIP[m.group(1)])
+    return None
+
+
+def move_clock(text: str, rng: random.Random) -> str | None:
+    m = spatial._CLOCK.search(text.lower())
+    if not m or not (m.group("h") or m.group("h2")):
+        return None
+    group = "h" if m.group("h") else "h2"
+    token = m.group(group)
+    hour = int(token) if token.isdigit() else spatial.NUMBER_WORDS.get(token, 0)
+    if not 1 <= hour <= 12:
+        return None
+    new_hour = (hour - 1 + rng.choice([3, 4, 5, 6])) % 12 + 1
+    new = str(new_hour) if token.isdigit() else _NUMBER_WORDS[new_hour]
+    return _replace(text, *m.span(group), new)
+
+
+def swap_cardinal(text: str, rng: random.Random) -> str | None:
+    m = re.search(r"\b(north|south|east|west)", text.lower())
+    if not m:
+        return None
+    return _replace(text, *m.span(1), _CARDINAL_FLIP[m.group(1)])
+
+
+def swap_color(text: str, rng: random.Random) -> str | None:
+    for m in re.finditer(r"[a-z]+", text.lower()):
+        canon = spatial.COLORS.get(m.group(0))
+        if canon:
+            choices = [c for c in _COLOR_SWAP if c != canon]
+            return _replace(text, *m.span(), rng.choice(choices))
+    return None
+
+
+def swap_landmark(text: str, rng: random.Random) -> str | None:
+    m = next(
+        (m for m in spatial._LANDMARK_RE.finditer(text.lower()) if m.group(1) != "roofed"), None
+    )  # "roofed" describes a house, it is not one
+    if not m:
+        return None
+    canon = spatial._LANDMARK_CANON[m.group(1)]
+    new = rng.choice([w for w in _LANDMARK_SWAP if w != canon])
+    plural = m.group(1).endswith("s") and m.group(1) not in ("bus", "grass")
+    return _replace(text, *m.span(), new + ("s" if plural else ""))
+
+
+def change_count(text: str, rng: random.Random) -> str | None:
+    lowered = text.lower()
+    taken = [
+        m.span()
+        for p in (spatial._CLOCK, spatial._ANGLE, spatial._DISTANCE)
+        for m in p.finditer(lowered)
+    ]
+    for m in re.finditer(r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b", lowered):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        token = m.group(1)
+        n = int(token) if token.isdigit() else spatial.NUMBER_WORDS[token]
+        new_n = n + 1
+        new = str(new_n) if token.isdigit() else _NUMBER_WORDS.get(new_n, str(new_n))
+        return _replace(text, *m.span(), new)
+    return None
+
+
+EDITS: list[tuple[str, Callable[[str, random.Random], str | None]]] = [
+    ("flip_direction", flip_direction),
+    ("move_clock", move_clock),
+    ("swap_cardinal", swap_cardinal),
+    ("swap_color", swap_color),
+    ("swap_landmark", swap_landmark),
+    ("change_count", change_count),
+]
+
+
+def rule_based_negatives(instruction: str, limit: int, seed: str) -> list[tuple[str, str]]:
+    """Up to `limit` (edit name, negative text) pairs, each from a different edit.
+
+    Seeded by the item so reruns give the same negatives.
+    """
+    rng = random.Random(seed)
+    edits = EDITS[:]
+    rng.shuffle(edits)
+    out = []
+    for name, edit in edits:
+        if len(out) >= limit:
+            break
+        text = edit(instruction, rng)
+        if text and text != instruction:
+            out.append((name, text))
+    return out

@@ -1,0 +1,125 @@
+import pytest
+import torch
+
+from contrastgen.engine import (
+    BatchPlan,
+    Engine,
+    GenParams,
+    StrategyUnavailable,
+    bucket_batches,
+    run_strategy,
+    split_on_oom,
+)
+from contrastgen.prompts import render_prompt
+
+
+def test_bucket_batches_bounds_rows_and_tokens_and_covers_every_prompt():
+    lengths = [50, 10, 300, 12, 48, 310, 11, 49]
+    batches = bucket_batches(lengths, max_new_tokens=50, batch_size=3, token_budget=400)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) <= 3
+        longest = max(lengths[i] for i in batch)
+        assert len(batch) == 1 or len(batch) * (longest + 50) <= 400
+    # similar lengths travel together: the two long prompts never share with short ones
+    for batch in batches:
+        assert max(lengths[i] for i in batch) - min(lengths[i] for i in batch) <= 40
+
+
+def test_split_on_oom_halves_until_it_fits_and_keeps_order():
+    # A double is used because a CUDA out-of-memory error cannot happen on this CPU-only
+    # machine; it raises torch's own OutOfMemoryError above 3 items, as a GPU would.
+    calls = []
+
+    def run(items):
+        calls.append(len(items))
+        if len(items) > 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return [x * 10 for x in items]
+
+    splits = []
+    out = split_on_oom(run, list(range(10)), lambda: splits.append(1))
+    assert out == [x * 10 for x in range(10)]
+    assert max(c for c in calls if c <= 3) <= 3 and len(splits) == 3  # 10 -> 5+5 -> 2+3+2+3
+
+
+def test_split_on_oom_gives_up_at_one_item_and_passes_other_errors():
+    def always_oom(items):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    with pytest.raises(torch.OutOfMemoryError):
+        split_on_oom(always_oom, [1, 2], lambda: None)
+
+    def broken(items):
+        raise ValueError("not memory")
+
+    with pytest.raises(ValueError):
+        split_on_oom(broken, [1, 2, 3, 4], lambda: None)
+
+
+INSTRUCTIONS = [
+    "Turn to your 4 clock and keep on that way till the destination.",
+    "go foward and turn 7'o clock then cross two road the joint grey building is goal.",
+    "head east about 50 m and you will see a small white tent",
+    "Yes you can see it. Go in the 5 o'clock direction from where you are.",
+    "please turn on 180 degrees and fly back to the line of buses - the third one from east side.",
+]
+
+
+@pytest.fixture(scope="module")
+def engines(generator_dir):
+    return {
+        cached: Engine(generator_dir, device="cpu", threads=2, prefix_cache=cached)
+        for cached in (True, False)
+    }
+
+
+def test_batched_strategies_match_sequential_under_greedy_decoding(engines):
+    params = GenParams(max_new_tokens=16, do_sample=False)
+    plan = BatchPlan(batch_size=4, token_budget=4096)
+    outputs = {}
+    for cached, engine in engines.items():
+        prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in INSTRUCTIONS]
+        for name in ("sequential", "fake_batch", "true_batch", "bucketed"):
+            gens, metrics = run_strategy(name, engine, prompts, params, plan)
+            outputs[(cached, name)] = [g[0].text for g in gens]
+            assert metrics.prompts == len(prompts)
+            assert all(0 < g[0].new_tokens <= 16 for g in gens)
+            assert metrics.generated_tokens == sum(g[0].new_tokens for g in gens)
+    baseline = outputs[(False, "sequential")]
+    assert all(len(set(texts)) > 1 for texts in [baseline])  # different prompts, outputs
+    for key, texts in outputs.items():
+        agree = sum(a == b for a, b in zip(texts, baseline, strict=True))
+        assert agree >= len(baseline) - 1, key
+
+
+def test_samples_per_prompt_and_eos_stop(engines):
+    engine = engines[True]
+    prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in INSTRUCTIONS[:2]]
+    params = GenParams(max_new_tokens=120, do_sample=True, temperature=0.8, samples_per_prompt=3)
+    gens, metrics = run_strategy("true_batch", engine, prompts, params, BatchPlan(8, 8192))
+    assert [len(g) for g in gens] == [3, 3] and metrics.rows == 6
+    # rows that stopped at EOS count their own tokens only, never the padding after them
+    assert any(g.new_tokens < 120 for row in gens for g in row)
+
+
+def test_continuous_runs_or_says_it_is_unavailable(engines):
+    engine = engines[False]
+    prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in INSTRUCTIONS[:2]]
+    try:
+        gens, _ = run_strategy(
+            "continuous",
+            engine,
+            prompts,
+            GenParams(max_new_tokens=8, do_sample=False),
+            BatchPlan(4, 4096),
+        )
+    except StrategyUnavailable as exc:
+        assert "continuous" in str(exc)
+    else:
+        assert len(gens) == 2 and all(g[0].new_tokens > 0 for g in gens)
+
+
+def test_unknown_strategy_is_refused(engines):
+    with pytest.raises(ValueError, match="unknown strategy"):
+        run_strategy("turbo", engines[True], ["x"], GenParams(), BatchPlan())

@@ -1,0 +1,33 @@
+"""`snakemake benchmark` for real on a tiny sample: every strategy job, summary, report, plot."""
+
+import json
+
+import pytest
+
+from .helpers import REPO, base_config, snakemake
+
+pytestmark = pytest.mark.e2e
+
+
+def test_benchmark_target_writes_summary_report_and_plot(tmp_path, generator_dir):
+    config = base_config()
+    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    config["generator"]["model"] = str(generator_dir)
+    config["benchmark"].update(sample_size=4, max_new_tokens=8, batch_size=4)
+    snakemake(tmp_path, config, "benchmark", "--cores", "2", "--resources", "gpu=0")
+    out = tmp_path / "results/benchmark"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sample_size"] == 4 and summary["max_new_tokens"] == 8
+    assert set(summary["strategies"]) == set(config["benchmark"]["strategies"])
+    for name, s in summary["strategies"].items():
+        if name == "continuous" and not s["available"]:
+            continue
+        assert s["tokens_per_s"] > 0 and s["load_s"] > 0 and s["snakemake_s"] > 0, name
+        assert s["peak_rss_mb"] > 0
+    assert summary["speedup_vs_sequential"]["sequential"] == 1.0
+    assert 0.0 <= summary["greedy_agreement"] <= 1.0
+    assert (out / "tokens_per_s.png").read_bytes()[:4] == b"\x89PNG"
+    report = (out / "report.md").read_text()
+    assert "| true_batch |" in report and "greedy agreement" in report
+    sample = [json.loads(line) for line in (out / "sample.jsonl").read_text().splitlines()]
+    assert len(sample) == 4
