@@ -28,10 +28,12 @@ def test_first_tag_follows_what_is_missing():
     assert first_tag(0, 1) == "NEGATIVE:"
 
 
-def test_feedback_goes_into_the_system_turn_and_the_instruction_stays_bare():
+def test_feedback_is_a_system_turn_after_the_shared_prefix_and_the_instruction_stays_bare():
+    plain = build_messages("turn left")
     messages = build_messages("turn left", ["your negative changed nothing spatial"])
-    assert messages[0]["role"] == "system"
-    assert "- your negative changed nothing spatial" in messages[0]["content"]
+    assert messages[: len(plain) - 1] == plain[:-1]  # the shared prefix is untouched
+    assert messages[-2]["role"] == "system"
+    assert "- your negative changed nothing spatial" in messages[-2]["content"]
     assert messages[-1] == {"role": "user", "content": "turn left"}
 
 

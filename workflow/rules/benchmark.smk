@@ -9,11 +9,11 @@ rule benchmark_sample:
         sample="results/benchmark/sample.jsonl",
     log:
         "logs/benchmark/sample.log",
+    conda:
+        "../../envs/cpu.yaml"
     params:
         settings=config["benchmark"],
         ingest=config["ingest"],
-    conda:
-        "../../envs/cpu.yaml"
     script:
         "../../scripts/benchmark_sample.py"
 
@@ -28,15 +28,15 @@ rule benchmark_strategy:
         "logs/benchmark/{strategy}.log",
     benchmark:
         "benchmarks/benchmark/{strategy}.tsv"
+    conda:
+        "../../envs/generate.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=gpus_per_job(),
     params:
         strategy="{strategy}",
         generator=config["generator"],
         settings=config["benchmark"],
-    threads: workflow.cores
-    resources:
-        gpu=gpus_per_job(),
-    conda:
-        "../../envs/generate.yaml"
     script:
         "../../scripts/benchmark_strategy.py"
 
@@ -51,10 +51,10 @@ rule benchmark_summary:
         plot="results/benchmark/tokens_per_s.png",
     log:
         "logs/benchmark/summary.log",
-    params:
-        settings=config["benchmark"],
     conda:
         "../../envs/cpu.yaml"
+    params:
+        settings=config["benchmark"],
     script:
         "../../scripts/benchmark_summary.py"
 

@@ -121,11 +121,16 @@ def generation_threads():
 
 
 def benchmark_results():
-    return expand("results/benchmark/{strategy}.json", strategy=config["benchmark"]["strategies"])
+    return expand(
+        "results/benchmark/{strategy}.json", strategy=config["benchmark"]["strategies"]
+    )
 
 
 def benchmark_tsvs():
-    return expand("benchmarks/benchmark/{strategy}.tsv", strategy=config["benchmark"]["strategies"])
+    return expand(
+        "benchmarks/benchmark/{strategy}.tsv",
+        strategy=config["benchmark"]["strategies"],
+    )
 
 
 def final_outputs():
