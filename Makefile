@@ -26,7 +26,7 @@ run: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores all --resources gpu=$(GPUS)
 
 bench: setup
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores all --resources gpu=$(GPUS) benchmark
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake benchmark --cores all --resources gpu=$(GPUS)
 
 dry: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake -n --cores 8 --resources gpu=10
