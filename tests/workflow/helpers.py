@@ -15,23 +15,25 @@ def base_config() -> dict:
 
 
 def snakemake(workdir: Path, config: dict, *args: str, check: bool = True):
-    """`snakemake -s REPO/Snakefile -d WORKDIR --configfile WORKDIR/config.yaml ARGS`."""
+    """`snakemake ARGS -s REPO/Snakefile -d WORKDIR --configfile WORKDIR/config.yaml`."""
     workdir.mkdir(parents=True, exist_ok=True)
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     bindir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bindir + os.pathsep + os.environ["PATH"], "HF_HUB_OFFLINE": "1"}
+    # --configfile last: like --resources it takes every word after it, targets included.
     cmd = [
         str(Path(bindir) / "snakemake"),
+        *args,
         "-s",
         str(REPO / "Snakefile"),
         "-d",
         str(workdir),
         "--configfile",
         str(configfile),
-        *args,
     ]
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
+    proc.output = proc.stdout + proc.stderr  # snakemake 9 prints its errors on stdout
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"

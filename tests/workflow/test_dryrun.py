@@ -14,7 +14,7 @@ def test_dry_run_lists_every_job_of_every_stage(tmp_path):
     config["ingest"]["shards"] = 5
     config["refine"]["max_rounds"] = 3
     proc = snakemake(tmp_path, config, "-n", "--cores", "8", "--resources", "gpu=10")
-    counts = job_counts(proc.stdout + proc.stderr)
+    counts = job_counts(proc.output)
     assert counts["ingest"] == 1
     assert counts["generate"] == 5
     assert counts["validate"] == 5 * 4  # rounds 0..3
@@ -29,7 +29,7 @@ def test_bad_config_value_names_the_key(tmp_path):
     config["generation"]["strategy"] = "turbo"
     proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
     assert proc.returncode != 0
-    assert "turbo" in proc.stderr and "strategy" in proc.stderr
+    assert "turbo" in proc.output and "strategy" in proc.output
 
 
 def test_unknown_config_key_is_refused(tmp_path):
@@ -37,7 +37,7 @@ def test_unknown_config_key_is_refused(tmp_path):
     config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
     config["generation"]["temprature"] = 0.5
     proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
-    assert proc.returncode != 0 and "temprature" in proc.stderr
+    assert proc.returncode != 0 and "temprature" in proc.output
 
 
 def test_missing_model_and_corpus_are_named(tmp_path):
@@ -46,4 +46,4 @@ def test_missing_model_and_corpus_are_named(tmp_path):
     config["generator"]["model"] = str(tmp_path / "no-model")
     proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
     assert proc.returncode != 0
-    assert "corpus: file" in proc.stderr and "generator.model:" in proc.stderr
+    assert "corpus: file" in proc.output and "generator.model:" in proc.output
