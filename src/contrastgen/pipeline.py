@@ -100,6 +100,21 @@ class Targets:
     negatives: int
 
 
+def as_state(record: dict[str, Any]) -> dict[str, Any]:
+    """An item's state: a validate-state record as is, an ingest item with nothing yet."""
+    if "positives" in record:
+        return record
+    return {
+        **record,
+        "features": spatial.extract(record["instruction"]).to_json(),
+        "positives": [],
+        "negatives": [],
+        "candidates": [],
+        "rounds": 0,
+        "completed_round": None,
+    }
+
+
 def needs(state: dict[str, Any], targets: Targets) -> tuple[int, int]:
     return (
         max(0, targets.positives - len(state["positives"])),
@@ -138,11 +153,7 @@ def generate(
     """
     todo = []
     for record in work:
-        state = (
-            record
-            if "positives" in record
-            else {**record, "positives": [], "negatives": [], "candidates": []}
-        )
+        state = as_state(record)
         need_pos, need_neg = needs(state, targets)
         if need_pos or need_neg:
             todo.append((state, need_pos, need_neg, feedback_for(state) if round_ else []))
@@ -212,19 +223,7 @@ def validate(
     `previous` is the ingest shard (round 0) or the previous round's state. Items with
     no new candidates pass through untouched; the embedder is loaded only if needed.
     """
-    states = []
-    for record in previous:
-        if "positives" not in record:
-            record = {
-                **record,
-                "features": spatial.extract(record["instruction"]).to_json(),
-                "positives": [],
-                "negatives": [],
-                "candidates": [],
-                "rounds": 0,
-                "completed_round": None,
-            }
-        states.append(record)
+    states = [as_state(record) for record in previous]
     new = {r["item"]: r for r in read_jsonl(candidates_path)}
     pending = []  # (state, candidate dict) to decide
     for state in states:
