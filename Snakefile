@@ -27,6 +27,10 @@ include: "workflow/rules/merge.smk"
 include: "workflow/rules/benchmark.smk"
 
 
+onstart:
+    mark_run_started(RUN_MARKER)
+
+
 rule all:
     default_target: True
     input:

@@ -1,8 +1,9 @@
 """Rules generate (round 0) and refine (rounds 1..R): prompt the LLM for items missing targets."""
 
+from contrastgen.cache import ItemCache
 from contrastgen.engine import engine_from_settings, runner_from_settings
 from contrastgen.io import read_jsonl
-from contrastgen.pipeline import Targets, generate
+from contrastgen.pipeline import Targets, generate, generation_cache_context
 from contrastgen.rulekit import setup_rule_logging
 
 setup_rule_logging(snakemake)
@@ -19,4 +20,6 @@ generate(
     rule_negatives=snakemake.params.negatives["rule_based_per_item"]
     if snakemake.params.negatives["rule_based"]
     else 0,
+    cache=ItemCache(snakemake.params.cache_dir, "generate", snakemake.params.writer),
+    cache_context=generation_cache_context(snakemake.params.generator, snakemake.params.generation),
 )

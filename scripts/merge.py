@@ -1,7 +1,7 @@
 """Rule merge: every shard's final state -> contrastive.jsonl (one record per id) + stats."""
 
 from contrastgen.pipeline import merge, stage_seconds
-from contrastgen.rulekit import setup_rule_logging
+from contrastgen.rulekit import run_started, setup_rule_logging
 
 setup_rule_logging(snakemake)
 merge(
@@ -12,4 +12,5 @@ merge(
     snakemake.output.stats,
     snakemake.params.max_rounds,
     stage_seconds(snakemake.input.benchmarks),
+    run_started(snakemake.params.run_marker),
 )

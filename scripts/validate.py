@@ -1,5 +1,6 @@
 """Rule validate: decide a round's candidates and carry every item's state forward."""
 
+from contrastgen.cache import ItemCache, model_identity
 from contrastgen.io import read_jsonl
 from contrastgen.pipeline import Targets, validate
 from contrastgen.rulekit import setup_rule_logging
@@ -7,6 +8,7 @@ from contrastgen.validate import Embedder, Thresholds, resolve_validator_model
 
 setup_rule_logging(snakemake)
 settings = snakemake.params.validator
+model_dir = resolve_validator_model(settings["model"])
 validate(
     read_jsonl(snakemake.input.previous),
     snakemake.input.candidates,
@@ -14,7 +16,7 @@ validate(
     snakemake.output.state,
     Targets(**snakemake.params.targets),
     Thresholds(**snakemake.params.thresholds),
-    make_embedder=lambda: Embedder(
-        resolve_validator_model(settings["model"]), settings["batch_size"], snakemake.threads
-    ),
+    make_embedder=lambda: Embedder(model_dir, settings["batch_size"], snakemake.threads),
+    cache=ItemCache(snakemake.params.cache_dir, "similarity", snakemake.params.writer),
+    validator_identity=model_identity(model_dir),
 )

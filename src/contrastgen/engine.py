@@ -286,9 +286,16 @@ class BatchPlan:
     batch_size: int = 16
     token_budget: int = 8192  # bucketed: rows x (longest prompt + max_new_tokens) per batch
     progress: Callable[[int, int], None] | None = field(default=None, repr=False)
+    # Called after every finished batch with the prompts' input indices and their
+    # generations, so callers can checkpoint (the per-item cache) before the run ends.
+    on_done: Callable[[list[int], list[list[Generation]]], None] | None = field(
+        default=None, repr=False
+    )
 
 
-def _batched_call(engine: Engine, params: GenParams, metrics: Metrics, plan: BatchPlan):
+def _batched_call(engine: Engine, prompts, params: GenParams, metrics: Metrics, plan: BatchPlan):
+    """`call(indices)`: generate for prompts[indices] (halving on OOM), report, checkpoint."""
+
     def run(batch: list[str]) -> list[list[Generation]]:
         out = engine.generate(batch, params, metrics)
         if plan.progress:
@@ -298,28 +305,34 @@ def _batched_call(engine: Engine, params: GenParams, metrics: Metrics, plan: Bat
     def on_split() -> None:
         metrics.oom_splits += 1
 
-    return lambda batch: split_on_oom(run, batch, on_split)
+    def call(indices: list[int]) -> list[list[Generation]]:
+        out = split_on_oom(run, [prompts[i] for i in indices], on_split)
+        if plan.on_done:
+            plan.on_done(indices, out)
+        return out
+
+    return call
 
 
 def run_sequential(engine, prompts, params, metrics, plan):
-    call = _batched_call(engine, params, metrics, plan)
-    return [call([p])[0] for p in prompts]
+    call = _batched_call(engine, prompts, params, metrics, plan)
+    return [call([i])[0] for i in range(len(prompts))]
 
 
 def run_fake_batch(engine, prompts, params, metrics, plan):
-    call = _batched_call(engine, params, metrics, plan)
+    call = _batched_call(engine, prompts, params, metrics, plan)
     out = []
     for start in range(0, len(prompts), plan.batch_size):
-        batch = prompts[start : start + plan.batch_size]
-        out += [call([p])[0] for p in batch]  # a "batch" that is really a for-loop
+        batch = range(start, min(start + plan.batch_size, len(prompts)))
+        out += [call([i])[0] for i in batch]  # a "batch" that is really a for-loop
     return out
 
 
 def run_true_batch(engine, prompts, params, metrics, plan):
-    call = _batched_call(engine, params, metrics, plan)
+    call = _batched_call(engine, prompts, params, metrics, plan)
     out = []
     for start in range(0, len(prompts), plan.batch_size):
-        out += call(prompts[start : start + plan.batch_size])
+        out += call(list(range(start, min(start + plan.batch_size, len(prompts)))))
     return out
 
 
@@ -345,7 +358,7 @@ def bucket_batches(
 
 
 def run_bucketed(engine, prompts, params, metrics, plan):
-    call = _batched_call(engine, params, metrics, plan)
+    call = _batched_call(engine, prompts, params, metrics, plan)
     rows_per_prompt = params.samples_per_prompt
     batches = bucket_batches(
         engine.prompt_lengths(prompts),
@@ -355,7 +368,7 @@ def run_bucketed(engine, prompts, params, metrics, plan):
     )
     out: list = [None] * len(prompts)
     for batch in batches:
-        for i, gens in zip(batch, call([prompts[i] for i in batch]), strict=True):
+        for i, gens in zip(batch, call(batch), strict=True):
             out[i] = gens
     return out
 
@@ -402,7 +415,10 @@ def run_continuous(engine, prompts, params, metrics, plan):
     metrics.generated_tokens += sum(r.new_tokens for r in rows)
     if plan.progress:
         plan.progress(len(prompts), sum(r.new_tokens for r in rows))
-    return [rows[i * k : (i + 1) * k] for i in range(len(prompts))]
+    out = [rows[i * k : (i + 1) * k] for i in range(len(prompts))]
+    if plan.on_done:
+        plan.on_done(list(range(len(prompts))), out)
+    return out
 
 
 STRATEGIES: dict[str, Callable] = {
@@ -480,12 +496,12 @@ def params_from_settings(generation: dict) -> GenParams:
 
 
 def runner_from_settings(generation: dict, desc: str):
-    """`run(engine, prompts)` for the configured strategy, with a progress bar."""
+    """`run(engine, prompts, on_done=None)` for the configured strategy, with a progress bar."""
     params = params_from_settings(generation)
 
-    def run(engine: Engine, prompts: list[str]) -> list[list[Generation]]:
+    def run(engine: Engine, prompts: list[str], on_done=None) -> list[list[Generation]]:
         progress = Progress(len(prompts), desc)
-        plan = BatchPlan(generation["batch_size"], generation["token_budget"], progress)
+        plan = BatchPlan(generation["batch_size"], generation["token_budget"], progress, on_done)
         try:
             out, metrics = run_strategy(generation["strategy"], engine, prompts, params, plan)
         finally:

@@ -11,6 +11,7 @@ Rule scripts call exactly one of these. Records flowing between stages:
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import prompts, spatial
+from .cache import ItemCache, digest, model_identity
 from .corpus import IngestLimits, Item, check_record, item_id, read_corpus, shard_of
 from .hardneg import rule_based_negatives
 from .io import read_jsonl, write_json, write_jsonl
@@ -134,48 +136,99 @@ def feedback_for(state: dict[str, Any], max_lines: int = 3) -> list[str]:
     return [line for line, _ in lines.most_common(max_lines)]
 
 
+def generation_cache_context(generator: dict, generation: dict) -> dict[str, Any]:
+    """The model identity and sampling params of a generation rule, for generation_key."""
+    from .engine import params_from_settings
+
+    return {
+        "model": model_identity(generator["model"]),
+        "quantization": generator.get("quantization", "none"),
+        "params": params_from_settings(generation).to_json(),
+    }
+
+
+def generation_key(context: dict[str, Any], round_: int, instruction: str, feedback, prefill):
+    """Cache key of one item's prompt in one round: everything that shapes its generations.
+
+    `context` holds the model identity and the sampling params (cache.model_identity,
+    GenParams); batching knobs (strategy, batch size, prefix cache) are left out on purpose:
+    they change speed, not what the model is asked.
+    """
+    return digest(
+        {
+            "prompt": prompts.fingerprint(),
+            **context,
+            "round": round_,
+            "instruction": instruction,
+            "feedback": list(feedback),
+            "prefill": prefill,
+        }
+    )
+
+
 def generate(
     work: Iterable[dict[str, Any]],
     round_: int,
     out_path: str | Path,
     targets: Targets,
     make_engine: Callable[[], Any],
-    run: Callable[[Any, list[str]], list[list[Any]]],
+    run: Callable[..., list[list[Any]]],
     rule_negatives: int = 0,
+    cache: ItemCache | None = None,
+    cache_context: dict[str, Any] | None = None,
 ) -> dict[str, int]:
     """Prompt the LLM for every item that still misses its targets; write candidates.
 
-    `work` is the ingest shard (round 0) or the previous round's validate state. The
-    engine is made only when at least one item needs work, so a finished shard loads no
-    model. `run(engine, prompt_texts)` returns generations per prompt in input order.
+    `work` is the ingest shard (round 0) or the previous round's validate state. Items
+    whose prompt is in `cache` are answered from it; the rest go to the LLM and each
+    finished batch is written to the cache at once, so a killed job resumes where it
+    stopped. The engine is made only when something misses the cache, so a finished or
+    cached shard loads no model. `run(engine, prompt_texts, on_done)` returns generations
+    per prompt in input order and calls `on_done(indices, generations)` per batch.
     In round 0, `rule_negatives` > 0 adds that many rule-based hard negatives per item
     (source "rule") after the LLM's candidates.
     """
-    todo = []
+    todo = []  # (state, prefill, feedback, cache key)
     for record in work:
         state = as_state(record)
         need_pos, need_neg = needs(state, targets)
         if need_pos or need_neg:
-            todo.append((state, need_pos, need_neg, feedback_for(state) if round_ else []))
-    if not todo:
-        log.info("round %d: nothing to generate; model not loaded", round_)
-        write_jsonl(out_path, [])
-        return {"prompted": 0}
-    engine = make_engine()
-    prefills = [prompts.first_tag(p, n) for _, p, n, _ in todo]
-    texts = [
-        prompts.render_prompt(engine.tokenizer, state["instruction"], fb, prefill)
-        for (state, _, _, fb), prefill in zip(todo, prefills, strict=True)
-    ]
-    generations = run(engine, texts)
+            fb = feedback_for(state) if round_ else []
+            prefill = prompts.first_tag(need_pos, need_neg)
+            key = generation_key(cache_context or {}, round_, state["instruction"], fb, prefill)
+            todo.append((state, prefill, fb, key))
+    cached = cache.lookup(key for *_, key in todo) if cache else {}
+    misses = [i for i, (*_, key) in enumerate(todo) if key not in cached]
+    fresh: dict[str, list[dict]] = {}
+    if misses:
+        engine = make_engine()
+        texts = []
+        for i in misses:
+            state, prefill, fb, _ = todo[i]
+            texts.append(prompts.render_prompt(engine.tokenizer, state["instruction"], fb, prefill))
+
+        def checkpoint(indices: list[int], generations: list[list[Any]]) -> None:
+            entries = []
+            for j, gens in zip(indices, generations, strict=True):
+                value = [{"text": g.text, "new_tokens": g.new_tokens} for g in gens]
+                fresh[todo[misses[j]][3]] = value
+                entries.append((todo[misses[j]][3], value))
+            if cache:
+                cache.put_many(entries)
+
+        run(engine, texts, checkpoint)
+    else:
+        log.info("round %d: nothing to send to the LLM; model not loaded", round_)
+    written_at = time.time()
     out = []
-    for (state, _, _, fb), prefill, gens in zip(todo, prefills, generations, strict=True):
+    for state, prefill, fb, key in todo:
+        gens = fresh[key] if key in fresh else cached[key]
         candidates, unparsed = [], []
         for gen in gens:
-            parsed, junk = prompts.parse_output(gen.text, prefill)
+            parsed, junk = prompts.parse_output(gen["text"], prefill)
             candidates += [{"text": c.text, "kind": c.kind, "source": "llm"} for c in parsed]
             if not parsed:
-                unparsed.append(gen.text)
+                unparsed.append(gen["text"])
             elif junk:
                 log.debug("ignored lines for %s: %s", state["item"], junk)
         if round_ == 0 and rule_negatives:
@@ -190,20 +243,18 @@ def generate(
                 "item": state["item"],
                 "round": round_,
                 "source": "llm",
+                "cached": key not in fresh,
+                "written_at": written_at,
                 "feedback": fb,
                 "candidates": candidates,
                 "unparsed": unparsed,
-                "new_tokens": sum(g.new_tokens for g in gens),
+                "new_tokens": sum(g["new_tokens"] for g in gens),
             }
         )
     write_jsonl(out_path, out)
-    log.info(
-        "round %d: prompted %d items, %d candidates",
-        round_,
-        len(out),
-        sum(len(r["candidates"]) for r in out),
-    )
-    return {"prompted": len(out)}
+    summary = {"prompted": len(out), "sent_to_llm": len(fresh), "cache_hits": len(out) - len(fresh)}
+    log.info("round %d: %s, %d candidates", round_, summary, sum(len(r["candidates"]) for r in out))
+    return summary
 
 
 # ---------------------------------------------------------------- validate
@@ -217,11 +268,17 @@ def validate(
     targets: Targets,
     thresholds: Thresholds,
     make_embedder: Callable[[], Any],
+    cache: ItemCache | None = None,
+    validator_identity: dict[str, Any] | None = None,
 ) -> dict[str, int]:
     """Decide this round's candidates and carry every item's state forward.
 
     `previous` is the ingest shard (round 0) or the previous round's state. Items with
-    no new candidates pass through untouched; the embedder is loaded only if needed.
+    no new candidates pass through untouched. The costly part, the embedding similarity
+    of (instruction, candidate), is cached per pair and validator model; the decision
+    itself is recomputed every time (a pure, fast function of the similarity, the
+    spatial facts and the thresholds), so new thresholds apply without a model load.
+    The embedder is loaded only for pairs not in the cache.
     """
     states = [as_state(record) for record in previous]
     new = {r["item"]: r for r in read_jsonl(candidates_path)}
@@ -261,9 +318,29 @@ def validate(
             state["candidates"].append(entry)
             pending.append((state, entry))
     if pending:
-        embedder = make_embedder()
-        sims = embedder.similarities([(s["instruction"], e["text"]) for s, e in pending])
-        for (state, entry), sim in zip(pending, sims, strict=True):
+        keys = [digest([validator_identity or {}, s["instruction"], e["text"]]) for s, e in pending]
+        known = cache.lookup(keys) if cache else {}
+        todo = sorted(
+            {
+                (key, state["instruction"], entry["text"])
+                for key, (state, entry) in zip(keys, pending, strict=True)
+                if key not in known
+            }
+        )
+        if todo:
+            sims = make_embedder().similarities([(a, b) for _, a, b in todo])
+            new_sims = [(k, sim) for (k, _, _), sim in zip(todo, sims, strict=True)]
+            if cache:
+                cache.put_many(new_sims)
+            known.update(new_sims)
+        log.info(
+            "round %d: %d similarities from the cache, %d computed",
+            round_,
+            len(pending) - len(todo),
+            len(todo),
+        )
+        for (state, entry), key in zip(pending, keys, strict=True):
+            sim = known[key]
             of = spatial.Features({k: tuple(v) for k, v in state["features"].items()})
             entry.update(
                 decide(state["instruction"], entry["text"], entry["kind"], sim, thresholds, of)
@@ -302,8 +379,15 @@ def merge(
     stats_path: str | Path,
     max_rounds: int,
     stage_seconds: dict[str, float] | None = None,
+    run_started: float | None = None,
 ) -> dict:
-    """One output record per ingested id, and the run's stats."""
+    """One output record per ingested id, and the run's stats.
+
+    `run_started` (epoch seconds of this snakemake invocation) tells which candidate files
+    this run wrote, for what this run cost: `generated_items` (distinct items sent to the
+    LLM), `llm_prompts` and `cache_hits` (item-round prompts sent, answered from the
+    cache). Files from jobs that did not rerun count as `prompts_from_earlier_runs`.
+    """
     records = []
     per_round: dict[int, Counter] = {r: Counter() for r in range(max_rounds + 1)}
     status = Counter()
@@ -335,11 +419,20 @@ def merge(
                         "candidates": state["candidates"],
                     }
                 )
-    generated = 0
+    cost = Counter()
+    sent_items = set()
     for path in candidate_paths:
         for batch in read_jsonl(path):
-            per_round.setdefault(batch["round"], Counter())["prompted_items"] += 1
-            generated += batch["source"] == "llm"
+            c = per_round.setdefault(batch["round"], Counter())
+            c["prompted_items"] += 1
+            c["cache_hits"] += batch["cached"]
+            if run_started is not None and batch["written_at"] < run_started:
+                cost["prompts_from_earlier_runs"] += 1
+            elif batch["cached"]:
+                cost["cache_hits"] += 1
+            else:
+                cost["llm_prompts"] += 1
+                sent_items.add(batch["item"])
     records.sort(key=lambda r: r["id"])
     write_jsonl(out_path, records)
     n_rejected = sum(1 for _ in read_jsonl(rejected_path))
@@ -352,7 +445,10 @@ def merge(
         "partial": status["partial"],
         "failed": status["failed"],
         "complete_share": round(status["complete"] / ingested, 4) if ingested else 0.0,
-        "generated_items": generated,
+        "generated_items": len(sent_items),
+        "llm_prompts": cost["llm_prompts"],
+        "cache_hits": cost["cache_hits"],
+        "prompts_from_earlier_runs": cost["prompts_from_earlier_runs"],
         "per_round": {str(r): round_stats(c) for r, c in sorted(per_round.items())},
         "stage_wall_s": stage_seconds or {},
     }
@@ -369,6 +465,7 @@ def round_stats(c: Counter) -> dict[str, Any]:
 
     return {
         "prompted_items": c["prompted_items"],
+        "cache_hits": c["cache_hits"],
         "positive_candidates": c["positive_candidates"],
         "positive_valid": c["positive_valid"],
         "positive_acceptance": share(c["positive_valid"], c["positive_candidates"]),

@@ -8,10 +8,12 @@ the model writes is already candidate text.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 
-# Bump when the wording changes: it is part of the generation cache key.
+# Part of the generation cache key (with the text itself, see fingerprint()).
 PROMPT_VERSION = "v3"
 
 SYSTEM = (
@@ -66,6 +68,13 @@ _TAG = re.compile(
 class ParsedCandidate:
     text: str
     kind: str  # "positive" | "negative"
+
+
+def fingerprint() -> str:
+    """Identifies the prompt (version, system text, few-shot turns) for the per-item cache."""
+    return hashlib.sha256(
+        json.dumps([PROMPT_VERSION, SYSTEM, FEW_SHOT], ensure_ascii=False).encode()
+    ).hexdigest()[:16]
 
 
 def answer_block(positives: list[str], negatives: list[str]) -> str:

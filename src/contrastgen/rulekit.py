@@ -1,10 +1,15 @@
-"""The plumbing every rule script needs: logging into the rule's log file."""
+"""The plumbing rule scripts need: logging into the rule's log file, the run marker."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
+import time
+from pathlib import Path
+
+from .io import write_json
 
 
 def setup_rule_logging(snakemake) -> logging.Logger:
@@ -23,3 +28,14 @@ def setup_rule_logging(snakemake) -> logging.Logger:
     )
     logging.captureWarnings(True)
     return logging.getLogger(f"rule.{snakemake.rule}")
+
+
+def mark_run_started(path: str | Path) -> None:
+    """Written by the Snakefile's onstart (not in dry runs): when this invocation began."""
+    write_json(path, {"started": time.time(), "pid": os.getpid()})
+
+
+def run_started(path: str | Path) -> float | None:
+    """The start of the current invocation, or None when no marker was written."""
+    path = Path(path)
+    return json.loads(path.read_text())["started"] if path.is_file() else None

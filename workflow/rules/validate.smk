@@ -16,6 +16,8 @@ rule validate:
     threads: 1
     params:
         round="{round}",
+        cache_dir=config["cache"]["dir"],
+        writer="round{round}-shard{shard}",
         targets=config["targets"],
         validator=config["validator"],
         thresholds=config["validator"]["thresholds"],

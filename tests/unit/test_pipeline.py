@@ -1,0 +1,212 @@
+"""generate/validate with the per-item cache, and model output that is garbage."""
+
+import pytest
+
+from contrastgen.cache import ItemCache
+from contrastgen.engine import Generation, runner_from_settings
+from contrastgen.io import read_jsonl
+from contrastgen.pipeline import Targets, generate, validate
+from contrastgen.validate import DEFAULT_THRESHOLDS, Thresholds
+
+TARGETS = Targets(positives=2, negatives=1)
+WORK = [
+    {"item": f"i{i}", "instruction": text, "members": [{"id": f"r{i}", "source": "x", "extra": {}}]}
+    for i, text in enumerate(
+        [
+            "Turn to your 4 clock and keep on that way till the destination.",
+            "head east about 50 m and you will see a small white tent",
+            "turn left and go straight untill you see a parking lot with many cars",
+        ]
+    )
+]
+GENERATION = {
+    "strategy": "true_batch",
+    "batch_size": 2,
+    "token_budget": 8192,
+    "max_new_tokens": 24,
+    "temperature": 0.4,
+    "top_p": 0.95,
+    "samples_per_prompt": 1,
+    "seed": 3,
+}
+
+
+def no_model():
+    raise AssertionError("the model must not be loaded: everything is in the cache")
+
+
+@pytest.fixture(scope="module")
+def engine(generator_dir):
+    from contrastgen.engine import Engine
+
+    return Engine(generator_dir, device="cpu", threads=2)
+
+
+def test_generate_checkpoints_per_batch_and_a_rerun_is_served_from_the_cache(tmp_path, engine):
+    cache = ItemCache(tmp_path / "cache", "generate", "round0-shard0")
+    run = runner_from_settings(GENERATION, "test")
+    batches = []
+
+    def counting_run(eng, texts, on_done):
+        def on_batch(indices, gens):
+            batches.append(indices)
+            on_done(indices, gens)
+
+        return run(eng, texts, on_batch)
+
+    first = generate(
+        WORK,
+        0,
+        tmp_path / "a.jsonl",
+        TARGETS,
+        lambda: engine,
+        counting_run,
+        cache=cache,
+        cache_context={"model": "m"},
+    )
+    assert first == {"prompted": 3, "sent_to_llm": 3, "cache_hits": 0}
+    assert [len(b) for b in batches] == [2, 1]  # written to the cache batch by batch
+    assert len(cache.path.read_text().splitlines()) == 3
+
+    second = generate(
+        WORK,
+        0,
+        tmp_path / "b.jsonl",
+        TARGETS,
+        no_model,
+        counting_run,
+        cache=cache,
+        cache_context={"model": "m"},
+    )
+    assert second == {"prompted": 3, "sent_to_llm": 0, "cache_hits": 3}
+    a, b = list(read_jsonl(tmp_path / "a.jsonl")), list(read_jsonl(tmp_path / "b.jsonl"))
+    assert [r["candidates"] for r in a] == [r["candidates"] for r in b]
+    assert [r["cached"] for r in a] == [False] * 3 and [r["cached"] for r in b] == [True] * 3
+
+    # Another model or round is another question: nothing may come from the cache.
+    with pytest.raises(AssertionError, match="must not be loaded"):
+        generate(
+            WORK,
+            0,
+            tmp_path / "c.jsonl",
+            TARGETS,
+            no_model,
+            counting_run,
+            cache=cache,
+            cache_context={"model": "other"},
+        )
+    with pytest.raises(AssertionError, match="must not be loaded"):
+        generate(
+            WORK,
+            1,
+            tmp_path / "c.jsonl",
+            TARGETS,
+            no_model,
+            counting_run,
+            cache=cache,
+            cache_context={"model": "m"},
+        )
+
+
+# Test double: a misbehaving LLM cannot be produced on demand from the real model, so
+# these runs return the bad outputs a model can give (empty, endless, wrong format,
+# the prompt echoed back) in place of real generations.
+BAD_OUTPUTS = [
+    "",
+    "go left " * 400,
+    "Sure! Here are some paraphrases:\n1. Turn to the right.\n2. Fly north.",
+    "You rewrite drone navigation instructions. Instruction: Turn to your 4 clock and keep "
+    "on that way till the destination.",
+]
+
+
+def scripted_run(outputs):
+    def run(engine, texts, on_done):
+        gens = [[Generation(outputs[i % len(outputs)], 7)] for i in range(len(texts))]
+        on_done(list(range(len(texts))), gens)
+        return gens
+
+    return run
+
+
+class FakeTokenizer:
+    chat_template = None
+
+
+class FakeEngine:
+    tokenizer = FakeTokenizer()
+
+
+def test_bad_model_output_becomes_rejected_candidates_with_reasons(tmp_path, embedder):
+    # Distinct instructions: the cache key, like ingest, treats equal texts as one item.
+    work = [
+        dict(WORK[0], item=f"b{i}", instruction=f"{WORK[0]['instruction']} ({i})")
+        for i in range(len(BAD_OUTPUTS))
+    ]
+    generate(work, 0, tmp_path / "cand.jsonl", TARGETS, FakeEngine, scripted_run(BAD_OUTPUTS))
+    validate(
+        work,
+        tmp_path / "cand.jsonl",
+        0,
+        tmp_path / "state.jsonl",
+        TARGETS,
+        DEFAULT_THRESHOLDS,
+        lambda: embedder,
+    )
+    states = {s["item"]: s for s in read_jsonl(tmp_path / "state.jsonl")}
+    assert len(states) == len(BAD_OUTPUTS)
+    for state in states.values():
+        assert state["positives"] == [] and state["negatives"] == []
+        assert state["status"] == "failed"
+        assert state["candidates"], "every bad output leaves a rejected candidate"
+        for cand in state["candidates"]:
+            assert cand["valid"] is False and cand["reasons"]
+    codes = {
+        s: [r["code"] for c in st["candidates"] for r in c["reasons"]] for s, st in states.items()
+    }
+    # The prefilled first tag makes the first line a candidate even when the model
+    # writes nothing useful; what it is rejected for names the problem.
+    assert "length_mismatch" in codes["b1"]  # endless
+    assert "identical" in codes["b3"] or "meta_text" in codes["b3"]  # prompt echoed
+
+
+def test_validate_caches_similarities_and_new_thresholds_need_no_model(tmp_path, embedder):
+    outputs = [
+        "Turn toward your 4 o'clock and keep going that way to the destination."
+        "\nNEGATIVE: Turn to your 8 clock and keep on that way till the destination."
+    ]
+    work = WORK[:1]
+    generate(work, 0, tmp_path / "cand.jsonl", TARGETS, FakeEngine, scripted_run(outputs))
+    cache = ItemCache(tmp_path / "cache", "similarity", "round0-shard0")
+    args = (work, tmp_path / "cand.jsonl", 0)
+    validate(
+        *args,
+        tmp_path / "a.jsonl",
+        TARGETS,
+        DEFAULT_THRESHOLDS,
+        lambda: embedder,
+        cache=cache,
+        validator_identity={"path": "v"},
+    )
+    validate(
+        *args,
+        tmp_path / "b.jsonl",
+        TARGETS,
+        DEFAULT_THRESHOLDS,
+        no_model,
+        cache=cache,
+        validator_identity={"path": "v"},
+    )
+    a, b = next(read_jsonl(tmp_path / "a.jsonl")), next(read_jsonl(tmp_path / "b.jsonl"))
+    assert a["candidates"] == b["candidates"] and a["positives"], a["candidates"]
+    strict = Thresholds(**{**DEFAULT_THRESHOLDS.__dict__, "positive_min_similarity": 0.999})
+    validate(
+        *args,
+        tmp_path / "c.jsonl",
+        TARGETS,
+        strict,
+        no_model,
+        cache=cache,
+        validator_identity={"path": "v"},
+    )
+    assert next(read_jsonl(tmp_path / "c.jsonl"))["positives"] == []
