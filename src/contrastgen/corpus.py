@@ -156,6 +156,12 @@ class IngestLimits:
     min_words: int
     max_words: int
 
+    @property
+    def max_chars(self) -> int:
+        # A generous 25 characters per allowed word: catches a megabyte "instruction"
+        # with no spaces before it is normalised or tokenised.
+        return 25 * self.max_words
+
 
 def check_record(rec: SourceRecord, limits: IngestLimits) -> tuple[str | None, str | None]:
     """Return (normalised instruction, None) or (None, reject reason)."""
@@ -167,6 +173,11 @@ def check_record(rec: SourceRecord, limits: IngestLimits) -> tuple[str | None, s
         return None, "missing field 'instruction'"
     if not isinstance(rec.instruction, str):
         return None, f"'instruction' must be a string, got {type(rec.instruction).__name__}"
+    if len(rec.instruction) > limits.max_chars:
+        return None, (
+            f"too long: {len(rec.instruction)} characters > {limits.max_chars} "
+            f"(25 per word of ingest.max_words={limits.max_words})"
+        )
     text = normalise(rec.instruction)
     if not text:
         return None, "empty instruction"

@@ -46,6 +46,8 @@ def test_ingest_rejects_with_reason_and_file_line(tmp_path):
                 json.dumps({"id": "a", "instruction": "something else entirely here"}),
                 json.dumps({"id": "f", "instruction": "Turn  LEFT at the red house"}),
                 json.dumps({"instruction": "no id on this line at all"}),
+                json.dumps({"id": "g", "instruction": "x" * 1_000_000}),  # 1 MB, one "word"
+                json.dumps({"id": "h", "instruction": ["turn", "left"]}),
             ]
         ),
     )
@@ -60,10 +62,12 @@ def test_ingest_rejects_with_reason_and_file_line(tmp_path):
     assert by_line["6"].startswith("too long")
     assert by_line["7"].startswith("duplicate id 'a' (different text)")
     assert by_line["9"] == "missing field 'id'"
+    assert by_line["10"].startswith("too long: 1000000 characters")
+    assert by_line["11"] == "'instruction' must be a string, got list"
     assert all(r["source"].startswith(str(corpus)) for r in rejected)
     # a and f differ only in case/spaces: one item, both ids, extra fields kept.
     items = [r for s in shards for r in read_jsonl(s)]
-    assert len(items) == 1 and summary == {"records": 9, "ids": 2, "items": 1, "rejected": 7}
+    assert len(items) == 1 and summary == {"records": 11, "ids": 2, "items": 1, "rejected": 9}
     assert [m["id"] for m in items[0]["members"]] == ["a", "f"]
     assert items[0]["members"][0]["extra"] == {"x": 1}
 

@@ -47,3 +47,17 @@ def test_missing_model_and_corpus_are_named(tmp_path):
     proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
     assert proc.returncode != 0
     assert "corpus: file" in proc.output and "generator.model:" in proc.output
+
+
+def test_wrong_type_and_quantization_on_cpu_are_stopped_at_parse_time(tmp_path):
+    config = base_config()
+    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    config["generation"]["batch_size"] = "many"
+    proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0 and "batch_size" in proc.output and "many" in proc.output
+    config = base_config()
+    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    config["generator"]["quantization"] = "8bit"
+    config["generator"]["device"] = "cpu"
+    proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0 and "generator.quantization" in proc.output

@@ -84,7 +84,8 @@ def test_stats_and_refinement_round(run):
     assert r0["prompted_items"] == len(INSTRUCTIONS)
     # round 1 prompts exactly the items that round 0 left incomplete
     assert r1["prompted_items"] == len(INSTRUCTIONS) - r0["items_completed"]
-    assert stats["generated_items"] == r0["prompted_items"] + r1["prompted_items"]
+    assert stats["llm_prompts"] == r0["prompted_items"] + r1["prompted_items"]
+    assert stats["generated_items"] == len(INSTRUCTIONS) and stats["cache_hits"] == 0
     assert set(stats["stage_wall_s"]) >= {"ingest", "generate", "validate", "refine"}
     logs = "".join((work / f"logs/generate/{s}.log").read_text() for s in ("000", "001"))
     assert "tok_s=" in logs  # the progress bar shows tokens/s

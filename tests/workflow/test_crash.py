@@ -1,0 +1,89 @@
+"""SIGKILL a real workflow in the middle of generation, rerun, lose and repeat nothing."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from contrastgen.io import read_jsonl
+
+from .helpers import REPO, base_config, snakemake
+
+pytestmark = pytest.mark.e2e
+
+
+def cache_keys(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    keys = []
+    for line in path.read_text().splitlines():
+        try:
+            keys.append(json.loads(line)["k"])
+        except ValueError:
+            pass  # a torn last line
+    return keys
+
+
+def test_sigkill_during_generation_then_rerun(tmp_path, generator_dir):
+    lines = (REPO / "resources/corpus/sample.jsonl").read_text().splitlines()[:14]
+    (tmp_path / "corpus.jsonl").write_text("\n".join(lines) + "\n")
+    config = base_config()
+    config["corpus"] = str(tmp_path / "corpus.jsonl")
+    config["generator"]["model"] = str(generator_dir)
+    config["ingest"]["shards"] = 1
+    config["refine"]["max_rounds"] = 0
+    config["generation"].update(
+        strategy="true_batch", batch_size=2, max_new_tokens=48, samples_per_prompt=2
+    )
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    bindir = Path(sys.executable).parent
+    cmd = [str(bindir / "snakemake"), "--cores", "2", "--resources", "gpu=0"]
+    cmd += ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path)]
+    cmd += ["--configfile", str(tmp_path / "config.yaml")]
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    cache_file = tmp_path / "cache/generate/round0-shard000.jsonl"
+    # Own process group, so the kill takes snakemake and its job processes at once.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while len(cache_keys(cache_file)) < 4:  # two batches of two items done
+            assert proc.poll() is None, "the workflow ended before it could be killed"
+            assert time.monotonic() < deadline, "generation did not checkpoint in time"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = cache_keys(cache_file)
+    assert 4 <= len(before) < 14, "killed in the middle of generation"
+    assert not (tmp_path / "results/generate/000.jsonl").exists()
+
+    # The user's recovery: unlock the directory the killed run held, then run again.
+    snakemake(tmp_path, config, "--unlock", "--cores", "1")
+    snakemake(tmp_path, config, "--cores", "2", "--resources", "gpu=0")
+
+    records = list(read_jsonl(tmp_path / "results/contrastive.jsonl"))
+    assert sorted(r["id"] for r in records) == sorted(json.loads(x)["id"] for x in lines)
+    stats = json.loads((tmp_path / "results/stats.json").read_text())
+    assert stats["ingested"] == 14 and stats["rejected"] == 0
+    assert stats["cache_hits"] == len(before)
+    assert stats["generated_items"] == 14 - len(before)
+    after = Counter(cache_keys(cache_file))
+    assert set(before) <= set(after) and max(after.values()) == 1, (
+        "an item finished before the kill was sent to the LLM again"
+    )
+    log = (tmp_path / "logs/generate/000.log").read_text()
+    assert f"'cache_hits': {len(before)}" in log
