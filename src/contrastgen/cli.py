@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -50,6 +51,23 @@ def validate_pairs(args: argparse.Namespace) -> int:
     return 0
 
 
+def plan_command(args: argparse.Namespace) -> int:
+    from .planner import PlanError, plan
+
+    try:
+        result = plan(
+            args.model, args.gpus, args.gpu_memory, args.quantization, args.dtype, args.batch_tokens
+        )
+    except (PlanError, ValueError) as exc:
+        print(f"contrastgen plan: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(result.table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contrastgen", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +90,24 @@ def build_parser() -> argparse.ArgumentParser:
     vp.add_argument("--negative-max-similarity", type=float, default=t.negative_max_similarity)
     vp.add_argument("--max-length-ratio", type=float, default=t.max_length_ratio)
     vp.set_defaults(func=validate_pairs)
+
+    pp = sub.add_parser(
+        "plan",
+        help="GPUs per model replica, replicas, device map (reads only config.json)",
+        description=(
+            "Builds the model on the meta device from its config.json, sizes every layer for "
+            "the dtype or bitsandbytes quantization, adds the KV cache of a batch and a "
+            "per-GPU reserve, and packs the layers onto as few GPUs as possible."
+        ),
+    )
+    pp.add_argument("--model", required=True, help="model directory with config.json")
+    pp.add_argument("--gpus", type=int, required=True, help="GPUs on the box")
+    pp.add_argument("--gpu-memory", required=True, help="memory per GPU, e.g. 11GiB, 80GB")
+    pp.add_argument("--quantization", choices=["none", "8bit", "4bit"], default="none")
+    pp.add_argument("--dtype", choices=["auto", "float16", "bfloat16", "float32"], default="auto")
+    pp.add_argument("--batch-tokens", type=int, default=16384, help="KV-cache tokens of a batch")
+    pp.add_argument("--json", action="store_true", help="print the plan as JSON")
+    pp.set_defaults(func=plan_command)
     return parser
 
 

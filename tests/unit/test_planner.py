@@ -1,0 +1,143 @@
+"""The memory planner against figures computed by hand from the public model configs.
+
+Mistral-7B: 7,241,732,096 params = embed 131,072,000 + 32 layers x 218,112,000
+(q/o 4096x4096, k/v 1024x4096, gate/up/down 14336x4096, 2 norms of 4096) + norm 4,096
++ lm_head 131,072,000. KV per token: 2 (K,V) x 8 heads x 128 x 2 bytes x 32 layers
+= 131,072 bytes. At 16,384 batch tokens the KV cache is 2 GiB and the activation reserve
+16,384 x (2 x 14,336 + 4,096) x 2 bytes = 1 GiB, plus 512 MiB of CUDA context.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from contrastgen.planner import GiB, PlanError, parse_bytes, plan
+
+CONFIGS = Path(__file__).resolve().parents[1] / "data" / "model_configs"
+MISTRAL_LINEAR = 32 * (2 * 4096 * 4096 + 2 * 1024 * 4096 + 3 * 14336 * 4096)  # 6,979,321,856
+MISTRAL_16BIT = 2 * 131_072_000 + 32 * 2 * 4096 + 4096  # embeddings, lm_head, norms
+MISTRAL_SCALE_ROWS = 32 * (4096 + 1024 + 1024 + 4096 + 14336 + 14336 + 4096)
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("configs")
+    dirs = {}
+    for name in ("mistral-7b", "mixtral-8x7b"):
+        (root / name).mkdir()
+        shutil.copy(CONFIGS / f"{name}.json", root / name / "config.json")
+        dirs[name] = root / name
+    return dirs
+
+
+def test_parse_bytes():
+    assert parse_bytes("11GiB") == 11 * GiB == parse_bytes("11G")
+    assert parse_bytes("80GB") == 80 * 10**9
+    with pytest.raises(ValueError, match="not a memory size"):
+        parse_bytes("eleven")
+
+
+def test_mistral_7b_weights_kv_and_placement(model_dirs):
+    fp16 = plan(model_dirs["mistral-7b"], 10, "11GiB", "none")
+    assert fp16.params == 7_241_732_096
+    assert fp16.weight_bytes == 2 * 7_241_732_096
+    assert fp16.kv_bytes_per_token == 131_072
+    assert fp16.reserve_bytes == GiB + 512 * 2**20
+    # 13.49 GiB + 2 GiB KV > 9.5 GiB usable: two GPUs per replica, five replicas.
+    assert (fp16.gpus_per_replica, fp16.replicas) == (2, 5)
+    assert set(fp16.device_map.values()) == {0, 1}
+    assert fp16.device_map["model.embed_tokens"] == 0 and fp16.device_map["lm_head"] == 1
+    assert all(b <= 11 * GiB for b in fp16.per_gpu_bytes)
+    assert fp16.max_memory == {0: int(9.5 * GiB), 1: int(9.5 * GiB)}
+
+    int8 = plan(model_dirs["mistral-7b"], 10, "11GiB", "8bit")
+    assert int8.quantized_params == MISTRAL_LINEAR
+    assert int8.weight_bytes == MISTRAL_LINEAR + 4 * MISTRAL_SCALE_ROWS + 2 * MISTRAL_16BIT
+    assert int8.weight_bytes == 7_509_647_360
+    assert (int8.gpus_per_replica, int8.replicas) == (1, 10)
+    assert int8.unquantized_params == {"Embedding": 131_072_000, "lm_head": 131_072_000}
+
+    nf4 = plan(model_dirs["mistral-7b"], 10, "11GiB", "4bit")
+    assert nf4.weight_bytes == MISTRAL_LINEAR // 2 + MISTRAL_LINEAR // 64 * 4 + 2 * MISTRAL_16BIT
+    assert (nf4.gpus_per_replica, nf4.replicas) == (1, 10)
+
+    big = plan(model_dirs["mistral-7b"], 1, "80GiB", "none")
+    assert (big.gpus_per_replica, big.replicas) == (1, 1)
+    # 80 GiB - 1.5 GiB reserve - 13.49 GiB weights left for KV: ~ 66.99 GiB / 128 KiB
+    assert big.kv_tokens == int((80 * GiB - big.reserve_bytes - big.weight_bytes) // 131_072)
+
+
+def test_mixtral_as_installed_keeps_fused_experts_in_16_bit_and_says_why(model_dirs):
+    """transformers 5 stores Mixtral's experts as 3D tensors; bitsandbytes quantizes only
+    nn.Linear, so 45.1 B expert params stay bf16 and 10 x 11 GiB cannot hold one replica."""
+    fp16 = plan(model_dirs["mixtral-8x7b"], 10, "80GiB", "none")
+    assert fp16.params == 46_702_792_704
+    assert (fp16.gpus_per_replica, fp16.replicas) == (2, 5)
+    with pytest.raises(PlanError) as err:
+        plan(model_dirs["mixtral-8x7b"], 10, "11GiB", "8bit")
+    message = str(err.value)
+    assert "needs 11 GPUs" in message and "only 10" in message
+    assert "MixtralExperts.gate_up_proj 30.06 B" in message
+    with pytest.raises(PlanError, match="needs 2 GPUs of 80.00 GiB but only 1"):
+        plan(model_dirs["mixtral-8x7b"], 1, "80GiB", "8bit")
+
+
+def per_expert_linear_mixtral(config_path: Path):
+    """Mixtral with one nn.Linear per expert matrix (w1/w2/w3) and a Linear router, the
+    layout transformers 4.x loaded, where bitsandbytes quantizes the experts too."""
+    import torch
+    from accelerate import init_empty_weights
+    from torch import nn
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(config_path.parent)
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float16)
+        for layer in model.model.layers:
+            moe = nn.Module()
+            moe.gate = nn.Linear(4096, 8, bias=False)
+            moe.experts = nn.ModuleList()
+            for _ in range(8):
+                expert = nn.Module()
+                expert.w1 = nn.Linear(4096, 14336, bias=False)
+                expert.w2 = nn.Linear(14336, 4096, bias=False)
+                expert.w3 = nn.Linear(4096, 14336, bias=False)
+                moe.experts.append(expert)
+            layer.mlp = moe
+    return config, model
+
+
+def test_mixtral_with_quantizable_experts_5x2_in_8bit_and_3x3_in_4bit(model_dirs):
+    """Hand figures at 4,096 batch tokens (KV 16 MiB per layer, reserve 0.75 GiB):
+    8-bit layer = 1,451,261,952 int8 weights + 272,392 fp32 row scales + 2 norms
+    = 1.3526 GiB (+ KV 1.368 GiB): 7 per 10.25 GiB GPU, 32 layers -> 5 GPUs, 2 replicas.
+    4-bit layer = 725,630,976 + 90,703,872 absmax bytes + norms = 0.7603 GiB (+ KV
+    0.776 GiB): 12 + 13 + 7 layers -> 3 GPUs, 3 replicas."""
+    config, model = per_expert_linear_mixtral(model_dirs["mixtral-8x7b"] / "config.json")
+    int8 = plan(None, 10, "11GiB", "8bit", batch_tokens=4096, config=config, model=model)
+    layer = 1_451_261_952 + 4 * 272_392 + 2 * 2 * 4096
+    assert int8.weight_bytes == 32 * layer + 2 * (2 * 131_072_000 + 4096)
+    assert (int8.gpus_per_replica, int8.replicas) == (5, 2)
+    assert [list(int8.device_map.values()).count(g) for g in range(5)] == [8, 7, 7, 7, 6]
+    nf4 = plan(None, 10, "11GiB", "4bit", batch_tokens=4096, config=config, model=model)
+    assert (nf4.gpus_per_replica, nf4.replicas) == (3, 3)
+
+
+def test_plan_cli_prints_a_table_and_json(model_dirs):
+    base = [sys.executable, "-m", "contrastgen.cli", "plan", "--gpu-memory", "11GiB", "--model"]
+    cmd = base + [str(model_dirs["mistral-7b"]), "--gpus", "10"]
+    table = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    assert "GPUs per replica" in table and "KV cache per token" in table
+    data = json.loads(subprocess.run(cmd + ["--json"], capture_output=True, text=True).stdout)
+    assert data["gpus_per_replica"] == 2 and data["replicas"] == 5
+    assert len(data["per_gpu_bytes"]) == 2 and data["kv_tokens"] >= 16384
+    bad = subprocess.run(
+        cmd[:-4] + [str(model_dirs["mixtral-8x7b"]), "--gpus", "1", "--gpu-memory", "11GiB"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "needs" in bad.stderr
