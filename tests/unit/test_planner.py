@@ -136,7 +136,7 @@ def test_plan_cli_prints_a_table_and_json(model_dirs):
     assert data["gpus_per_replica"] == 2 and data["replicas"] == 5
     assert len(data["per_gpu_bytes"]) == 2 and data["kv_tokens"] >= 16384
     bad = subprocess.run(
-        cmd[:-4] + [str(model_dirs["mixtral-8x7b"]), "--gpus", "1", "--gpu-memory", "11GiB"],
+        base + [str(model_dirs["mixtral-8x7b"]), "--gpus", "1"],
         capture_output=True,
         text=True,
     )
