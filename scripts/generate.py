@@ -4,9 +4,10 @@ from contrastgen.cache import ItemCache
 from contrastgen.engine import engine_from_settings, runner_from_settings
 from contrastgen.io import read_jsonl
 from contrastgen.pipeline import Targets, generate, generation_cache_context
-from contrastgen.rulekit import setup_rule_logging
+from contrastgen.rulekit import claim_job_gpus, setup_rule_logging
 
 setup_rule_logging(snakemake)
+claim_job_gpus(snakemake)  # sets CUDA_VISIBLE_DEVICES before torch uses CUDA
 round_ = int(snakemake.params.round)
 generate(
     read_jsonl(snakemake.input.work),
@@ -14,7 +15,10 @@ generate(
     snakemake.output.candidates,
     Targets(**snakemake.params.targets),
     make_engine=lambda: engine_from_settings(
-        snakemake.params.generator, snakemake.threads, snakemake.params.generation["prefix_cache"]
+        snakemake.params.generator,
+        snakemake.threads,
+        snakemake.params.generation["prefix_cache"],
+        snakemake.params.generation["token_budget"],
     ),
     run=runner_from_settings(snakemake.params.generation, f"round {round_}"),
     rule_negatives=snakemake.params.negatives["rule_based_per_item"]

@@ -112,7 +112,7 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("generation.device is 'cuda' but torch sees no CUDA device")
+        raise RuntimeError("generator.device is 'cuda' but torch sees no CUDA device")
     return device
 
 
@@ -125,9 +125,34 @@ def resolve_dtype(dtype: str, device: str):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if dtype == "bfloat16" and device == "cuda" and not torch.cuda.is_bf16_supported():
         raise RuntimeError(
-            "model.dtype is bfloat16 but this GPU has no bf16 support (pre-Ampere); use float16"
+            "generator.dtype is bfloat16 but this GPU has no bf16 support (pre-Ampere, e.g. "
+            "RTX 2080 Ti); use float16 or auto"
         )
     return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[dtype]
+
+
+def quantization_config(quantization: str, device: str, dtype):
+    """bitsandbytes settings for generator.quantization (8bit: LLM.int8, 4bit: NF4)."""
+    if device != "cuda":
+        raise ValueError(
+            f"generator.quantization: {quantization} uses bitsandbytes, which needs a CUDA GPU; "
+            f"this run is on {device}: set it to none"
+        )
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            f"generator.quantization: {quantization} needs bitsandbytes: pip install '.[gpu]'"
+        ) from exc
+    from transformers import BitsAndBytesConfig
+
+    if quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    if quantization == "4bit":
+        return BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
+        )
+    raise ValueError(f"generator.quantization must be none, 8bit or 4bit, not {quantization!r}")
 
 
 class Engine:
@@ -141,6 +166,8 @@ class Engine:
         threads: int | None = None,
         attn_implementation: str | None = None,
         prefix_cache: bool = True,
+        quantization: str = "none",
+        batch_tokens: int = 16384,
     ):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
@@ -161,8 +188,28 @@ class Engine:
         kwargs = {"dtype": self.dtype, "local_files_only": True}
         if attn_implementation:
             kwargs["attn_implementation"] = attn_implementation
-        if self.device == "cuda":
-            kwargs["device_map"] = "auto" if torch.cuda.device_count() > 1 else "cuda"
+        if quantization != "none":
+            kwargs["quantization_config"] = quantization_config(
+                quantization, self.device, self.dtype
+            )
+        if self.device == "cuda" and torch.cuda.device_count() > 1:
+            # Model parallel over the job's GPUs: the planner's device map, not a guess.
+            from .planner import plan
+
+            name = str(self.dtype).removeprefix("torch.")
+            layout = plan(
+                self.model_dir,
+                gpus=torch.cuda.device_count(),
+                gpu_memory=torch.cuda.get_device_properties(0).total_memory,
+                quantization=quantization,
+                dtype=name,
+                batch_tokens=batch_tokens,
+            )
+            kwargs["device_map"] = layout.device_map
+            kwargs["max_memory"] = layout.max_memory
+            log.info("device map over %d GPUs: %s", layout.gpus_per_replica, layout.device_map)
+        elif self.device == "cuda":
+            kwargs["device_map"] = "cuda"
         self.model = AutoModelForCausalLM.from_pretrained(self.model_dir, **kwargs).eval()
         if self.device == "cpu":
             self.model.to("cpu")
@@ -466,13 +513,9 @@ class Progress:
 
 
 def engine_from_settings(
-    generator: dict, threads: int | None = None, prefix_cache: bool = True
+    generator: dict, threads: int | None = None, prefix_cache: bool = True, batch_tokens=16384
 ) -> Engine:
     """An Engine from the `generator` section of config.yaml."""
-    if generator.get("quantization", "none") != "none":
-        raise NotImplementedError(
-            "generator.quantization other than 'none' is not supported yet; set it to 'none'"
-        )
     return Engine(
         generator["model"],
         device=generator.get("device", "auto"),
@@ -480,6 +523,8 @@ def engine_from_settings(
         threads=threads,
         attn_implementation=generator.get("attn_implementation"),
         prefix_cache=prefix_cache,
+        quantization=generator.get("quantization", "none"),
+        batch_tokens=batch_tokens,
     )
 
 

@@ -39,3 +39,12 @@ def run_started(path: str | Path) -> float | None:
     """The start of the current invocation, or None when no marker was written."""
     path = Path(path)
     return json.loads(path.read_text())["started"] if path.is_file() else None
+
+
+def claim_job_gpus(snakemake):
+    """Claim the job's `gpu` resource (before torch touches CUDA) and log which ids."""
+    from .gpus import claim_gpus
+
+    return claim_gpus(
+        int(getattr(snakemake.resources, "gpu", 0)), snakemake.params.generator["gpu_lock_dir"]
+    )

@@ -123,3 +123,21 @@ def test_continuous_runs_or_says_it_is_unavailable(engines):
 def test_unknown_strategy_is_refused(engines):
     with pytest.raises(ValueError, match="unknown strategy"):
         run_strategy("turbo", engines[True], ["x"], GenParams(), BatchPlan())
+
+
+def test_quantization_on_cpu_is_refused_naming_the_key():
+    from contrastgen.engine import quantization_config
+
+    with pytest.raises(ValueError, match="generator.quantization: 8bit uses bitsandbytes"):
+        quantization_config("8bit", "cpu", torch.float16)
+
+
+def test_bf16_on_a_gpu_without_it_is_refused(monkeypatch):
+    # Test double: no pre-Ampere GPU here, so torch is told this card lacks bf16.
+    from contrastgen.engine import resolve_dtype
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    with pytest.raises(RuntimeError, match="generator.dtype is bfloat16 but this GPU"):
+        resolve_dtype("bfloat16", "cuda")
+    assert resolve_dtype("auto", "cuda") == torch.float16
+    assert resolve_dtype("auto", "cpu") == torch.float32

@@ -14,13 +14,18 @@ def base_config() -> dict:
     return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
-def snakemake(workdir: Path, config: dict, *args: str, check: bool = True):
+def snakemake(workdir: Path, config: dict, *args: str, check: bool = True, env=None):
     """`snakemake ARGS -s REPO/Snakefile -d WORKDIR --configfile WORKDIR/config.yaml`."""
     workdir.mkdir(parents=True, exist_ok=True)
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     bindir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ["PATH"], "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "PATH": bindir + os.pathsep + os.environ["PATH"],
+        "HF_HUB_OFFLINE": "1",
+        **(env or {}),
+    }
     # --configfile last: like --resources it takes every word after it, targets included.
     cmd = [
         str(Path(bindir) / "snakemake"),

@@ -1,4 +1,5 @@
 import re
+import shutil
 
 from .helpers import REPO, base_config, snakemake
 
@@ -61,3 +62,21 @@ def test_wrong_type_and_quantization_on_cpu_are_stopped_at_parse_time(tmp_path):
     config["generator"]["device"] = "cpu"
     proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
     assert proc.returncode != 0 and "generator.quantization" in proc.output
+
+
+def test_gpus_per_job_auto_takes_the_planners_gpus_per_replica(tmp_path):
+    """10 declared GPU ids of 11 GiB, Mistral-7B in bf16: 2 GPUs per replica, 5 at once."""
+    model = tmp_path / "mistral-7b"
+    model.mkdir()
+    shutil.copy(REPO / "tests/data/model_configs/mistral-7b.json", model / "config.json")
+    config = base_config()
+    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    config["generator"].update(model=str(model), gpus_per_job="auto", gpu_memory="11GiB")
+    ids = {"CONTRASTGEN_GPU_IDS": ",".join(map(str, range(10)))}
+    proc = snakemake(tmp_path, config, "-n", "--cores", "8", "--resources", "gpu=10", env=ids)
+    generate_jobs = proc.output.split("rule generate:")[1:]
+    assert len(generate_jobs) == 4
+    assert all("gpu=2" in job.split("\n\n")[0] for job in generate_jobs)
+    config["generator"]["gpu_memory"] = "1GiB"  # less than the reserve: stop
+    proc = snakemake(tmp_path, config, "-n", "--cores", "8", check=False, env=ids)
+    assert proc.returncode != 0 and "generator.gpus_per_job: auto" in proc.output

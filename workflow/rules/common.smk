@@ -1,10 +1,11 @@
 # Helpers shared by the rules: the shard list, paths per round, resources.
-import shutil
-import subprocess
+from functools import cache
 from pathlib import Path
 
 from contrastgen.corpus import shard_ids as _shard_ids
 from contrastgen.engine import STRATEGIES
+from contrastgen.gpus import gpu_memory_bytes, host_gpu_ids
+from contrastgen.planner import PlanError, plan
 from contrastgen.rulekit import mark_run_started
 from contrastgen.validate import resolve_validator_model
 
@@ -96,27 +97,43 @@ def stage_benchmarks():
     return files
 
 
-def detected_gpus():
-    """NVIDIA GPUs on this host (nvidia-smi -L), without importing torch at parse time."""
-    if shutil.which("nvidia-smi") is None:
-        return 0
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=True
-        ).stdout
-    except (subprocess.SubprocessError, OSError):
-        return 0
-    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
-
-
 def uses_gpu():
     device = config["generator"]["device"]
-    return device == "cuda" or (device == "auto" and detected_gpus() > 0)
+    return device == "cuda" or (device == "auto" and len(host_gpu_ids()) > 0)
 
 
+@cache
 def gpus_per_job():
-    """The `gpu` resource of generation jobs: 0 on CPU, else generator.gpus_per_job."""
-    return config["generator"]["gpus_per_job"] if uses_gpu() else 0
+    """The `gpu` resource of generation jobs: 0 on a host without GPUs, else
+    generator.gpus_per_job, where `auto` asks the memory planner."""
+    if not host_gpu_ids():
+        return 0
+    setting = config["generator"]["gpus_per_job"]
+    return generation_plan().gpus_per_replica if setting == "auto" else setting
+
+
+@cache
+def generation_plan():
+    """The memory plan of the generator on this host (parse time; reads config.json only)."""
+    generator = config["generator"]
+    memory = generator["gpu_memory"]
+    if memory == "auto":
+        memory = gpu_memory_bytes()
+        if memory is None:
+            raise ValueError(
+                "generator.gpu_memory: 'auto' needs nvidia-smi; give the size, e.g. 11GiB"
+            )
+    try:
+        return plan(
+            generator["model"],
+            gpus=len(host_gpu_ids()),
+            gpu_memory=memory,
+            quantization=generator["quantization"],
+            dtype=generator["dtype"],
+            batch_tokens=config["generation"]["token_budget"],
+        )
+    except PlanError as exc:
+        raise ValueError(f"generator.gpus_per_job: auto: {exc}") from exc
 
 
 def generation_threads():

@@ -1,0 +1,181 @@
+"""Which GPUs a job uses: claimed with file locks, or the ones Slurm assigned.
+
+Snakemake's `--resources gpu=N` counts GPUs but does not say which ones a job gets. A
+generation job therefore claims `k` ids itself before torch initialises CUDA: one lock
+file per GPU under a host-wide directory, locked with `flock`. The kernel drops a flock
+when its process dies, however it dies (SIGKILL, OOM killer), so a dead job's GPUs are
+free again at once: stale locks reclaim themselves. A job takes all `k` or none (it
+releases a partial set and retries), so two jobs waiting for two GPUs cannot deadlock.
+
+Inside a Slurm job that was given GPUs, Slurm has already set CUDA_VISIBLE_DEVICES to
+the job's own GPUs (cgroup-isolated): those are used and no locks are taken.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LOCK_DIR = "/tmp/contrastgen-gpu-locks"
+
+
+class GpuClaimError(RuntimeError):
+    """GPUs could not be claimed as asked."""
+
+
+def host_gpu_ids() -> list[str]:
+    """GPU ids of this host: CONTRASTGEN_GPU_IDS when set (an explicit inventory, e.g. a
+    subset of the box, or plain ids on a CPU-only test host), else nvidia-smi's list."""
+    declared = os.environ.get("CONTRASTGEN_GPU_IDS")
+    if declared is not None:
+        return [x.strip() for x in declared.split(",") if x.strip()]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=True
+        ).stdout
+    except (subprocess.SubprocessError, OSError):
+        return []
+    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+def gpu_memory_bytes() -> int | None:
+    """Total memory of the smallest GPU on this host (nvidia-smi), or None without one."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (subprocess.SubprocessError, OSError):
+        return None
+    sizes = [int(float(x)) * 1024**2 for x in out.split() if x.strip()]
+    return min(sizes) if sizes else None
+
+
+@dataclass
+class GpuClaim:
+    ids: list[str]
+    source: str  # "locks", "slurm" or "none"
+    _fds: list[int] = field(default_factory=list, repr=False)
+
+    def release(self) -> None:
+        if self._fds:
+            for fd in self._fds:
+                os.close(fd)  # closing the descriptor drops the flock
+            self._fds = []
+            log.info(
+                "gpu release: ids=%s pid=%d at=%.3f", ",".join(self.ids), os.getpid(), time.time()
+            )
+
+    def __enter__(self) -> GpuClaim:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _cuda_already_initialised() -> bool:
+    torch = sys.modules.get("torch")
+    return bool(torch is not None and torch.cuda.is_initialized())
+
+
+def _try_lock(path: Path) -> int | None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()} {time.time():.3f}\n".encode())
+    return fd
+
+
+def _holders(lock_dir: Path, ids: list[str]) -> str:
+    out = []
+    for gpu in ids:
+        try:
+            pid = (lock_dir / f"gpu{gpu}.lock").read_text().split()[0]
+        except (OSError, IndexError):
+            pid = "?"
+        out.append(f"{gpu} (pid {pid})")
+    return ", ".join(out)
+
+
+def claim_gpus(
+    k: int,
+    lock_dir: str | Path | None = None,
+    timeout_s: float = 3600,
+    poll_s: float = 0.5,
+) -> GpuClaim:
+    """Claim `k` GPUs for this process and point CUDA_VISIBLE_DEVICES at them.
+
+    Must run before torch initialises CUDA. Waits up to `timeout_s` for free GPUs (another
+    workflow on the same box may hold some). Released at exit, or by the kernel on a crash.
+    """
+    if k <= 0:
+        return GpuClaim([], "none")
+    if _cuda_already_initialised():
+        raise GpuClaimError("claim GPUs before torch initialises CUDA (CUDA_VISIBLE_DEVICES)")
+    slurm_ids = os.environ.get("CUDA_VISIBLE_DEVICES") if os.environ.get("SLURM_JOB_ID") else None
+    if slurm_ids:
+        ids = [x for x in slurm_ids.split(",") if x]
+        if len(ids) < k:
+            raise GpuClaimError(
+                f"Slurm gave this job GPUs {slurm_ids} but it needs {k} (resources: gpu={k})"
+            )
+        log.info(
+            "gpu claim: ids=%s source=slurm pid=%d at=%.3f", slurm_ids, os.getpid(), time.time()
+        )
+        return GpuClaim(ids, "slurm")
+    ids = host_gpu_ids()
+    if len(ids) < k:
+        raise GpuClaimError(
+            f"this job needs {k} GPUs but the host has {len(ids)} ({','.join(ids) or 'none'})"
+        )
+    lock_dir = Path(lock_dir or os.environ.get("CONTRASTGEN_GPU_LOCK_DIR", DEFAULT_LOCK_DIR))
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got: list[tuple[str, int]] = []
+        for gpu in ids:
+            fd = _try_lock(lock_dir / f"gpu{gpu}.lock")
+            if fd is not None:
+                got.append((gpu, fd))
+                if len(got) == k:
+                    break
+        if len(got) == k:
+            break
+        for _, fd in got:  # all or nothing: never sit on a partial set
+            os.close(fd)
+        if time.monotonic() > deadline:
+            raise GpuClaimError(
+                f"no {k} free GPUs after {timeout_s:.0f}s; held: {_holders(lock_dir, ids)}"
+            )
+        time.sleep(poll_s)
+    claim = GpuClaim([gpu for gpu, _ in got], "locks", [fd for _, fd in got])
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(claim.ids)
+    atexit.register(claim.release)
+    log.info(
+        "gpu claim: ids=%s source=locks pid=%d at=%.3f",
+        ",".join(claim.ids),
+        os.getpid(),
+        time.time(),
+    )
+    return claim
