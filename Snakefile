@@ -15,6 +15,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -25,10 +28,15 @@ include: "workflow/rules/generate.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/merge.smk"
 include: "workflow/rules/benchmark.smk"
+include: "workflow/rules/report.smk"
 
 
 onstart:
     mark_run_started(RUN_MARKER)
+
+
+onsuccess:
+    print_run_summary("results/stats.json", gpus_per_job())
 
 
 rule all:

@@ -68,6 +68,18 @@ def plan_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def inspect_command(args: argparse.Namespace) -> int:
+    from .inspect import render_records, select_records
+
+    try:
+        records = select_records(args.records, args.status, args.reason, args.id, args.n)
+    except (OSError, ValueError) as exc:
+        print(f"contrastgen inspect: {exc}", file=sys.stderr)
+        return 2
+    render_records(records, args.reason)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contrastgen", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--batch-tokens", type=int, default=16384, help="KV-cache tokens of a batch")
     pp.add_argument("--json", action="store_true", help="print the plan as JSON")
     pp.set_defaults(func=plan_command)
+
+    ip = sub.add_parser(
+        "inspect",
+        help="read records and why candidates were rejected, in the terminal",
+        description="A readable view of results/contrastive.jsonl, filtered.",
+    )
+    ip.add_argument("records", type=Path, help="results/contrastive.jsonl")
+    ip.add_argument("--status", choices=["complete", "partial", "failed"])
+    ip.add_argument("--reason", help="only records with a candidate rejected for this code")
+    ip.add_argument("--id", help="only this record id")
+    ip.add_argument("-n", type=int, default=10, help="at most this many records (default 10)")
+    ip.set_defaults(func=inspect_command)
     return parser
 
 

@@ -48,3 +48,12 @@ def claim_job_gpus(snakemake):
     return claim_gpus(
         int(getattr(snakemake.resources, "gpu", 0)), snakemake.params.generator["gpu_lock_dir"]
     )
+
+
+def print_run_summary(stats_path: str | Path, gpus_per_job: int) -> None:
+    """The Snakefile's onsuccess: one screen about the run, when it produced stats."""
+    from .report import run_summary
+
+    path = Path(stats_path)
+    if path.is_file():
+        print(run_summary(json.loads(path.read_text()), gpus_per_job), file=sys.stderr)

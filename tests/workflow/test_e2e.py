@@ -1,6 +1,7 @@
 """The real workflow with the real embedded models on a small corpus (slow: ~2-4 min)."""
 
 import json
+import re
 
 import jsonschema
 import pytest
@@ -46,7 +47,12 @@ def run(tmp_path_factory, generator_dir):
     config["ingest"]["shards"] = 2
     config["refine"]["max_rounds"] = 1
     config["generation"]["max_new_tokens"] = 64
-    snakemake(work, config, "--cores", "2", "--resources", "gpu=0")
+    # Two GPU ids declared on this CPU host (the ids are just ids), one per generation
+    # job and one thread each, so both shards' jobs run at once, each holding its own id.
+    config["generator"].update(gpus_per_job=1, threads=1, gpu_lock_dir=str(work / "gpu-locks"))
+    snakemake(
+        work, config, "--cores", "2", "--resources", "gpu=2", env={"CONTRASTGEN_GPU_IDS": "0,1"}
+    )
     return work, lines
 
 
@@ -89,3 +95,19 @@ def test_stats_and_refinement_round(run):
     assert set(stats["stage_wall_s"]) >= {"ingest", "generate", "validate", "refine"}
     logs = "".join((work / f"logs/generate/{s}.log").read_text() for s in ("000", "001"))
     assert "tok_s=" in logs  # the progress bar shows tokens/s
+
+
+def claims(log_text: str) -> list[tuple[str, float, float]]:
+    """(ids, claimed at, released at) from a generation job's log."""
+    taken = re.findall(r"gpu claim: ids=(\S+) source=locks pid=\d+ at=([\d.]+)", log_text)
+    freed = re.findall(r"gpu release: ids=(\S+) pid=\d+ at=([\d.]+)", log_text)
+    assert len(taken) == len(freed) == 1, log_text[-2000:]
+    return [(taken[0][0], float(taken[0][1]), float(freed[0][1]))]
+
+
+def test_concurrent_generation_jobs_hold_disjoint_gpus(run):
+    work, _ = run
+    (a,) = claims((work / "logs/generate/000.log").read_text())
+    (b,) = claims((work / "logs/generate/001.log").read_text())
+    assert {a[0], b[0]} == {"0", "1"}, "each job got its own GPU id"
+    assert a[1] < b[2] and b[1] < a[2], "the two generation jobs ran at the same time"

@@ -48,7 +48,12 @@ rule benchmark_summary:
     output:
         summary="results/benchmark/summary.json",
         report="results/benchmark/report.md",
-        plot="results/benchmark/tokens_per_s.png",
+        plot=report(
+            "results/benchmark/tokens_per_s.png",
+            caption="../report/benchmark.rst",
+            category="4. Benchmark",
+            labels={"figure": "tokens per second"},
+        ),
     log:
         "logs/benchmark/summary.log",
     conda:

@@ -4,9 +4,10 @@ from pathlib import Path
 
 from contrastgen.corpus import shard_ids as _shard_ids
 from contrastgen.engine import STRATEGIES
+from contrastgen.export import is_avdn
 from contrastgen.gpus import gpu_memory_bytes, host_gpu_ids
 from contrastgen.planner import PlanError, plan
-from contrastgen.rulekit import mark_run_started
+from contrastgen.rulekit import mark_run_started, print_run_summary
 from contrastgen.validate import resolve_validator_model
 
 EMBEDDED_GENERATOR_DIR = "resources/models/SmolLM2-135M-Instruct"
@@ -154,7 +155,16 @@ def benchmark_tsvs():
 
 
 def final_outputs():
-    return ["results/contrastive.jsonl", "results/stats.json"]
+    """What `all` builds: the records and stats, report figures, exports."""
+    outputs = [
+        "results/contrastive.jsonl",
+        "results/stats.json",
+        "results/contrastive.parquet",
+        *rules.report_figures.output,
+    ]
+    if is_avdn(config["corpus"]):
+        outputs.append("results/avdn_paraphrases.json")
+    return outputs
 
 
 def check_config_paths():

@@ -1,0 +1,135 @@
+"""Exports: AVDN episodes with a `paraphrases` field per turn, and a flat parquet table."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from .corpus import avdn_turns
+from .io import read_jsonl
+
+_WHERE = re.compile(r":episode\[(\d+)\]\.dialogs\[(\d+)\]$")
+
+
+def is_avdn(path: str | Path) -> bool:
+    """An AVDN processed episodes JSON (a JSON list), as opposed to JSONL."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096).lstrip()
+    return head.startswith(b"[")
+
+
+def paraphrases_field(record: dict[str, Any]) -> dict[str, Any]:
+    """The field AnsweringAgent training code reads: every candidate, the accepted ones,
+    and per-candidate decisions."""
+    cands = record["candidates"]
+    return {
+        "positives": [c["text"] for c in cands if c["kind"] == "positive"],
+        "negatives": [c["text"] for c in cands if c["kind"] == "negative"],
+        "valid_positives": record["positives"],
+        "valid_negatives": record["negatives"],
+        "validation_analysis": {
+            "status": record["status"],
+            "rounds": record["rounds"],
+            "candidates": [
+                {
+                    "text": c["text"],
+                    "kind": c["kind"],
+                    "valid": c["valid"],
+                    "reasons": [r["code"] for r in c["reasons"]],
+                    "similarity": c.get("scores", {}).get("similarity"),
+                }
+                for c in cands
+                if c["kind"] in ("positive", "negative")
+            ],
+        },
+    }
+
+
+def rejected_field(reject: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "positives": [],
+        "negatives": [],
+        "valid_positives": [],
+        "valid_negatives": [],
+        "validation_analysis": {"status": "rejected", "reason": reject["reason"]},
+    }
+
+
+def _by_position(rows) -> dict[tuple[int, int], dict[str, Any]]:
+    out = {}
+    for row in rows:
+        m = _WHERE.search(row["source"])
+        if m:
+            out[(int(m[1]), int(m[2]))] = row
+    return out
+
+
+def export_avdn(corpus: str | Path, records_path, rejected_path, out_path) -> dict[str, int]:
+    """The corpus episodes, unchanged but for a `paraphrases` field on every turn."""
+    episodes = json.loads(Path(corpus).read_text(encoding="utf-8"))
+    records = _by_position(read_jsonl(records_path))
+    rejected = _by_position(read_jsonl(rejected_path))
+    counts = {"turns": 0, "with_record": 0, "rejected": 0}
+    for ei, episode in enumerate(episodes):
+        for ti, turn in enumerate(avdn_turns(episode) or []):
+            counts["turns"] += 1
+            if (ei, ti) in records:
+                turn["paraphrases"] = paraphrases_field(records[(ei, ti)])
+                counts["with_record"] += 1
+            elif (ei, ti) in rejected:
+                turn["paraphrases"] = rejected_field(rejected[(ei, ti)])
+                counts["rejected"] += 1
+            else:
+                raise ValueError(
+                    f"{corpus}: episode[{ei}].dialogs[{ti}] is in neither {records_path} nor "
+                    f"{rejected_path}; were they made from another corpus?"
+                )
+    tmp = Path(out_path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(episodes, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(out_path)
+    return counts
+
+
+def export_parquet(records_path, out_path) -> int:
+    """One row per id: lists of accepted texts, status, candidates as JSON text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fixed = {"id", "instruction", "positives", "negatives", "status", "rounds", "source"}
+    rows = []
+    for r in read_jsonl(records_path):
+        rows.append(
+            {
+                "id": r["id"],
+                "instruction": r["instruction"],
+                "positives": r["positives"],
+                "negatives": r["negatives"],
+                "status": r["status"],
+                "rounds": r["rounds"],
+                "source": r["source"],
+                "candidates": json.dumps(r["candidates"], ensure_ascii=False),
+                "extra": json.dumps(
+                    {k: v for k, v in r.items() if k not in fixed | {"candidates"}},
+                    ensure_ascii=False,
+                ),
+            }
+        )
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("instruction", pa.string()),
+            ("positives", pa.list_(pa.string())),
+            ("negatives", pa.list_(pa.string())),
+            ("status", pa.string()),
+            ("rounds", pa.int32()),
+            ("source", pa.string()),
+            ("candidates", pa.string()),
+            ("extra", pa.string()),
+        ]
+    )
+    tmp = Path(out_path).with_suffix(".tmp")
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
+    tmp.replace(out_path)
+    return len(rows)

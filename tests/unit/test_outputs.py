@@ -1,0 +1,152 @@
+"""Exports, report files, the inspect view and the run summary, on real stage outputs."""
+
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+
+from contrastgen.corpus import IngestLimits
+from contrastgen.export import export_avdn, export_parquet, is_avdn
+from contrastgen.io import read_jsonl, write_jsonl
+from contrastgen.pipeline import as_state, ingest, merge
+from contrastgen.report import run_summary, write_report_files
+
+EPISODES = [
+    {
+        "episode_id": "ep-a",
+        "map_name": "2128",
+        "gps_botm_left": [1.5, 2.5],
+        "dialogs": [
+            {"turn_id": 0, "question": "where?", "answer": "turn to your 4 o'clock and fly"},
+            {"turn_id": 1, "question": "now?", "answer": "go"},  # too short: rejected
+        ],
+    },
+    {
+        "episode_id": "ep-b",
+        "dialogs": [
+            {"turn_id": 0, "question": None, "answer": "head north to the red roof building"},
+            {"turn_id": 1, "answer": "TURN to your 4 o'clock and fly", "extra": {"k": [1]}},
+        ],
+    },
+]
+
+
+def finished_run(tmp_path, corpus):
+    """ingest + merge for real, with one accepted positive on one item."""
+    shard = tmp_path / "shard.jsonl"
+    ingest(corpus, [shard], tmp_path / "rejected.jsonl", IngestLimits(3, 80))
+    states = []
+    for item in read_jsonl(shard):
+        state = as_state(item)
+        state["status"] = "failed"
+        if "north" in state["instruction"]:
+            text = "fly north toward the building with the red roof"
+            state["candidates"] = [
+                {
+                    "text": text,
+                    "kind": "positive",
+                    "round": 0,
+                    "valid": True,
+                    "reasons": [],
+                    "scores": {"similarity": 0.81},
+                    "features": {},
+                },
+                {
+                    "text": "fly south to the red roof building",
+                    "kind": "positive",
+                    "round": 0,
+                    "valid": False,
+                    "reasons": [{"code": "cardinal_changed", "from": "north", "to": "south"}],
+                    "scores": {"similarity": 0.77},
+                    "features": {},
+                },
+            ]
+            state["positives"] = [text]
+            state["status"] = "partial"
+        states.append(state)
+    write_jsonl(tmp_path / "state.jsonl", states)
+    write_jsonl(tmp_path / "cand.jsonl", [])
+    merge(
+        [tmp_path / "state.jsonl"],
+        [tmp_path / "cand.jsonl"],
+        tmp_path / "rejected.jsonl",
+        tmp_path / "contrastive.jsonl",
+        tmp_path / "stats.json",
+        0,
+        {"generate": 7200.0},
+    )
+    return tmp_path / "contrastive.jsonl", tmp_path / "rejected.jsonl", tmp_path / "stats.json"
+
+
+def test_avdn_export_round_trips_with_only_the_paraphrases_field_added(tmp_path):
+    corpus = tmp_path / "episodes.json"
+    corpus.write_text(json.dumps(EPISODES))
+    assert is_avdn(corpus)
+    records, rejected, _ = finished_run(tmp_path, corpus)
+    counts = export_avdn(corpus, records, rejected, tmp_path / "out.json")
+    assert counts == {"turns": 4, "with_record": 3, "rejected": 1}
+    out = json.loads((tmp_path / "out.json").read_text())
+    fields = [turn.pop("paraphrases") for ep in out for turn in ep["dialogs"]]
+    assert out == EPISODES  # nothing else changed, extra fields and nulls included
+    north = fields[2]
+    assert north["valid_positives"] == ["fly north toward the building with the red roof"]
+    assert len(north["positives"]) == 2 and north["valid_negatives"] == []
+    assert north["validation_analysis"]["candidates"][1]["reasons"] == ["cardinal_changed"]
+    assert fields[1]["validation_analysis"]["status"] == "rejected"
+    assert fields[0]["validation_analysis"]["status"] == "failed"
+
+
+def test_parquet_has_one_row_per_id(tmp_path):
+    corpus = tmp_path / "episodes.json"
+    corpus.write_text(json.dumps(EPISODES))
+    records, _, _ = finished_run(tmp_path, corpus)
+    assert export_parquet(records, tmp_path / "c.parquet") == 3
+    table = pq.read_table(tmp_path / "c.parquet").to_pylist()
+    assert sorted(r["id"] for r in table) == ["ep-a/0", "ep-b/0", "ep-b/1"]
+    north = next(r for r in table if r["id"] == "ep-b/0")
+    assert north["positives"] == ["fly north toward the building with the red roof"]
+    assert len(json.loads(north["candidates"])) == 2
+
+
+def test_report_files_inspect_and_summary(tmp_path):
+    corpus = tmp_path / "episodes.json"
+    corpus.write_text(json.dumps(EPISODES))
+    records, _, stats_path = finished_run(tmp_path, corpus)
+    out = {
+        k: tmp_path / f"{k}.{ext}"
+        for k, ext in [
+            ("stats", "html"),
+            ("acceptance", "png"),
+            ("scores", "png"),
+            ("reasons", "png"),
+            ("samples", "html"),
+        ]
+    }
+    write_report_files(records, stats_path, out)
+    for path in out.values():
+        assert path.stat().st_size > 500
+    assert out["acceptance"].read_bytes()[:4] == b"\x89PNG"
+    stats = json.loads(stats_path.read_text())
+    assert f'data-key="complete_share">{stats["complete_share"]}<' in out["stats"].read_text()
+    assert "fly north toward the building" in out["samples"].read_text()
+
+    cmd = [sys.executable, "-m", "contrastgen.cli", "inspect", str(records)]
+    env = {"COLUMNS": "140", "PATH": "/usr/bin:/bin"}
+    shown = subprocess.run(
+        cmd + ["--reason", "cardinal_changed"], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    assert "ep-b/0" in shown and "cardinal_changed" in shown and "north->south" in shown
+    assert "ep-a/0" not in shown
+    failed = subprocess.run(
+        cmd + ["--status", "failed", "-n", "1"], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    assert failed.count("failed") == 1 and "ep-a/0" in failed
+    missing = subprocess.run(
+        cmd[:-1] + [str(tmp_path / "nope.jsonl")], capture_output=True, text=True, env=env
+    )
+    assert missing.returncode == 2 and "nope.jsonl: no such file" in missing.stderr
+
+    summary = run_summary(stats, gpus_per_job=2)
+    assert "3 ingested" in summary and "1 rejected" in summary
+    assert "GPU hours      4.0 (2 GPUs per job)" in summary  # 7200 s x 2 GPUs

@@ -1,0 +1,72 @@
+# What users see: figures and tables for `snakemake --report`, and the exports.
+
+
+rule report_figures:
+    input:
+        records="results/contrastive.jsonl",
+        stats="results/stats.json",
+    output:
+        stats=report(
+            "results/report/stats.html",
+            caption="../report/stats.rst",
+            category="1. Run",
+            labels={"figure": "statistics"},
+        ),
+        acceptance=report(
+            "results/report/acceptance.png",
+            caption="../report/acceptance.rst",
+            category="1. Run",
+            labels={"figure": "acceptance per round"},
+        ),
+        scores=report(
+            "results/report/scores.png",
+            caption="../report/scores.rst",
+            category="2. Validation",
+            labels={"figure": "score distributions"},
+        ),
+        reasons=report(
+            "results/report/reasons.png",
+            caption="../report/reasons.rst",
+            category="2. Validation",
+            labels={"figure": "rejection reasons"},
+        ),
+        samples=report(
+            "results/report/samples.html",
+            caption="../report/samples.rst",
+            category="3. Records",
+            labels={"figure": "sample records"},
+        ),
+    log:
+        "logs/report_figures.log",
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/report_figures.py"
+
+
+rule export_parquet:
+    input:
+        records="results/contrastive.jsonl",
+    output:
+        table="results/contrastive.parquet",
+    log:
+        "logs/export_parquet.log",
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/export_parquet.py"
+
+
+rule export_avdn:
+    input:
+        corpus=config["corpus"],
+        records="results/contrastive.jsonl",
+        rejected="results/rejected.jsonl",
+    output:
+        episodes="results/avdn_paraphrases.json",
+    log:
+        "logs/export_avdn.log",
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/export_avdn.py"
