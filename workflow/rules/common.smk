@@ -98,6 +98,7 @@ def stage_benchmarks():
     return files
 
 
+@cache
 def uses_gpu():
     device = config["generator"]["device"]
     return device == "cuda" or (device == "auto" and len(host_gpu_ids()) > 0)
@@ -105,9 +106,10 @@ def uses_gpu():
 
 @cache
 def gpus_per_job():
-    """The `gpu` resource of generation jobs: 0 on a host without GPUs, else
-    generator.gpus_per_job, where `auto` asks the memory planner."""
-    if not host_gpu_ids():
+    """The `gpu` resource of generation jobs: 0 for a CPU run, else generator.gpus_per_job
+    (`auto` asks the memory planner). `device: cuda` requests GPUs even when this host has
+    none, as on a Slurm login node; `auto` looks at this host."""
+    if not uses_gpu():
         return 0
     setting = config["generator"]["gpus_per_job"]
     return generation_plan().gpus_per_replica if setting == "auto" else setting
@@ -127,7 +129,8 @@ def generation_plan():
     try:
         return plan(
             generator["model"],
-            gpus=len(host_gpu_ids()),
+            # A submit host without GPUs (Slurm) does not bound one replica's GPUs.
+            gpus=len(host_gpu_ids()) or 1024,
             gpu_memory=memory,
             quantization=generator["quantization"],
             dtype=generator["dtype"],
