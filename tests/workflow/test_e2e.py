@@ -9,55 +9,18 @@ import yaml
 
 from contrastgen.io import read_jsonl
 
-from .helpers import REPO, base_config, snakemake
+from .conftest import INSTRUCTIONS
+from .helpers import REPO
 
 pytestmark = pytest.mark.e2e
-
-INSTRUCTIONS = [
-    "Turn to your 4 clock and keep on that way till the destination.",
-    "go foward and turn 7'o clock then cross two road the joint grey building is goal.",
-    "It is in your ten o'clock direction, destination looks like two red roofed houses.",
-    "Yes you can see it. Go in the 5 o'clock direction from where you are.",
-    "Hi drone, fly north and land on the white roof of the big warehouse next to the road.",
-    "turn left and go straight untill you see a parking lot with many cars",
-]
 
 
 def record_schema():
     return yaml.safe_load((REPO / "workflow/schemas/record.schema.yaml").read_text())
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, generator_dir):
-    work = tmp_path_factory.mktemp("e2e")
-    lines = [
-        {"id": f"r{i}", "instruction": t, "split": "train"} for i, t in enumerate(INSTRUCTIONS)
-    ]
-    lines.append({"id": "dup", "instruction": INSTRUCTIONS[0].upper()})  # same text, new id
-    corpus = work / "corpus.jsonl"
-    corpus.write_text(
-        "\n".join(json.dumps(x) for x in lines)
-        + '\n{"id": "broken", "instr\n'
-        + json.dumps({"id": "short", "instruction": "go"})
-        + "\n"
-    )
-    config = base_config()
-    config["corpus"] = str(corpus)
-    config["generator"]["model"] = str(generator_dir)
-    config["ingest"]["shards"] = 2
-    config["refine"]["max_rounds"] = 1
-    config["generation"]["max_new_tokens"] = 64
-    # Two GPU ids declared on this CPU host (the ids are just ids), one per generation
-    # job and one thread each, so both shards' jobs run at once, each holding its own id.
-    config["generator"].update(gpus_per_job=1, threads=1, gpu_lock_dir=str(work / "gpu-locks"))
-    snakemake(
-        work, config, "--cores", "2", "--resources", "gpu=2", env={"CONTRASTGEN_GPU_IDS": "0,1"}
-    )
-    return work, lines
-
-
-def test_every_input_line_is_accounted_for_exactly_once(run):
-    work, lines = run
+def test_every_input_line_is_accounted_for_exactly_once(e2e_run):
+    work, lines = e2e_run
     out = list(read_jsonl(work / "results/contrastive.jsonl"))
     rejected = list(read_jsonl(work / "results/rejected.jsonl"))
     ids = [r["id"] for r in out]
@@ -67,8 +30,8 @@ def test_every_input_line_is_accounted_for_exactly_once(run):
     assert [r["source"].rsplit(":", 1)[1] for r in rejected] == ["8", "9"]
 
 
-def test_records_follow_the_schema_and_duplicates_share_one_generation(run):
-    work, _ = run
+def test_records_follow_the_schema_and_duplicates_share_one_generation(e2e_run):
+    work, _ = e2e_run
     out = {r["id"]: r for r in read_jsonl(work / "results/contrastive.jsonl")}
     schema = record_schema()
     for record in out.values():
@@ -80,8 +43,8 @@ def test_records_follow_the_schema_and_duplicates_share_one_generation(run):
     assert out["dup"]["candidates"] == out["r0"]["candidates"]
 
 
-def test_stats_and_refinement_round(run):
-    work, lines = run
+def test_stats_and_refinement_round(e2e_run):
+    work, lines = e2e_run
     stats = json.loads((work / "results/stats.json").read_text())
     assert stats["ingested"] == len(lines) == stats["complete"] + stats["partial"] + stats["failed"]
     assert stats["rejected"] == 2
@@ -105,9 +68,23 @@ def claims(log_text: str) -> list[tuple[str, float, float]]:
     return [(taken[0][0], float(taken[0][1]), float(freed[0][1]))]
 
 
-def test_concurrent_generation_jobs_hold_disjoint_gpus(run):
-    work, _ = run
+def test_concurrent_generation_jobs_hold_disjoint_gpus(e2e_run):
+    work, _ = e2e_run
     (a,) = claims((work / "logs/generate/000.log").read_text())
     (b,) = claims((work / "logs/generate/001.log").read_text())
     assert {a[0], b[0]} == {"0", "1"}, "each job got its own GPU id"
     assert a[1] < b[2] and b[1] < a[2], "the two generation jobs ran at the same time"
+
+
+def test_end_of_run_summary_and_exports(e2e_run):
+    work, lines = e2e_run
+    stats = json.loads((work / "results/stats.json").read_text())
+    out = (work / "snakemake.out").read_text()
+    assert "contrastgen run summary" in out
+    assert f"{stats['ingested']} ingested ({stats['unique_items']} unique)" in out
+    assert "GPU hours" in out
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(work / "results/contrastive.parquet").to_pylist()
+    assert len(rows) == stats["ingested"]
+    assert not (work / "results/avdn_paraphrases.json").exists()  # JSONL corpus: no AVDN

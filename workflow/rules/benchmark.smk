@@ -30,7 +30,9 @@ rule benchmark_strategy:
         "benchmarks/benchmark/{strategy}.tsv"
     conda:
         "../../envs/generate.yaml"
-    threads: workflow.cores
+    # Every core (asked when the job runs, so --report and --lint need no --cores): no
+    # two strategies are timed side by side.
+    threads: lambda wildcards: workflow.cores
     resources:
         gpu=gpus_per_job(),
     params:
