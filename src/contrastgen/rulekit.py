@@ -27,7 +27,12 @@ def setup_rule_logging(snakemake) -> logging.Logger:
         force=True,
     )
     logging.captureWarnings(True)
-    return logging.getLogger(f"rule.{snakemake.rule}")
+    logger = logging.getLogger(f"rule.{snakemake.rule}")
+    if os.environ.get("SLURM_JOB_ID"):  # which cluster job wrote this log
+        logger.info(
+            "slurm job %s on %s", os.environ["SLURM_JOB_ID"], os.environ.get("SLURMD_NODENAME")
+        )
+    return logger
 
 
 def mark_run_started(path: str | Path) -> None:

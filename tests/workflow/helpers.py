@@ -20,12 +20,8 @@ def snakemake(workdir: Path, config: dict, *args: str, check: bool = True, env=N
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     bindir = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PATH": bindir + os.pathsep + os.environ["PATH"],
-        "HF_HUB_OFFLINE": "1",
-        **(env or {}),
-    }
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    env["PATH"] = bindir + os.pathsep + env["PATH"]
     # --configfile last: like --resources it takes every word after it, targets included.
     cmd = [
         str(Path(bindir) / "snakemake"),

@@ -107,7 +107,18 @@ def local_slurm(root: Path):
     key.write_bytes(os.urandom(1024))
     os.chmod(key, 0o400)
     conf = write_config(root)
-    env = {**os.environ, "SLURM_CONF": str(conf)}
+    # The config is not at /etc/slurm/slurm.conf, and the jobstep plugin drops SLURM_*
+    # variables (SLURM_CONF too) before its inner `srun`: an `srun` first on PATH that
+    # sets SLURM_CONF again stands in for the standard location of a real cluster.
+    (root / "bin").mkdir(exist_ok=True)
+    wrapper = root / "bin/srun"
+    wrapper.write_text(f'#!/bin/sh\nSLURM_CONF={conf} exec {shutil.which("srun")} "$@"\n')
+    wrapper.chmod(0o755)
+    env = {
+        **os.environ,
+        "SLURM_CONF": str(conf),
+        "PATH": f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}",
+    }
     procs: list[subprocess.Popen] = []
     logs = [root / "log/slurmctld.log", root / "log/slurmd.log", root / "munged.log"]
     try:

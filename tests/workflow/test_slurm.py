@@ -74,5 +74,9 @@ def test_workflow_runs_through_sbatch_with_the_same_accounting(cluster, tmp_path
     ).stdout  # fmt: skip
     completed = {line.split()[0] for line in known.splitlines() if "COMPLETED" in line}
     assert slurm_ids <= completed
-    job_logs = list((tmp_path / ".snakemake/slurm_logs").rglob("*.log"))
-    assert {p.stem for p in job_logs} >= slurm_ids
+    # ...and each rule's own log names the Slurm job that wrote it.
+    logged = {
+        m for log in (tmp_path / "logs").rglob("*.log")
+        for m in re.findall(r"slurm job (\d+) on ", log.read_text())
+    }  # fmt: skip
+    assert logged == slurm_ids
