@@ -84,28 +84,10 @@ def test_generate_checkpoints_per_batch_and_a_rerun_is_served_from_the_cache(tmp
     assert [r["cached"] for r in a] == [False] * 3 and [r["cached"] for r in b] == [True] * 3
 
     # Another model or round is another question: nothing may come from the cache.
-    with pytest.raises(AssertionError, match="must not be loaded"):
-        generate(
-            WORK,
-            0,
-            tmp_path / "c.jsonl",
-            TARGETS,
-            no_model,
-            counting_run,
-            cache=cache,
-            cache_context={"model": "other"},
-        )
-    with pytest.raises(AssertionError, match="must not be loaded"):
-        generate(
-            WORK,
-            1,
-            tmp_path / "c.jsonl",
-            TARGETS,
-            no_model,
-            counting_run,
-            cache=cache,
-            cache_context={"model": "m"},
-        )
+    for round_, context in ((0, {"model": "other"}), (1, {"model": "m"})):
+        with pytest.raises(AssertionError, match="must not be loaded"):
+            generate(WORK, round_, tmp_path / "c.jsonl", TARGETS, no_model, counting_run,
+                     cache=cache, cache_context=context)  # fmt: skip
 
 
 # Test double: a misbehaving LLM cannot be produced on demand from the real model, so

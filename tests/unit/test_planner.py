@@ -77,6 +77,12 @@ def test_mixtral_as_installed_keeps_fused_experts_in_16_bit_and_says_why(model_d
     fp16 = plan(model_dirs["mixtral-8x7b"], 10, "80GiB", "none")
     assert fp16.params == 46_702_792_704
     assert (fp16.gpus_per_replica, fp16.replicas) == (2, 5)
+    # int8 attention (32 x 41,943,040 weights + 10,240 row scales x 4 bytes per layer),
+    # everything else bf16: experts 45,097,156,608, routers 1,048,576, embeddings + head
+    # 262,144,000, norms 266,240 params.
+    on_20 = plan(model_dirs["mixtral-8x7b"], 20, "11GiB", "8bit")
+    assert on_20.weight_bytes == 32 * (41_943_040 + 4 * 10_240) + 2 * 45_360_615_424
+    assert on_20.gpus_per_replica == 11
     with pytest.raises(PlanError) as err:
         plan(model_dirs["mixtral-8x7b"], 10, "11GiB", "8bit")
     message = str(err.value)
