@@ -36,7 +36,7 @@ onstart:
 
 
 onsuccess:
-    print_run_summary("results/stats.json", gpus_per_job())
+    print_run_summary("results/stats.json", gpus_per_job(), RUN_MARKER)
 
 
 rule all:

@@ -55,10 +55,12 @@ def claim_job_gpus(snakemake):
     )
 
 
-def print_run_summary(stats_path: str | Path, gpus_per_job: int) -> None:
-    """The Snakefile's onsuccess: one screen about the run, when it produced stats."""
+def print_run_summary(stats_path: str | Path, gpus_per_job: int, run_marker: str | Path) -> None:
+    """The Snakefile's onsuccess: one screen about the run, when this run wrote the stats
+    (not after e.g. `snakemake benchmark`, which leaves an older stats.json alone)."""
     from .report import run_summary
 
     path = Path(stats_path)
-    if path.is_file():
+    started = run_started(run_marker)
+    if path.is_file() and (started is None or path.stat().st_mtime >= started):
         print(run_summary(json.loads(path.read_text()), gpus_per_job), file=sys.stderr)
