@@ -268,7 +268,7 @@ class Engine:
         if cache is not None:
             batch_cache = copy.deepcopy(cache)
             batch_cache.batch_repeat_interleave(len(ids))
-            extra["cache"] = batch_cache
+            extra["past_key_values"] = batch_cache
         started = time.perf_counter()
         with torch.inference_mode():
             out = self.model.generate(
@@ -323,7 +323,9 @@ class Engine:
         prefix = first[:common]
         cache = DynamicCache(config=self.model.config)
         with torch.inference_mode():
-            self.model(input_ids=torch.tensor([prefix], device=self.model.device), cache=cache)
+            self.model(
+                input_ids=torch.tensor([prefix], device=self.model.device), past_key_values=cache
+            )
         self._prefix = (prefix, cache)
         return self._prefix
 

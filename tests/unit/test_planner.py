@@ -71,66 +71,70 @@ def test_mistral_7b_weights_kv_and_placement(model_dirs):
     assert big.kv_tokens == int((80 * GiB - big.reserve_bytes - big.weight_bytes) // 131_072)
 
 
-def test_mixtral_as_installed_keeps_fused_experts_in_16_bit_and_says_why(model_dirs):
-    """transformers 5 stores Mixtral's experts as 3D tensors; bitsandbytes quantizes only
-    nn.Linear, so 45.1 B expert params stay bf16 and 10 x 11 GiB cannot hold one replica."""
-    fp16 = plan(model_dirs["mixtral-8x7b"], 10, "80GiB", "none")
+def test_mixtral_8x7b_on_ten_11gib_cards_5x2_in_8bit_and_3x3_in_4bit(model_dirs):
+    """The Mixtral module tree as the installed transformers 4.57 builds it (one nn.Linear
+    per expert matrix w1/w2/w3, a Linear router), so bitsandbytes quantizes the experts.
+    Hand figures at 4,096 batch tokens (KV 16 MiB per layer, reserve 0.75 GiB):
+    8-bit layer = 1,451,261,952 int8 weights (experts 3 x 8 x 4,096 x 14,336, attention
+    41,943,040, router 32,768) + 272,392 fp32 row scales + 2 norms = 1.3526 GiB (+ KV
+    1.368 GiB): 7 per 10.25 GiB GPU, 32 layers -> 5 GPUs, 2 replicas on 10.
+    4-bit layer = 725,630,976 + 90,703,872 absmax bytes + norms = 0.7603 GiB (+ KV
+    0.776 GiB): 12 + 13 + 7 layers -> 3 GPUs, 3 replicas."""
+    mixtral = model_dirs["mixtral-8x7b"]
+    fp16 = plan(mixtral, 10, "80GiB", "none")
     assert fp16.params == 46_702_792_704
     assert (fp16.gpus_per_replica, fp16.replicas) == (2, 5)
-    # int8 attention (32 x 41,943,040 weights + 10,240 row scales x 4 bytes per layer),
-    # everything else bf16: experts 45,097,156,608, routers 1,048,576, embeddings + head
-    # 262,144,000, norms 266,240 params.
-    on_20 = plan(model_dirs["mixtral-8x7b"], 20, "11GiB", "8bit")
-    assert on_20.weight_bytes == 32 * (41_943_040 + 4 * 10_240) + 2 * 45_360_615_424
-    assert on_20.gpus_per_replica == 11
-    with pytest.raises(PlanError) as err:
-        plan(model_dirs["mixtral-8x7b"], 10, "11GiB", "8bit")
-    message = str(err.value)
-    assert "needs 11 GPUs" in message and "only 10" in message
-    assert "MixtralExperts.gate_up_proj 30.06 B" in message
+
+    int8 = plan(mixtral, 10, "11GiB", "8bit", batch_tokens=4096)
+    layer = 1_451_261_952 + 4 * 272_392 + 2 * 2 * 4096
+    assert int8.weight_bytes == 32 * layer + 2 * (2 * 131_072_000 + 4096)
+    assert int8.quantized_params == 32 * 1_451_261_952
+    assert int8.unquantized_params == {"Embedding": 131_072_000, "lm_head": 131_072_000}
+    assert (int8.gpus_per_replica, int8.replicas) == (5, 2)
+    assert [list(int8.device_map.values()).count(g) for g in range(5)] == [8, 7, 7, 7, 6]
+    assert all(b <= 11 * GiB for b in int8.per_gpu_bytes)
+
+    nf4 = plan(mixtral, 10, "11GiB", "4bit", batch_tokens=4096)
+    assert (nf4.gpus_per_replica, nf4.replicas) == (3, 3)
     with pytest.raises(PlanError, match="needs 2 GPUs of 80.00 GiB but only 1"):
-        plan(model_dirs["mixtral-8x7b"], 1, "80GiB", "8bit")
+        plan(mixtral, 1, "80GiB", "none")
 
 
-def per_expert_linear_mixtral(config_path: Path):
-    """Mixtral with one nn.Linear per expert matrix (w1/w2/w3) and a Linear router, the
-    layout transformers 4.x loaded, where bitsandbytes quantizes the experts too."""
+def fused_experts_mixtral(model_dir: Path):
+    """Mixtral with each layer's experts as two fused 3D tensors, the transformers 5 layout
+    that bitsandbytes leaves unquantized (it swaps nn.Linear modules only)."""
     import torch
     from accelerate import init_empty_weights
     from torch import nn
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    config = AutoConfig.from_pretrained(config_path.parent)
+    class MixtralExperts(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gate_up_proj = nn.Parameter(torch.empty(8, 2 * 14336, 4096))
+            self.down_proj = nn.Parameter(torch.empty(8, 4096, 14336))
+
+    config = AutoConfig.from_pretrained(model_dir)
     with init_empty_weights():
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float16)
         for layer in model.model.layers:
-            moe = nn.Module()
-            moe.gate = nn.Linear(4096, 8, bias=False)
-            moe.experts = nn.ModuleList()
-            for _ in range(8):
-                expert = nn.Module()
-                expert.w1 = nn.Linear(4096, 14336, bias=False)
-                expert.w2 = nn.Linear(14336, 4096, bias=False)
-                expert.w3 = nn.Linear(4096, 14336, bias=False)
-                moe.experts.append(expert)
-            layer.mlp = moe
+            layer.block_sparse_moe.experts = MixtralExperts()
     return config, model
 
 
-def test_mixtral_with_quantizable_experts_5x2_in_8bit_and_3x3_in_4bit(model_dirs):
-    """Hand figures at 4,096 batch tokens (KV 16 MiB per layer, reserve 0.75 GiB):
-    8-bit layer = 1,451,261,952 int8 weights + 272,392 fp32 row scales + 2 norms
-    = 1.3526 GiB (+ KV 1.368 GiB): 7 per 10.25 GiB GPU, 32 layers -> 5 GPUs, 2 replicas.
-    4-bit layer = 725,630,976 + 90,703,872 absmax bytes + norms = 0.7603 GiB (+ KV
-    0.776 GiB): 12 + 13 + 7 layers -> 3 GPUs, 3 replicas."""
-    config, model = per_expert_linear_mixtral(model_dirs["mixtral-8x7b"] / "config.json")
-    int8 = plan(None, 10, "11GiB", "8bit", batch_tokens=4096, config=config, model=model)
-    layer = 1_451_261_952 + 4 * 272_392 + 2 * 2 * 4096
-    assert int8.weight_bytes == 32 * layer + 2 * (2 * 131_072_000 + 4096)
-    assert (int8.gpus_per_replica, int8.replicas) == (5, 2)
-    assert [list(int8.device_map.values()).count(g) for g in range(5)] == [8, 7, 7, 7, 6]
-    nf4 = plan(None, 10, "11GiB", "4bit", batch_tokens=4096, config=config, model=model)
-    assert (nf4.gpus_per_replica, nf4.replicas) == (3, 3)
+def test_fused_3d_experts_stay_16_bit_and_the_error_says_why(model_dirs):
+    config, model = fused_experts_mixtral(model_dirs["mixtral-8x7b"])
+    # int8 attention and router (32 x 41,975,808 weights + 10,248 row scales x 4 bytes per
+    # layer), everything else bf16: experts 45,097,156,608, embeddings + head 262,144,000,
+    # norms 266,240 params.
+    on_20 = plan(None, 20, "11GiB", "8bit", config=config, model=model)
+    assert on_20.weight_bytes == 32 * (41_975_808 + 4 * 10_248) + 2 * 45_359_566_848
+    assert on_20.gpus_per_replica == 11
+    with pytest.raises(PlanError) as err:
+        plan(None, 10, "11GiB", "8bit", config=config, model=model)
+    message = str(err.value)
+    assert "needs 11 GPUs" in message and "only 10" in message
+    assert "MixtralExperts.gate_up_proj 30.06 B" in message
 
 
 def test_plan_cli_prints_a_table_and_json(model_dirs):

@@ -1,5 +1,6 @@
 # Helpers shared by the rules: the shard list, paths per round, resources.
 from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 
 from contrastgen.corpus import shard_ids as _shard_ids
@@ -35,6 +36,12 @@ def max_rounds():
 def generator_model():
     """The generator model directory (the embedded default is built by prepare_generator)."""
     return config["generator"]["model"]
+
+
+def installed_transformers():
+    """transformers' version: a checkpoint converted by one major may not load in another
+    (tokenizer class names), so prepare_generator reruns when it changes."""
+    return version("transformers")
 
 
 def refine_generation():

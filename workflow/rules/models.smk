@@ -27,6 +27,8 @@ rule prepare_generator:
         "benchmarks/models/prepare_generator.tsv"
     conda:
         "../../envs/generate.yaml"
+    params:
+        transformers=installed_transformers(),
     script:
         "../../scripts/prepare_generator.py"
 
