@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import attention
+
 log = logging.getLogger(__name__)
 
 
@@ -186,6 +188,8 @@ class Engine:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         kwargs = {"dtype": self.dtype, "local_files_only": True}
+        if attn_implementation == attention.NAME:
+            attention.register()
         if attn_implementation:
             kwargs["attn_implementation"] = attn_implementation
         if quantization != "none":
@@ -451,8 +455,11 @@ def run_continuous(engine, prompts, params, metrics, plan):
     metrics.generate_s += time.perf_counter() - started
     k = params.samples_per_prompt
     if len(results) != len(prompts) * k:
+        # Its generation thread logs its own error and returns what it had (on CPU,
+        # transformers 4.57 cannot size the paged cache: it reads CUDA memory stats).
         raise StrategyUnavailable(
-            f"strategy 'continuous' returned {len(results)} of {len(prompts) * k} results"
+            f"strategy 'continuous' returned {len(results)} of {len(prompts) * k} results; "
+            "transformers' ContinuousBatchingLogger error above says why"
         )
     rows = []
     for res in results.values():  # in input order, each prompt's samples together
