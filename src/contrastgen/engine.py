@@ -330,6 +330,12 @@ class Engine:
             self.model(
                 input_ids=torch.tensor([prefix], device=self.model.device), past_key_values=cache
             )
+        if cache.get_seq_length() != len(prefix):  # the model ignored the cache argument
+            raise RuntimeError(
+                f"prefix cache holds {cache.get_seq_length()} of {len(prefix)} tokens after "
+                "prefill: this transformers version does not take `past_key_values`; set "
+                "generation.prefix_cache: false"
+            )
         self._prefix = (prefix, cache)
         return self._prefix
 

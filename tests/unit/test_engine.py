@@ -86,6 +86,10 @@ def test_batched_strategies_match_sequential_under_greedy_decoding(engines):
             assert metrics.prompts == len(prompts)
             assert all(0 < g[0].new_tokens <= 16 for g in gens)
             assert metrics.generated_tokens == sum(g[0].new_tokens for g in gens)
+    # the shared system + few-shot prefix really went through the model once, into the cache
+    prefix, cache = engines[True]._prefix
+    assert len(prefix) > 300 and cache.get_seq_length() == len(prefix)
+    assert engines[False]._prefix is None
     baseline = outputs[(False, "sequential")]
     assert all(len(set(texts)) > 1 for texts in [baseline])  # different prompts, outputs
     for key, texts in outputs.items():
