@@ -12,4 +12,5 @@ ingest(
     snakemake.output.rejected,
     IngestLimits(settings["min_words"], settings["max_words"]),
     settings["on_bad_record"],
+    snakemake.output.summary,
 )

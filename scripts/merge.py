@@ -1,5 +1,8 @@
 """Rule merge: every shard's final state -> contrastive.jsonl (one record per id) + stats."""
 
+import json
+from pathlib import Path
+
 from contrastgen.pipeline import merge, stage_seconds
 from contrastgen.rulekit import run_started, setup_rule_logging
 
@@ -13,4 +16,5 @@ merge(
     snakemake.params.max_rounds,
     stage_seconds(snakemake.input.benchmarks),
     run_started(snakemake.params.run_marker),
+    json.loads(Path(snakemake.input.ingest_summary).read_text()),
 )

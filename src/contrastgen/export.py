@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .corpus import avdn_turns
-from .io import read_jsonl
+from .corpus import avdn_turns, has_answer
+from .io import read_jsonl, write_json
 
 _WHERE = re.compile(r":episode\[(\d+)\]\.dialogs\[(\d+)\]$")
 
@@ -21,14 +21,19 @@ def is_avdn(path: str | Path) -> bool:
 
 
 def paraphrases_field(record: dict[str, Any]) -> dict[str, Any]:
-    """The field AnsweringAgent training code reads: every candidate, the accepted ones,
-    and per-candidate decisions."""
+    """The field AnsweringAgent training code reads.
+
+    That code takes `positives[0]`, `positives[1]` and `negatives[0]` as its examples, so
+    those lists hold the accepted candidates only, in the order they were accepted (at
+    most the targets; empty where none was). `valid_*` repeat them for older readers;
+    every candidate with its decision is under `validation_analysis`.
+    """
     cands = record["candidates"]
     return {
-        "positives": [c["text"] for c in cands if c["kind"] == "positive"],
-        "negatives": [c["text"] for c in cands if c["kind"] == "negative"],
-        "valid_positives": record["positives"],
-        "valid_negatives": record["negatives"],
+        "positives": list(record["positives"]),
+        "negatives": list(record["negatives"]),
+        "valid_positives": list(record["positives"]),
+        "valid_negatives": list(record["negatives"]),
         "validation_analysis": {
             "status": record["status"],
             "rounds": record["rounds"],
@@ -67,15 +72,18 @@ def _by_position(rows) -> dict[tuple[int, int], dict[str, Any]]:
 
 
 def export_avdn(corpus: str | Path, records_path, rejected_path, out_path) -> dict[str, int]:
-    """The corpus episodes, unchanged but for a `paraphrases` field on every turn."""
+    """The corpus episodes, unchanged but for a `paraphrases` field on every answered turn
+    (turns without an answer, such as turn 0, come out exactly as they went in)."""
     episodes = json.loads(Path(corpus).read_text(encoding="utf-8"))
     records = _by_position(read_jsonl(records_path))
     rejected = _by_position(read_jsonl(rejected_path))
-    counts = {"turns": 0, "with_record": 0, "rejected": 0}
+    counts = {"turns": 0, "with_record": 0, "rejected": 0, "without_answer": 0}
     for ei, episode in enumerate(episodes):
         for ti, turn in enumerate(avdn_turns(episode) or []):
             counts["turns"] += 1
-            if (ei, ti) in records:
+            if not has_answer(turn):
+                counts["without_answer"] += 1
+            elif (ei, ti) in records:
                 turn["paraphrases"] = paraphrases_field(records[(ei, ti)])
                 counts["with_record"] += 1
             elif (ei, ti) in rejected:
@@ -86,9 +94,7 @@ def export_avdn(corpus: str | Path, records_path, rejected_path, out_path) -> di
                     f"{corpus}: episode[{ei}].dialogs[{ti}] is in neither {records_path} nor "
                     f"{rejected_path}; were they made from another corpus?"
                 )
-    tmp = Path(out_path).with_suffix(".tmp")
-    tmp.write_text(json.dumps(episodes, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(out_path)
+    write_json(out_path, episodes, indent=1)
     return counts
 
 

@@ -25,6 +25,13 @@ def _plt():
 def flat_stats(stats: dict[str, Any]) -> list[tuple[str, Any]]:
     """The run-level numbers of stats.json as (name, value) rows, in file order."""
     rows = [(k, v) for k, v in stats.items() if not isinstance(v, dict)]
+    for name, c in stats.get("per_source", {}).items():
+        rows.append(
+            (f"accepted: {name}", f"{c['valid']}/{c['candidates']} ({c['acceptance']:.1%})")
+        )
+    for r, c in stats.get("per_round", {}).items():
+        rows.append((f"round {r}: LLM valid per 1k tokens", c.get("llm_valid_per_1k_tokens")))
+        rows.append((f"round {r}: few-shot leak rate", c.get("few_shot_leak_rate")))
     rows += [(f"wall s: {k}", v) for k, v in stats.get("stage_wall_s", {}).items()]
     return rows
 
@@ -163,7 +170,12 @@ def run_summary(stats: dict[str, Any], gpus_per_job: int = 0) -> str:
     lines = [
         "contrastgen run summary",
         f"  records        {stats['ingested']} ingested ({stats['unique_items']} unique), "
-        f"{stats['rejected']} rejected",
+        f"{stats['rejected']} rejected"
+        + (
+            f", {stats['turns_without_answer']} turns without answer passed over"
+            if stats.get("turns_without_answer")
+            else ""
+        ),
         f"  complete       {stats['complete']} ({stats['complete_share']:.1%}), partial "
         f"{stats['partial']}, failed {stats['failed']}",
         f"  LLM            {stats.get('generated_items', 0)} items sent, "

@@ -18,15 +18,18 @@ EPISODES = [
         "map_name": "2128",
         "gps_botm_left": [1.5, 2.5],
         "dialogs": [
-            {"turn_id": 0, "question": "where?", "answer": "turn to your 4 o'clock and fly"},
-            {"turn_id": 1, "question": "now?", "answer": "go"},  # too short: rejected
+            # turn 0 of a processed episode: no question, no answer
+            {"turn_id": 0, "question": None, "answer": None, "gps": [1, 2]},
+            {"turn_id": 1, "question": "where?", "answer": "turn to your 4 o'clock and fly"},
+            {"turn_id": 2, "question": "now?", "answer": "go"},  # too short: rejected
         ],
     },
     {
         "episode_id": "ep-b",
         "dialogs": [
-            {"turn_id": 0, "question": None, "answer": "head north to the red roof building"},
-            {"turn_id": 1, "answer": "TURN to your 4 o'clock and fly", "extra": {"k": [1]}},
+            {"turn_id": 0},
+            {"turn_id": 1, "question": "", "answer": "head north to the red roof building"},
+            {"turn_id": 2, "answer": "TURN to your 4 o'clock and fly", "extra": {"k": [1]}},
         ],
     },
 ]
@@ -43,6 +46,15 @@ def finished_run(tmp_path, corpus):
         if "north" in state["instruction"]:
             text = "fly north toward the building with the red roof"
             state["candidates"] = [
+                {  # rejected, and first: the export must not hand it to a trainer
+                    "text": "fly south to the red roof building",
+                    "kind": "positive",
+                    "round": 0,
+                    "valid": False,
+                    "reasons": [{"code": "cardinal_changed", "from": "north", "to": "south"}],
+                    "scores": {"similarity": 0.77},
+                    "features": {},
+                },
                 {
                     "text": text,
                     "kind": "positive",
@@ -50,15 +62,6 @@ def finished_run(tmp_path, corpus):
                     "valid": True,
                     "reasons": [],
                     "scores": {"similarity": 0.81},
-                    "features": {},
-                },
-                {
-                    "text": "fly south to the red roof building",
-                    "kind": "positive",
-                    "round": 0,
-                    "valid": False,
-                    "reasons": [{"code": "cardinal_changed", "from": "north", "to": "south"}],
-                    "scores": {"similarity": 0.77},
                     "features": {},
                 },
             ]
@@ -85,16 +88,39 @@ def test_avdn_export_round_trips_with_only_the_paraphrases_field_added(tmp_path)
     assert is_avdn(corpus)
     records, rejected, _ = finished_run(tmp_path, corpus)
     counts = export_avdn(corpus, records, rejected, tmp_path / "out.json")
-    assert counts == {"turns": 4, "with_record": 3, "rejected": 1}
+    assert counts == {"turns": 6, "with_record": 3, "rejected": 1, "without_answer": 2}
     out = json.loads((tmp_path / "out.json").read_text())
-    fields = [turn.pop("paraphrases") for ep in out for turn in ep["dialogs"]]
+    turns = [turn for ep in out for turn in ep["dialogs"]]
+    assert "paraphrases" not in turns[0] and "paraphrases" not in turns[3]  # turn 0 untouched
+    fields = {i: turns[i].pop("paraphrases") for i in (1, 2, 4, 5)}
     assert out == EPISODES  # nothing else changed, extra fields and nulls included
-    north = fields[2]
-    assert north["valid_positives"] == ["fly north toward the building with the red roof"]
-    assert len(north["positives"]) == 2 and north["valid_negatives"] == []
-    assert north["validation_analysis"]["candidates"][1]["reasons"] == ["cardinal_changed"]
-    assert fields[1]["validation_analysis"]["status"] == "rejected"
-    assert fields[0]["validation_analysis"]["status"] == "failed"
+    north = fields[4]
+    accepted = ["fly north toward the building with the red roof"]
+    # what a trainer reads (positives[0], negatives[0]) is accepted text only
+    assert north["positives"] == north["valid_positives"] == accepted
+    assert north["negatives"] == north["valid_negatives"] == []
+    analysis = north["validation_analysis"]
+    assert [c["valid"] for c in analysis["candidates"]] == [False, True]
+    assert analysis["candidates"][0]["reasons"] == ["cardinal_changed"]
+    assert fields[2]["validation_analysis"]["status"] == "rejected"
+    assert fields[2]["positives"] == fields[2]["negatives"] == []
+    assert fields[1]["validation_analysis"]["status"] == "failed"
+    assert fields[1]["positives"] == fields[1]["negatives"] == []
+
+
+def test_ingest_counts_turns_without_answer_apart_from_rejects(tmp_path):
+    corpus = tmp_path / "episodes.json"
+    corpus.write_text(json.dumps(EPISODES))
+    summary = ingest(
+        corpus,
+        [tmp_path / "s.jsonl"],
+        tmp_path / "rejected.jsonl",
+        IngestLimits(3, 80),
+        summary_path=tmp_path / "summary.json",
+    )
+    assert summary == json.loads((tmp_path / "summary.json").read_text())
+    assert summary["turns_without_answer"] == 2 and summary["rejected"] == 1
+    assert [r["id"] for r in read_jsonl(tmp_path / "rejected.jsonl")] == ["ep-a/2"]
 
 
 def test_parquet_has_one_row_per_id(tmp_path):
@@ -103,8 +129,8 @@ def test_parquet_has_one_row_per_id(tmp_path):
     records, _, _ = finished_run(tmp_path, corpus)
     assert export_parquet(records, tmp_path / "c.parquet") == 3
     table = pq.read_table(tmp_path / "c.parquet").to_pylist()
-    assert sorted(r["id"] for r in table) == ["ep-a/0", "ep-b/0", "ep-b/1"]
-    north = next(r for r in table if r["id"] == "ep-b/0")
+    assert sorted(r["id"] for r in table) == ["ep-a/1", "ep-b/1", "ep-b/2"]
+    north = next(r for r in table if r["id"] == "ep-b/1")
     assert north["positives"] == ["fly north toward the building with the red roof"]
     assert len(json.loads(north["candidates"])) == 2
 
@@ -136,12 +162,12 @@ def test_report_files_inspect_and_summary(tmp_path):
     shown = subprocess.run(
         cmd + ["--reason", "cardinal_changed"], capture_output=True, text=True, env=env, check=True
     ).stdout
-    assert "ep-b/0" in shown and "cardinal_changed" in shown and "north->south" in shown
-    assert "ep-a/0" not in shown
+    assert "ep-b/1" in shown and "cardinal_changed" in shown and "north->south" in shown
+    assert "ep-a/1" not in shown
     failed = subprocess.run(
         cmd + ["--status", "failed", "-n", "1"], capture_output=True, text=True, env=env, check=True
     ).stdout
-    assert failed.count("failed") == 1 and "ep-a/0" in failed
+    assert failed.count("failed") == 1 and "ep-a/1" in failed
     missing = subprocess.run(
         cmd[:-1] + [str(tmp_path / "nope.jsonl")], capture_output=True, text=True, env=env
     )

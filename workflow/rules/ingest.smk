@@ -4,6 +4,7 @@ rule ingest:
     output:
         shards=expand("results/ingest/{shard}.jsonl", shard=shard_ids()),
         rejected="results/rejected.jsonl",
+        summary="results/ingest/summary.json",
     log:
         "logs/ingest.log",
     benchmark:

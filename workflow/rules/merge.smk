@@ -3,6 +3,7 @@ rule merge:
         states=final_states(),
         candidates=all_candidates(),
         rejected="results/rejected.jsonl",
+        ingest_summary="results/ingest/summary.json",
         benchmarks=stage_benchmarks(),
     output:
         records="results/contrastive.jsonl",
