@@ -9,19 +9,46 @@ import sys
 from pathlib import Path
 
 from . import spatial
-from .io import read_jsonl, write_jsonl
+from .errors import UserError
+from .io import write_jsonl
 from .validate import DEFAULT_THRESHOLDS, Embedder, Thresholds, decide, resolve_validator_model
 
 
-def validate_pairs(args: argparse.Namespace) -> int:
+def read_pairs(path: Path) -> list[dict]:
+    """Every {original, candidate, kind} row of `path`, checked before any model loads."""
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected a JSONL file of pairs")
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
     rows = []
-    for lineno, row in enumerate(read_jsonl(args.input), start=1):
+    for lineno, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+        where = f"{path}:{lineno}"
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{where}: invalid UTF-8 at byte {exc.start}") from exc
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise UserError(f"{where}: invalid JSON ({getattr(exc, 'msg', exc)})") from exc
+        if not isinstance(row, dict):
+            raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
         missing = {"original", "candidate", "kind"} - set(row)
         if missing:
-            raise SystemExit(f"{args.input}:{lineno}: missing field(s) {sorted(missing)}")
+            raise UserError(f"{where}: missing field(s) {sorted(missing)}")
+        for key in ("original", "candidate"):
+            if not isinstance(row[key], str) or not row[key].strip():
+                raise UserError(f"{where}: {key!r} must be a non-empty string")
         if row["kind"] not in ("positive", "negative"):
-            raise SystemExit(f"{args.input}:{lineno}: kind must be positive or negative")
+            raise UserError(f"{where}: kind must be positive or negative")
         rows.append(row)
+    return rows
+
+
+def validate_pairs(args: argparse.Namespace) -> int:
+    rows = read_pairs(args.input)
     thresholds = Thresholds(
         args.positive_min_similarity,
         args.negative_min_similarity,
@@ -58,7 +85,7 @@ def plan_command(args: argparse.Namespace) -> int:
         result = plan(
             args.model, args.gpus, args.gpu_memory, args.quantization, args.dtype, args.batch_tokens
         )
-    except (PlanError, ValueError) as exc:
+    except (PlanError, ValueError, OSError) as exc:
         print(f"contrastgen plan: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -95,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     vp.add_argument("input", type=Path, help="JSONL of pairs")
     vp.add_argument("output", type=Path, help="JSONL of decisions (written atomically)")
     vp.add_argument("--model", default="embedded", help="sentence-transformers dir or 'embedded'")
-    vp.add_argument("--batch-size", type=int, default=64)
+    vp.add_argument("--batch-size", type=positive_int, default=64)
     t = DEFAULT_THRESHOLDS
     vp.add_argument("--positive-min-similarity", type=float, default=t.positive_min_similarity)
     vp.add_argument("--negative-min-similarity", type=float, default=t.negative_min_similarity)
@@ -113,11 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     pp.add_argument("--model", required=True, help="model directory with config.json")
-    pp.add_argument("--gpus", type=int, required=True, help="GPUs on the box")
+    pp.add_argument("--gpus", type=positive_int, required=True, help="GPUs on the box")
     pp.add_argument("--gpu-memory", required=True, help="memory per GPU, e.g. 11GiB, 80GB")
     pp.add_argument("--quantization", choices=["none", "8bit", "4bit"], default="none")
     pp.add_argument("--dtype", choices=["auto", "float16", "bfloat16", "float32"], default="auto")
-    pp.add_argument("--batch-tokens", type=int, default=16384, help="KV-cache tokens of a batch")
+    pp.add_argument(
+        "--batch-tokens", type=positive_int, default=16384, help="KV-cache tokens of a batch"
+    )
     pp.add_argument("--json", action="store_true", help="print the plan as JSON")
     pp.set_defaults(func=plan_command)
 
@@ -130,15 +159,28 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--status", choices=["complete", "partial", "failed"])
     ip.add_argument("--reason", help="only records with a candidate rejected for this code")
     ip.add_argument("--id", help="only this record id")
-    ip.add_argument("-n", type=int, default=10, help="at most this many records (default 10)")
+    ip.add_argument(
+        "-n", type=positive_int, default=10, help="at most this many records (default 10)"
+    )
     ip.set_defaults(func=inspect_command)
     return parser
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except UserError as exc:  # bad input: one line, no traceback
+        print(f"contrastgen {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
 
-class CorpusFormatError(ValueError):
+
+class CorpusFormatError(UserError, ValueError):
     """The corpus file as a whole cannot be read (not JSONL, not AVDN JSON)."""
 
 
@@ -31,6 +33,9 @@ class SourceRecord:
     source: str  # "file:line" (JSONL) or "file:episode[i].turn[j]" (AVDN)
     extra: dict[str, Any] = field(default_factory=dict)
     error: str | None = None  # set when the line itself could not be parsed
+    # An AVDN turn that carries no answer by design (turn 0 of an episode): not an
+    # instruction and not a bad record; ingest counts it apart and the export leaves it be.
+    no_answer: bool = False
 
 
 @dataclass
@@ -39,7 +44,7 @@ class Item:
 
     item_id: str
     instruction: str
-    members: list[dict[str, Any]]  # [{"id", "source", "extra"}]
+    members: list[dict[str, Any]]  # [{"id", "source", "extra", "instruction"}]
 
     def to_json(self) -> dict[str, Any]:
         return {"item": self.item_id, "instruction": self.instruction, "members": self.members}
@@ -71,48 +76,99 @@ def shard_ids(n_shards: int) -> list[str]:
     return [f"{i:03d}" for i in range(n_shards)]
 
 
+# Fields of the output record: a corpus field of the same name would be overwritten.
+RESERVED_FIELDS = ("positives", "negatives", "status", "rounds", "source", "candidates")
+_BOM = b"\xef\xbb\xbf"
+
+
 def read_corpus(path: str | Path) -> Iterator[SourceRecord]:
     """Yield source records of a JSONL or AVDN JSON corpus.
 
-    A line that is bad JSON or not an object is yielded with `error` set (it becomes a
-    reject with file:line); a file that is neither format raises CorpusFormatError.
+    A line that is bad JSON, not UTF-8 or not an object is yielded with `error` set (it
+    becomes a reject with file:line); a file that is neither format raises
+    CorpusFormatError naming the file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CorpusFormatError(f"{path}: is a directory, expected a corpus file")
     if not path.is_file():
         raise CorpusFormatError(f"{path}: corpus file does not exist")
-    raw = path.read_bytes()
+    raw = path.read_bytes().removeprefix(_BOM)  # a UTF-8 BOM is not part of the data
+    if raw[:2] == b"\x1f\x8b":
+        raise CorpusFormatError(f"{path}: gzip-compressed; decompress it first (gunzip)")
     if b"\x00" in raw[:65536]:
         raise CorpusFormatError(f"{path}: binary data, expected JSONL or AVDN episodes JSON")
     if not raw.strip():
-        raise CorpusFormatError(f"{path}: empty corpus")
+        raise CorpusFormatError(f"{path}: empty corpus (no records)")
     if raw.lstrip().startswith(b"["):
         yield from _read_avdn(path, raw)
     else:
         yield from _read_jsonl(path, raw)
 
 
+def _one_object_over_many_lines(raw: bytes) -> bool:
+    if not raw.lstrip().startswith(b"{") or raw.strip().count(b"\n") == 0:
+        return False
+    try:
+        return isinstance(json.loads(raw.decode("utf-8")), dict)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return False
+
+
 def _read_jsonl(path: Path, raw: bytes) -> Iterator[SourceRecord]:
-    text = raw.decode("utf-8", errors="replace")
+    if _one_object_over_many_lines(raw):
+        raise CorpusFormatError(
+            f"{path}: one JSON object spread over several lines; expected JSONL (one object "
+            "per line with 'id' and 'instruction') or an AVDN episodes JSON list"
+        )
     good = 0
     records = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line_bytes in enumerate(raw.split(b"\n"), start=1):
+        where = f"{path}:{lineno}"
+        try:
+            line = line_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            records.append(
+                SourceRecord(None, None, where, error=f"invalid UTF-8 at byte {exc.start}")
+            )
+            continue
         if not line.strip():
             continue
-        where = f"{path}:{lineno}"
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             records.append(SourceRecord(None, None, where, error=f"invalid JSON ({exc.msg})"))
             continue
+        except RecursionError:
+            records.append(SourceRecord(None, None, where, error="JSON nested too deeply"))
+            continue
         if not isinstance(obj, dict):
             records.append(SourceRecord(None, None, where, error="line is not a JSON object"))
             continue
+        if "instruction" not in obj and isinstance(obj.get("dialogs"), list):
+            raise CorpusFormatError(
+                f"{where}: an AVDN episode object; an AVDN corpus is one JSON list of "
+                "episodes ([{...}, ...]), not JSONL"
+            )
         good += 1
         extra = {k: v for k, v in obj.items() if k not in ("id", "instruction")}
+        reserved = [k for k in RESERVED_FIELDS if k in extra]
+        if reserved:
+            records.append(
+                SourceRecord(
+                    None,
+                    None,
+                    where,
+                    error=f"field {reserved[0]!r} is reserved for the output record; rename it",
+                )
+            )
+            continue
         rid = obj.get("id")
-        records.append(
-            SourceRecord(None if rid is None else str(rid), obj.get("instruction"), where, extra)
-        )
+        if rid is not None and not isinstance(rid, str):
+            error = f"'id' must be a string, got {type(rid).__name__} ({json.dumps(rid)[:40]})"
+            records.append(SourceRecord(None, None, where, error=error))
+            continue
+        records.append(SourceRecord(rid, obj.get("instruction"), where, extra))
     if good == 0:
         raise CorpusFormatError(
             f"{path}: no line is a JSON object; expected JSONL with 'id' and 'instruction' "
@@ -128,6 +184,8 @@ def _read_avdn(path: Path, raw: bytes) -> Iterator[SourceRecord]:
         raise CorpusFormatError(
             f"{path}: starts like a JSON list but does not parse: {exc}"
         ) from exc
+    except RecursionError as exc:
+        raise CorpusFormatError(f"{path}: JSON nested too deeply") from exc
     if not isinstance(episodes, list) or not all(isinstance(e, dict) for e in episodes):
         raise CorpusFormatError(f"{path}: expected a list of AVDN episode objects")
     for ei, episode in enumerate(episodes):
@@ -140,7 +198,9 @@ def _read_avdn(path: Path, raw: bytes) -> Iterator[SourceRecord]:
         for ti, turn in enumerate(turns):
             turn_id = turn.get("turn_id", ti)
             where = f"{path}:episode[{ei}].dialogs[{ti}]"
-            yield SourceRecord(f"{episode_id}/{turn_id}", turn.get("answer"), where)
+            yield SourceRecord(
+                f"{episode_id}/{turn_id}", turn.get("answer"), where, no_answer=not has_answer(turn)
+            )
 
 
 def avdn_turns(episode: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -149,6 +209,13 @@ def avdn_turns(episode: dict[str, Any]) -> list[dict[str, Any]] | None:
     if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
         return None
     return turns
+
+
+def has_answer(turn: dict[str, Any]) -> bool:
+    """Whether an AVDN turn carries an answer. Turn 0 of a processed episode has none (no
+    question, `answer` missing, null or blank): it is passed over, neither item nor reject."""
+    answer = turn.get("answer")
+    return not (answer is None or (isinstance(answer, str) and not answer.strip()))
 
 
 @dataclass

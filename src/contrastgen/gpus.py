@@ -14,22 +14,26 @@ the job's own GPUs (cgroup-isolated): those are used and no locks are taken.
 from __future__ import annotations
 
 import atexit
+import errno
 import fcntl
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import UserError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_DIR = "/tmp/contrastgen-gpu-locks"
 
 
-class GpuClaimError(RuntimeError):
+class GpuClaimError(UserError, RuntimeError):
     """GPUs could not be claimed as asked."""
 
 
@@ -95,8 +99,52 @@ def _cuda_already_initialised() -> bool:
     return bool(torch is not None and torch.cuda.is_initialized())
 
 
+def safe_lock_dir(lock_dir: Path) -> Path:
+    """The host-wide lock directory, created sticky and world-writable like /tmp (jobs of
+    every user on the box share the GPUs) when missing. Refused when another user could
+    swap its lock files: a symlink, not owned by this user or root, or writable by others
+    without the sticky bit."""
+    key = "generator.gpu_lock_dir"
+    if not lock_dir.exists() and not lock_dir.is_symlink():
+        lock_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock_dir.mkdir()
+            os.chmod(lock_dir, 0o1777)
+        except FileExistsError:
+            pass  # another job made it first; checked below like any existing one
+    info = os.lstat(lock_dir)
+    if stat.S_ISLNK(info.st_mode):
+        raise GpuClaimError(f"{key}: {lock_dir} is a symlink; refusing to put locks there")
+    if not stat.S_ISDIR(info.st_mode):
+        raise GpuClaimError(f"{key}: {lock_dir} is not a directory")
+    if info.st_uid not in (os.getuid(), 0):
+        raise GpuClaimError(
+            f"{key}: {lock_dir} belongs to uid {info.st_uid}, who could replace its lock "
+            "files; use a directory owned by you or by root"
+        )
+    if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+        raise GpuClaimError(
+            f"{key}: {lock_dir} is writable by others without the sticky bit "
+            f"(mode {stat.S_IMODE(info.st_mode):o}); chmod +t or 755 it"
+        )
+    return lock_dir
+
+
 def _try_lock(path: Path) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        # Never follow a link someone planted in the shared directory, never truncate on
+        # open: the file is emptied only once it is known to be a plain lock file.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise GpuClaimError(f"{path} is a symlink; refusing to open it as a lock") from exc
+        raise GpuClaimError(f"cannot open GPU lock {path}: {exc.strerror}") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        raise GpuClaimError(f"{path} is not a plain lock file (a link or special file)")
+    if info.st_uid == os.getuid():
+        os.fchmod(fd, 0o666)  # other users' jobs lock the same GPUs
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -149,8 +197,9 @@ def claim_gpus(
         raise GpuClaimError(
             f"this job needs {k} GPUs but the host has {len(ids)} ({','.join(ids) or 'none'})"
         )
-    lock_dir = Path(lock_dir or os.environ.get("CONTRASTGEN_GPU_LOCK_DIR", DEFAULT_LOCK_DIR))
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock_dir = safe_lock_dir(
+        Path(lock_dir or os.environ.get("CONTRASTGEN_GPU_LOCK_DIR", DEFAULT_LOCK_DIR))
+    )
     deadline = time.monotonic() + timeout_s
     while True:
         got: list[tuple[str, int]] = []

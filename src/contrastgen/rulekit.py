@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
+from .errors import UserError
 from .io import write_json
 
 
@@ -28,11 +31,76 @@ def setup_rule_logging(snakemake) -> logging.Logger:
     )
     logging.captureWarnings(True)
     logger = logging.getLogger(f"rule.{snakemake.rule}")
+    sys.excepthook = _user_errors_without_traceback
+    die_with_workflow()
     if os.environ.get("SLURM_JOB_ID"):  # which cluster job wrote this log
         logger.info(
             "slurm job %s on %s", os.environ["SLURM_JOB_ID"], os.environ.get("SLURMD_NODENAME")
         )
     return logger
+
+
+def _proc_stat(pid: int | str) -> tuple[int, int] | None:
+    """(parent pid, start time in clock ticks) of a live process, from /proc (Linux);
+    None for a process that is gone or dead but not yet reaped (a zombie)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[1]), int(fields[19])
+
+
+def _ancestors() -> list[tuple[int, int]]:
+    """(pid, start time) of every ancestor of this process up to, not including, init."""
+    chain = []
+    me = _proc_stat("self")
+    pid = me[0] if me else 0
+    while pid > 1:
+        stat = _proc_stat(pid)
+        if stat is None:
+            break
+        chain.append((pid, stat[1]))
+        pid = stat[0]
+    return chain
+
+
+def die_with_workflow(poll_s: float = 0.5) -> None:
+    """End this job when the workflow that started it is gone.
+
+    A SIGKILLed snakemake cannot stop its jobs: they would run on (parent pid 1) and
+    write their outputs late, while the user already reruns. A daemon thread watches the
+    ancestors (a pid reused by a new process has another start time) and kills this
+    process within `poll_s` once one of them dies; the kernel then drops its GPU locks.
+    Needs /proc (Linux); elsewhere it does nothing.
+    """
+    chain = _ancestors()
+    if not chain:
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            for pid, started in chain:
+                stat = _proc_stat(pid)
+                if stat is None or stat[1] != started:
+                    logging.getLogger(__name__).error(
+                        "the workflow that started this job is gone (pid %d); stopping", pid
+                    )
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="die-with-workflow", daemon=True).start()
+
+
+def _user_errors_without_traceback(exc_type, exc, tb) -> None:
+    """An expected error (bad input) ends the rule's log with its one line, no traceback;
+    with `--show-failed-logs` that line is the last one the user sees. Bugs keep theirs."""
+    if issubclass(exc_type, UserError):
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+    else:
+        sys.__excepthook__(exc_type, exc, tb)
 
 
 def mark_run_started(path: str | Path) -> None:

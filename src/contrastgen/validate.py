@@ -121,8 +121,16 @@ class Embedder:
 
         if threads:
             torch.set_num_threads(threads)
-        self.model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        self.model = SentenceTransformer(
+            str(model_dir), device="cpu", local_files_only=True, trust_remote_code=False
+        )
         self.batch_size = batch_size
+
+    def embed(self, texts: list[str]):
+        """Normalised embeddings of `texts` (a torch tensor, one row each)."""
+        return self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_tensor=True
+        )
 
     def similarities(self, pairs: list[tuple[str, str]]) -> list[float]:
         """Cosine similarity of each (a, b) pair; each distinct text is encoded once."""
@@ -130,7 +138,5 @@ class Embedder:
             return []
         texts = sorted({t for pair in pairs for t in pair})
         index = {t: i for i, t in enumerate(texts)}
-        emb = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_tensor=True
-        )
+        emb = self.embed(texts)
         return [float(emb[index[a]] @ emb[index[b]]) for a, b in pairs]

@@ -67,8 +67,15 @@ def test_ingest_rejects_with_reason_and_file_line(tmp_path):
     assert all(r["source"].startswith(str(corpus)) for r in rejected)
     # a and f differ only in case/spaces: one item, both ids, extra fields kept.
     items = [r for s in shards for r in read_jsonl(s)]
-    assert len(items) == 1 and summary == {"records": 11, "ids": 2, "items": 1, "rejected": 9}
+    assert len(items) == 1
+    assert summary == {
+        "records": 11, "ids": 2, "items": 1, "rejected": 9, "turns_without_answer": 0
+    }  # fmt: skip
     assert [m["id"] for m in items[0]["members"]] == ["a", "f"]
+    assert [m["instruction"] for m in items[0]["members"]] == [
+        "turn left at the red house",
+        "Turn LEFT at the red house",
+    ]
     assert items[0]["members"][0]["extra"] == {"x": 1}
 
 

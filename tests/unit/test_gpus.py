@@ -81,3 +81,42 @@ def test_asking_for_more_gpus_than_the_host_has_is_an_error(tmp_path, monkeypatc
     with pytest.raises(GpuClaimError, match="needs 2 GPUs but the host has 1"):
         claim_gpus(2, tmp_path)
     assert claim_gpus(0, tmp_path).ids == []
+
+
+def claim_here(lock_dir, monkeypatch):
+    monkeypatch.setenv("CONTRASTGEN_GPU_IDS", "0")
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    return claim_gpus(1, lock_dir, timeout_s=1)
+
+
+def test_a_planted_symlink_is_refused_and_its_target_left_alone(tmp_path, monkeypatch):
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o755)
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    (locks / "gpu0.lock").symlink_to(victim)
+    with pytest.raises(GpuClaimError, match="symlink"):
+        claim_here(locks, monkeypatch)
+    assert victim.read_text() == "keep me"
+    (locks / "gpu0.lock").unlink()
+    os.link(victim, locks / "gpu0.lock")  # a hard link: the same file under another name
+    with pytest.raises(GpuClaimError, match="not a plain lock file"):
+        claim_here(locks, monkeypatch)
+    assert victim.read_text() == "keep me"
+
+
+def test_unsafe_lock_directories_are_refused_naming_the_key(tmp_path, monkeypatch):
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    os.chmod(open_dir, 0o777)  # world-writable, no sticky bit: anyone may swap the locks
+    with pytest.raises(GpuClaimError, match=r"generator.gpu_lock_dir: .* sticky"):
+        claim_here(open_dir, monkeypatch)
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(GpuClaimError, match="is a symlink"):
+        claim_here(tmp_path / "link", monkeypatch)
+    fresh = tmp_path / "fresh"  # made by the claim: sticky and shared, like /tmp
+    claim = claim_here(fresh, monkeypatch)
+    assert os.stat(fresh).st_mode & 0o7777 == 0o1777
+    assert (fresh / "gpu0.lock").read_text().split()[0] == str(os.getpid())
+    claim.release()

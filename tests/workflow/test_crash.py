@@ -87,3 +87,64 @@ def test_sigkill_during_generation_then_rerun(tmp_path, generator_dir):
     )
     log = (tmp_path / "logs/generate/000.log").read_text()
     assert f"'cache_hits': {len(before)}" in log
+
+
+def session_processes(sid: int) -> list[str]:
+    """Command lines of the live processes of session `sid`."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+            out.append(cmdline)
+    return out
+
+
+def test_a_job_dies_with_the_workflow_that_started_it(tmp_path, generator_dir):
+    """SIGKILL of snakemake alone (not its process group): its generation job must not run
+    on as an orphan and write its output while the user reruns."""
+    lines = (REPO / "resources/corpus/sample.jsonl").read_text().splitlines()[:14]
+    (tmp_path / "corpus.jsonl").write_text("\n".join(lines) + "\n")
+    config = base_config()
+    config["corpus"] = str(tmp_path / "corpus.jsonl")
+    config["generator"]["model"] = str(generator_dir)
+    config["ingest"]["shards"] = 1
+    config["refine"]["max_rounds"] = 0
+    config["generation"].update(strategy="true_batch", batch_size=2, max_new_tokens=48)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    bindir = Path(sys.executable).parent
+    cmd = [str(bindir / "snakemake"), "--cores", "2", "--resources", "gpu=0"]
+    cmd += ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path)]
+    cmd += ["--configfile", str(tmp_path / "config.yaml")]
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    cache_file = tmp_path / "cache/generate/round0-shard000.jsonl"
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while len(cache_keys(cache_file)) < 2:  # the generation job is at work
+            assert proc.poll() is None, "the workflow ended before it could be killed"
+            assert time.monotonic() < deadline, "generation did not checkpoint in time"
+            time.sleep(0.2)
+        assert any(".snakemake/scripts" in c for c in session_processes(proc.pid))
+        proc.kill()  # snakemake only; its job is left to fend for itself
+        proc.wait()
+        killed_at = time.monotonic()
+        while session_processes(proc.pid) and time.monotonic() - killed_at < 10:
+            time.sleep(0.1)
+        survivors = session_processes(proc.pid)
+        assert survivors == [], f"job processes outlived their workflow: {survivors}"
+        time.sleep(2)
+        assert not (tmp_path / "results/generate/000.jsonl").exists(), "a late write"
+        log = (tmp_path / "logs/generate/000.log").read_text()
+        assert "the workflow that started this job is gone" in log
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -21,6 +21,7 @@ def test_dry_run_lists_every_job_of_every_stage(tmp_path):
     assert counts["validate"] == 5 * 4  # rounds 0..3
     assert counts["refine"] == 5 * 3
     assert counts["merge"] == 1
+    assert counts["mine_negatives"] == 1  # one job over the whole corpus
     assert not (tmp_path / "results").exists(), "a dry run must not write results"
 
 
@@ -48,6 +49,20 @@ def test_missing_model_and_corpus_are_named(tmp_path):
     proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
     assert proc.returncode != 0
     assert "corpus: file" in proc.output and "generator.model:" in proc.output
+
+
+def test_a_truncated_model_config_and_impossible_settings_stop_the_dry_run(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "llama", "hidden_si')
+    config = base_config()
+    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    config["generator"]["model"] = str(model)
+    config["ingest"]["min_words"] = 100
+    proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert "generator.model:" in proc.output and "is not valid JSON" in proc.output
+    assert "ingest.min_words (100) is larger than ingest.max_words" in proc.output
 
 
 def test_wrong_type_and_quantization_on_cpu_are_stopped_at_parse_time(tmp_path):

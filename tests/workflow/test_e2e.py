@@ -40,7 +40,8 @@ def test_records_follow_the_schema_and_duplicates_share_one_generation(e2e_run):
         valid = {c["text"] for c in record["candidates"] if c["valid"]}
         assert set(record["positives"]) | set(record["negatives"]) <= valid
     assert out["r0"]["split"] == "train"  # passthrough field
-    assert out["dup"]["candidates"] == out["r0"]["candidates"]
+    assert out["dup"]["candidates"] == out["r0"]["candidates"]  # generated once...
+    assert out["dup"]["instruction"] == out["r0"]["instruction"].upper()  # ...own text
 
 
 def test_stats_and_refinement_round(e2e_run):

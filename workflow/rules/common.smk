@@ -3,6 +3,7 @@ from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
+from contrastgen.config import config_problems, model_dir_problem
 from contrastgen.corpus import shard_ids as _shard_ids
 from contrastgen.engine import STRATEGIES
 from contrastgen.export import is_avdn
@@ -68,6 +69,13 @@ def previous_state(wildcards):
     return f"results/validate/round{r - 1}/{wildcards.shard}.jsonl"
 
 
+def mined_negatives(wildcards):
+    """Round 0's corpus-mined negatives of the shard, when negatives.corpus_mined is on."""
+    if not config["negatives"]["corpus_mined"]:
+        return []
+    return f"results/mined/{wildcards.shard}.jsonl"
+
+
 def round_candidates(wildcards):
     return candidates_path(wildcards.round).format(shard=wildcards.shard)
 
@@ -91,6 +99,8 @@ def all_candidates():
 def stage_benchmarks():
     """Benchmark TSVs of every job that feeds merge, for wall time per stage."""
     files = ["benchmarks/ingest.tsv"]
+    if config["negatives"]["corpus_mined"]:
+        files.append("benchmarks/mine_negatives.tsv")
     files += expand("benchmarks/generate/{shard}.tsv", shard=shard_ids())
     files += expand(
         "benchmarks/refine/round{round}/{shard}.tsv",
@@ -177,16 +187,17 @@ def final_outputs():
     return outputs
 
 
-def check_config_paths():
-    """Stop at parse time, naming the key, when a configured path cannot work."""
-    problems = []
+def check_config():
+    """Stop at parse time, naming the key, when a configured value or path cannot work
+    (the schema checks each value alone; these are the checks across keys and files)."""
+    problems = list(config_problems(config))
     if not Path(config["corpus"]).is_file():
         problems.append(f"corpus: file {config['corpus']!r} does not exist")
     model = config["generator"]["model"]
-    if model != EMBEDDED_GENERATOR_DIR and not (Path(model) / "config.json").is_file():
-        problems.append(
-            f"generator.model: {model!r} is not a local HF model directory (no config.json)"
-        )
+    if model != EMBEDDED_GENERATOR_DIR:
+        problem = model_dir_problem(model)
+        if problem:
+            problems.append(f"generator.model: {problem}")
     try:
         resolve_validator_model(config["validator"]["model"])
     except FileNotFoundError as exc:
@@ -200,4 +211,4 @@ def check_config_paths():
         raise ValueError("invalid config:\n  " + "\n  ".join(problems))
 
 
-check_config_paths()
+check_config()
