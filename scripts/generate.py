@@ -26,4 +26,9 @@ generate(
     else 0,
     cache=ItemCache(snakemake.params.cache_dir, "generate", snakemake.params.writer),
     cache_context=generation_cache_context(snakemake.params.generator, snakemake.params.generation),
+    max_new_tokens=snakemake.params.generation["max_new_tokens"],
+    # round 0 only (rule generate): corpus-mined negatives, when negatives.corpus_mined
+    mined={r["item"]: r["candidates"] for r in read_jsonl(snakemake.input.mined)}
+    if snakemake.input.get("mined")
+    else None,
 )

@@ -19,10 +19,11 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import attention
+from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ class GenParams:
 class Generation:
     text: str
     new_tokens: int  # generated tokens of this row, padding excluded, EOS included
+    # False when the row ran out of max_new_tokens before its end-of-turn token: its
+    # last line is cut off mid-sentence and must not be judged as a candidate.
+    finished: bool = True
 
 
 @dataclass
@@ -114,7 +118,9 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("generator.device is 'cuda' but torch sees no CUDA device")
+        raise ConfigError(
+            "generator.device is 'cuda' but torch sees no CUDA device on this host; use auto or cpu"
+        )
     return device
 
 
@@ -126,7 +132,7 @@ def resolve_dtype(dtype: str, device: str):
             return torch.float32  # CPUs have no fast fp16 matmul; bf16 on CPU is slower
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if dtype == "bfloat16" and device == "cuda" and not torch.cuda.is_bf16_supported():
-        raise RuntimeError(
+        raise ConfigError(
             "generator.dtype is bfloat16 but this GPU has no bf16 support (pre-Ampere, e.g. "
             "RTX 2080 Ti); use float16 or auto"
         )
@@ -181,13 +187,16 @@ class Engine:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.model_dir = str(model_dir)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+        # Never run code shipped with a checkpoint (and never stop to ask about it).
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            self.model_dir, local_files_only=True, trust_remote_code=False
+        )
         # Left padding: every row's last prompt token sits at the same position, so the
         # new tokens line up and rows do not attend to padding.
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        kwargs = {"dtype": self.dtype, "local_files_only": True}
+        kwargs = {"dtype": self.dtype, "local_files_only": True, "trust_remote_code": False}
         if attn_implementation == attention.NAME:
             attention.register()
         if attn_implementation:
@@ -238,9 +247,17 @@ class Engine:
         return [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
 
     def generate(
-        self, prompts: list[str], params: GenParams, metrics: Metrics
+        self,
+        prompts: list[str],
+        params: GenParams,
+        metrics: Metrics,
+        stop_tags: Sequence[str | None] | None = None,
     ) -> list[list[Generation]]:
         """One padded `generate` call for all prompts; `samples_per_prompt` rows each.
+
+        `stop_tags` (one per prompt, or None) ends a prompt's rows as soon as they start a
+        line with that tag: a row asked for positives only stops before writing the
+        NEGATIVE line it would otherwise add, and frees its place in the batch.
 
         With `prefix_cache`, the token prefix shared by every row (system message and
         few-shot turns: ~90% of each prompt here) is run through the model once per job and
@@ -269,6 +286,12 @@ class Engine:
         else:
             sampling.update(temperature=None, top_p=None, top_k=None)
         extra = {}
+        if stop_tags and any(stop_tags):
+            row_tags = [tag for tag in stop_tags for _ in range(k)]
+            from transformers import StoppingCriteriaList
+
+            stop = LineTagStop(self.tokenizer, row_tags, p + width)
+            extra["stopping_criteria"] = StoppingCriteriaList([stop])
         if cache is not None:
             batch_cache = copy.deepcopy(cache)
             batch_cache.batch_repeat_interleave(len(ids))
@@ -286,7 +309,9 @@ class Engine:
                 **extra,
             )
         metrics.generate_s += time.perf_counter() - started
-        rows = [self._decode(seq) for seq in out[:, input_ids.shape[1] :].tolist()]
+        tags = [tag for tag in (stop_tags or [None] * len(prompts)) for _ in range(k)]
+        new = out[:, input_ids.shape[1] :].tolist()
+        rows = [self._decode(seq, tag) for seq, tag in zip(new, tags, strict=True)]
         generated = sum(r.new_tokens for r in rows)
         metrics.batches += 1
         metrics.prompts += len(prompts)
@@ -295,14 +320,18 @@ class Engine:
         metrics.padded_tokens += out.numel() - int(mask.sum()) - generated
         return [rows[i * k : (i + 1) * k] for i in range(len(prompts))]
 
-    def _decode(self, seq: list[int]) -> Generation:
-        """Text and token count of one row's new tokens, up to and including its EOS."""
-        length = len(seq)
+    def _decode(self, seq: list[int], stop_tag: str | None = None) -> Generation:
+        """Text and token count of one row's new tokens, up to and including its EOS; a
+        row that reached its stop tag is finished too (its last line is the bare tag)."""
+        length, finished = len(seq), False
         for i, tok in enumerate(seq):
             if tok in self.stop_ids:
-                length = i + 1  # what follows the EOS is filler, not generated text
+                length, finished = i + 1, True  # what follows the EOS is filler
                 break
-        return Generation(self.tokenizer.decode(seq[:length], skip_special_tokens=True), length)
+        text = self.tokenizer.decode(seq[:length], skip_special_tokens=True)
+        if stop_tag and "\n" + stop_tag[:3] in text:
+            finished = True
+        return Generation(text, length, finished)
 
     def _prefix_cache(self, rows: list[list[int]]):
         """(prefix ids, KV cache of the prefix) for the token prefix every row shares.
@@ -340,6 +369,29 @@ class Engine:
         return self._prefix
 
 
+class LineTagStop:
+    """A stopping criterion per row: True once the row's new text starts a line with its
+    tag (the first three letters are enough: "NEG" of NEGATIVE). Rows without a tag run on.
+    """
+
+    def __init__(self, tokenizer, row_tags: Sequence[str | None], prompt_width: int):
+        self.tokenizer = tokenizer
+        self.marks = ["\n" + tag[:3] if tag else None for tag in row_tags]
+        self.prompt_width = prompt_width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        if input_ids.shape[1] <= self.prompt_width:
+            return done
+        for row, mark in enumerate(self.marks):
+            if mark is not None:
+                tail = input_ids[row, max(self.prompt_width, input_ids.shape[1] - 6) :]
+                done[row] = mark in self.tokenizer.decode(tail, skip_special_tokens=True)
+        return done
+
+
 @dataclass
 class BatchPlan:
     batch_size: int = 16
@@ -350,13 +402,20 @@ class BatchPlan:
     on_done: Callable[[list[int], list[list[Generation]]], None] | None = field(
         default=None, repr=False
     )
+    # New tokens each prompt may take (at most GenParams.max_new_tokens): a batch runs to
+    # the largest of its rows' budgets, and bucketed packs by prompt + own budget. None:
+    # every prompt gets max_new_tokens.
+    new_tokens: Sequence[int] | None = field(default=None, repr=False)
+    # Per prompt, a line tag that ends its rows (Engine.generate's stop_tags), or None.
+    stop_tags: Sequence[str | None] | None = field(default=None, repr=False)
 
 
 def _batched_call(engine: Engine, prompts, params: GenParams, metrics: Metrics, plan: BatchPlan):
     """`call(indices)`: generate for prompts[indices] (halving on OOM), report, checkpoint."""
 
-    def run(batch: list[str]) -> list[list[Generation]]:
-        out = engine.generate(batch, params, metrics)
+    def run(batch: list[int], batch_params: GenParams) -> list[list[Generation]]:
+        stops = [plan.stop_tags[i] for i in batch] if plan.stop_tags is not None else None
+        out = engine.generate([prompts[i] for i in batch], batch_params, metrics, stops)
         if plan.progress:
             plan.progress(len(batch), sum(g.new_tokens for gens in out for g in gens))
         return out
@@ -365,7 +424,11 @@ def _batched_call(engine: Engine, prompts, params: GenParams, metrics: Metrics, 
         metrics.oom_splits += 1
 
     def call(indices: list[int]) -> list[list[Generation]]:
-        out = split_on_oom(run, [prompts[i] for i in indices], on_split)
+        batch_params = params
+        if plan.new_tokens is not None:
+            most = max(min(plan.new_tokens[i], params.max_new_tokens) for i in indices)
+            batch_params = replace(params, max_new_tokens=most)
+        out = split_on_oom(lambda batch: run(batch, batch_params), list(indices), on_split)
         if plan.on_done:
             plan.on_done(indices, out)
         return out
@@ -396,17 +459,33 @@ def run_true_batch(engine, prompts, params, metrics, plan):
 
 
 def bucket_batches(
-    lengths: Sequence[int], max_new_tokens: int, batch_size: int, token_budget: int
+    lengths: Sequence[int],
+    max_new_tokens: int | Sequence[int],
+    batch_size: int,
+    token_budget: int,
 ) -> list[list[int]]:
-    """Group prompt indices by length so each batch keeps rows x (max len + new) in budget."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    """Group prompt indices by length so each batch keeps rows x (longest prompt + its new
+    tokens) in budget. `max_new_tokens` is one number or one per prompt.
+
+    A prompt that alone exceeds the budget is an error, not a batch over budget: the
+    budget is what bounds memory on a GPU.
+    """
+    news = [max_new_tokens] * len(lengths) if isinstance(max_new_tokens, int) else max_new_tokens
+    need = [n + new for n, new in zip(lengths, news, strict=True)]
+    order = sorted(range(len(lengths)), key=lambda i: (need[i], lengths[i]))
+    if order and need[order[-1]] > token_budget:
+        i = order[-1]
+        raise ConfigError(
+            f"token_budget: {token_budget} tokens per row cannot hold the longest prompt "
+            f"({lengths[i]} tokens) plus its new tokens ({news[i]}); raise "
+            "generation.token_budget (benchmark.token_budget in the benchmark)"
+        )
     batches: list[list[int]] = []
     current: list[int] = []
     for i in order:
-        longest = max([lengths[j] for j in current] + [lengths[i]])
+        longest = max(lengths[j] for j in [*current, i]) + max(news[j] for j in [*current, i])
         if current and (
-            len(current) + 1 > batch_size
-            or (len(current) + 1) * (longest + max_new_tokens) > token_budget
+            len(current) + 1 > batch_size or (len(current) + 1) * longest > token_budget
         ):
             batches.append(current)
             current = []
@@ -419,9 +498,12 @@ def bucket_batches(
 def run_bucketed(engine, prompts, params, metrics, plan):
     call = _batched_call(engine, prompts, params, metrics, plan)
     rows_per_prompt = params.samples_per_prompt
+    new_tokens = params.max_new_tokens
+    if plan.new_tokens is not None:
+        new_tokens = [min(n, params.max_new_tokens) for n in plan.new_tokens]
     batches = bucket_batches(
         engine.prompt_lengths(prompts),
-        params.max_new_tokens,
+        new_tokens,
         max(1, plan.batch_size),
         max(1, plan.token_budget // rows_per_prompt),
     )
@@ -470,7 +552,9 @@ def run_continuous(engine, prompts, params, metrics, plan):
     rows = []
     for res in results.values():  # in input order, each prompt's samples together
         seq = list(res.generated_tokens)
-        rows.append(Generation(engine.tokenizer.decode(seq, skip_special_tokens=True), len(seq)))
+        finished = bool(seq) and seq[-1] in engine.stop_ids
+        text = engine.tokenizer.decode(seq, skip_special_tokens=True)
+        rows.append(Generation(text, len(seq), finished))
     metrics.batches += 1
     metrics.prompts += len(prompts)
     metrics.rows += len(rows)
@@ -556,12 +640,28 @@ def params_from_settings(generation: dict) -> GenParams:
 
 
 def runner_from_settings(generation: dict, desc: str):
-    """`run(engine, prompts, on_done=None)` for the configured strategy, with a progress bar."""
+    """`run(engine, prompts, on_done=None, new_tokens=None)` for the configured strategy,
+    with a progress bar."""
     params = params_from_settings(generation)
 
-    def run(engine: Engine, prompts: list[str], on_done=None) -> list[list[Generation]]:
+    def run(
+        engine: Engine,
+        prompts: list[str],
+        on_done=None,
+        new_tokens: Sequence[int] | None = None,
+        stop_tags: Sequence[str | None] | None = None,
+    ) -> list[list[Generation]]:
+        """`new_tokens`: each prompt's own budget (BatchPlan.new_tokens), capped by
+        generation.max_new_tokens; `stop_tags`: BatchPlan.stop_tags."""
         progress = Progress(len(prompts), desc)
-        plan = BatchPlan(generation["batch_size"], generation["token_budget"], progress, on_done)
+        plan = BatchPlan(
+            generation["batch_size"],
+            generation["token_budget"],
+            progress,
+            on_done,
+            new_tokens,
+            stop_tags,
+        )
         try:
             out, metrics = run_strategy(generation["strategy"], engine, prompts, params, plan)
         finally:

@@ -2,7 +2,7 @@
 
 Rule scripts call exactly one of these. Records flowing between stages:
 
-- ingest shard:   {item, instruction, members: [{id, source, extra}]}
+- ingest shard:   {item, instruction, members: [{id, source, extra, instruction}]}
 - candidates:     {item, round, source: "llm", feedback, candidates: [{text, kind}], unparsed}
 - validate state: {item, instruction, members, features, positives, negatives, status,
                    rounds, completed_round, candidates: [{text, kind, round, valid, ...}]}
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 from . import prompts, spatial
 from .cache import ItemCache, digest, model_identity
 from .corpus import IngestLimits, Item, check_record, item_id, read_corpus, shard_of
+from .errors import UserError
 from .hardneg import rule_based_negatives
 from .io import read_jsonl, write_json, write_jsonl
 from .validate import Thresholds, decide
@@ -28,7 +29,7 @@ from .validate import Thresholds, decide
 log = logging.getLogger(__name__)
 
 
-class BadRecordError(ValueError):
+class BadRecordError(UserError, ValueError):
     """A corpus record is unusable and ingest.on_bad_record is 'error'."""
 
 
@@ -41,13 +42,18 @@ def ingest(
     rejected_path: str | Path,
     limits: IngestLimits,
     on_bad_record: str = "reject",
+    summary_path: str | Path | None = None,
 ) -> dict[str, int]:
-    """Read, normalise and check the corpus; write unique items into shards and rejects."""
+    """Read, normalise and check the corpus; write unique items into shards and rejects,
+    and the counts (records, ids, items, rejected, turns_without_answer) to `summary_path`."""
     items: dict[str, Item] = {}
     rejected: list[dict[str, Any]] = []
     seen_ids: dict[str, tuple[str, str]] = {}  # id -> (normalised text, source)
-    total = 0
+    total = without_answer = 0
     for rec in read_corpus(corpus):
+        if rec.no_answer:
+            without_answer += 1
+            continue
         total += 1
         text, reason = check_record(rec, limits)
         if reason is None and rec.id in seen_ids:
@@ -68,7 +74,9 @@ def ingest(
             continue
         seen_ids[rec.id] = (text, rec.source)
         key = item_id(text)
-        member = {"id": rec.id, "source": rec.source, "extra": rec.extra}
+        # Ids whose texts differ only in case share one generation, but each record
+        # keeps its own instruction.
+        member = {"id": rec.id, "source": rec.source, "extra": rec.extra, "instruction": text}
         if key in items:
             items[key].members.append(member)
         else:
@@ -85,11 +93,39 @@ def ingest(
         "ids": len(seen_ids),
         "items": len(items),
         "rejected": len(rejected),
+        "turns_without_answer": without_answer,
     }
     if rejected:
         reasons = Counter(r["reason"].split(":")[0].split(" (")[0] for r in rejected)
         log.warning("rejected %d of %d records: %s", len(rejected), total, dict(reasons))
+    if summary_path is not None:
+        write_json(summary_path, summary)
     log.info("ingest: %s", summary)
+    return summary
+
+
+# ---------------------------------------------------------------- mined negatives
+
+
+def mine(
+    shard_paths: list[str | Path],
+    out_paths: list[str | Path],
+    thresholds: Thresholds,
+    per_item: int,
+    make_embedder: Callable[[], Any],
+) -> dict[str, int]:
+    """Corpus-mined hard negatives for every item of every shard (mining.py); one output
+    file per shard, `{item, candidates}` per line, read by round 0's generate job."""
+    from .mining import mine_negatives
+
+    shards = [list(read_jsonl(path)) for path in shard_paths]
+    items = [item for shard in shards for item in shard]
+    embedder = make_embedder() if len(items) > 1 else None
+    mined = mine_negatives(items, embedder.embed if embedder else None, thresholds, per_item)
+    for path, shard in zip(out_paths, shards, strict=True):
+        write_jsonl(path, [{"item": i["item"], "candidates": mined[i["item"]]} for i in shard])
+    summary = {"items": len(items), "with_negative": sum(1 for c in mined.values() if c)}
+    log.info("mine: %s", summary)
     return summary
 
 
@@ -138,16 +174,23 @@ def feedback_for(state: dict[str, Any], max_lines: int = 3) -> list[str]:
 
 def generation_cache_context(generator: dict, generation: dict) -> dict[str, Any]:
     """The model identity and sampling params of a generation rule, for generation_key."""
-    from .engine import params_from_settings
+    from .engine import params_from_settings, resolve_device, resolve_dtype
 
+    device = resolve_device(generator.get("device", "auto"))
     return {
         "model": model_identity(generator["model"]),
         "quantization": generator.get("quantization", "none"),
+        # float16 and float32 (or two attention kernels) sample different tokens; `auto`
+        # is resolved, since it means float32 on a CPU and bfloat16 on an A100
+        "dtype": str(resolve_dtype(generator.get("dtype", "auto"), device)),
+        "attn_implementation": generator.get("attn_implementation"),
         "params": params_from_settings(generation).to_json(),
     }
 
 
-def generation_key(context: dict[str, Any], round_: int, instruction: str, feedback, prefill):
+def generation_key(
+    context: dict[str, Any], round_: int, instruction: str, feedback, prefill, stop_tag=None
+):
     """Cache key of one item's prompt in one round: everything that shapes its generations.
 
     `context` holds the model identity and the sampling params (cache.model_identity,
@@ -162,8 +205,32 @@ def generation_key(context: dict[str, Any], round_: int, instruction: str, feedb
             "instruction": instruction,
             "feedback": list(feedback),
             "prefill": prefill,
+            "stop_tag": stop_tag,
         }
     )
+
+
+@dataclass
+class Ask:
+    """What one item asks of this round: its prompt, and the candidates of other sources."""
+
+    state: dict[str, Any]
+    prefill: str
+    feedback: list[str]
+    stop_tag: str | None  # end the answer at this line tag (positives only)
+    key: str | None  # generation cache key; None when the LLM is not needed
+    other: list[dict[str, Any]]  # round 0's rule-based and corpus-mined negatives
+
+
+def other_negatives(
+    state: dict[str, Any], rule_negatives: int, mined: dict[str, list[dict]] | None
+) -> list[dict[str, Any]]:
+    """Round 0's negatives from beside the LLM: rule edits, then corpus-mined ones."""
+    out = [
+        {"text": text, "kind": "negative", "source": "rule", "edit": edit}
+        for edit, text in rule_based_negatives(state["instruction"], rule_negatives, state["item"])
+    ]
+    return out + list((mined or {}).get(state["item"], []))
 
 
 def generate(
@@ -176,6 +243,8 @@ def generate(
     rule_negatives: int = 0,
     cache: ItemCache | None = None,
     cache_context: dict[str, Any] | None = None,
+    max_new_tokens: int = 96,
+    mined: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, int]:
     """Prompt the LLM for every item that still misses its targets; write candidates.
 
@@ -183,76 +252,102 @@ def generate(
     whose prompt is in `cache` are answered from it; the rest go to the LLM and each
     finished batch is written to the cache at once, so a killed job resumes where it
     stopped. The engine is made only when something misses the cache, so a finished or
-    cached shard loads no model. `run(engine, prompt_texts, on_done)` returns generations
-    per prompt in input order and calls `on_done(indices, generations)` per batch.
+    cached shard loads no model. `run(engine, prompt_texts, on_done, new_tokens,
+    stop_tags)` returns generations per prompt in input order and calls `on_done(indices,
+    generations)` per batch; `new_tokens` holds each prompt's answer budget
+    (prompts.answer_token_budget, capped by `max_new_tokens`). An answer cut off by its
+    budget loses its last line (counted as `cut_lines`), never judged as a candidate.
+
     In round 0, `rule_negatives` > 0 adds that many rule-based hard negatives per item
-    (source "rule") after the LLM's candidates.
+    (source "rule") and `mined` (item -> candidates, from `mine`) the corpus-mined ones
+    (source "corpus"), after the LLM's candidates. An item that has such negatives asks
+    the LLM for positives only: its answer stops at the NEGATIVE line (about a third of
+    the tokens), and should the validator reject every other negative, the next round
+    asks the LLM for one.
     """
-    todo = []  # (state, prefill, feedback, cache key)
+    asks: list[Ask] = []
     for record in work:
         state = as_state(record)
         need_pos, need_neg = needs(state, targets)
-        if need_pos or need_neg:
-            fb = feedback_for(state) if round_ else []
-            prefill = prompts.first_tag(need_pos, need_neg)
-            key = generation_key(cache_context or {}, round_, state["instruction"], fb, prefill)
-            todo.append((state, prefill, fb, key))
-    cached = cache.lookup(key for *_, key in todo) if cache else {}
-    misses = [i for i, (*_, key) in enumerate(todo) if key not in cached]
+        if not (need_pos or need_neg):
+            continue
+        other = other_negatives(state, rule_negatives, mined) if round_ == 0 else []
+        llm_neg = 0 if other else need_neg
+        fb = feedback_for(state) if round_ else []
+        prefill = prompts.first_tag(need_pos, llm_neg)
+        stop_tag = "NEGATIVE" if need_pos and not llm_neg else None
+        key = None
+        if need_pos or llm_neg:
+            key = generation_key(
+                cache_context or {}, round_, state["instruction"], fb, prefill, stop_tag
+            )
+        asks.append(Ask(state, prefill, fb, stop_tag, key, other))
+    keys = [a.key for a in asks if a.key is not None]
+    cached = cache.lookup(keys) if cache else {}
+    misses = [a for a in asks if a.key is not None and a.key not in cached]
     fresh: dict[str, list[dict]] = {}
     if misses:
         engine = make_engine()
-        texts = []
-        for i in misses:
-            state, prefill, fb, _ = todo[i]
-            texts.append(prompts.render_prompt(engine.tokenizer, state["instruction"], fb, prefill))
+        texts = [
+            prompts.render_prompt(engine.tokenizer, a.state["instruction"], a.feedback, a.prefill)
+            for a in misses
+        ]
+        # room for the answer's lines from the instruction's length: long instructions
+        # are not cut off, and a batch of short ones stops early
+        budgets = [
+            prompts.answer_token_budget(a.state["instruction"], max_new_tokens) for a in misses
+        ]
 
         def checkpoint(indices: list[int], generations: list[list[Any]]) -> None:
             entries = []
             for j, gens in zip(indices, generations, strict=True):
-                value = [{"text": g.text, "new_tokens": g.new_tokens} for g in gens]
-                fresh[todo[misses[j]][3]] = value
-                entries.append((todo[misses[j]][3], value))
+                value = [
+                    {"text": g.text, "new_tokens": g.new_tokens, "finished": g.finished}
+                    for g in gens
+                ]
+                fresh[misses[j].key] = value
+                entries.append((misses[j].key, value))
             if cache:
                 cache.put_many(entries)
 
-        run(engine, texts, checkpoint)
+        run(engine, texts, checkpoint, budgets, [a.stop_tag for a in misses])
     else:
         log.info("round %d: nothing to send to the LLM; model not loaded", round_)
     written_at = time.time()
     out = []
-    for state, prefill, fb, key in todo:
-        gens = fresh[key] if key in fresh else cached[key]
-        candidates, unparsed = [], []
+    for ask in asks:
+        gens = [] if ask.key is None else fresh.get(ask.key) or cached[ask.key]
+        candidates, unparsed, cut_lines = [], [], 0
         for gen in gens:
-            parsed, junk = prompts.parse_output(gen["text"], prefill)
+            finished = gen.get("finished", True)
+            parsed, junk, cut = prompts.parse_output(gen["text"], ask.prefill, finished)
             candidates += [{"text": c.text, "kind": c.kind, "source": "llm"} for c in parsed]
-            if not parsed:
+            cut_lines += cut is not None
+            if not parsed and cut is None:
                 unparsed.append(gen["text"])
             elif junk:
-                log.debug("ignored lines for %s: %s", state["item"], junk)
-        if round_ == 0 and rule_negatives:
-            for edit, text in rule_based_negatives(
-                state["instruction"], rule_negatives, state["item"]
-            ):
-                candidates.append(
-                    {"text": text, "kind": "negative", "source": "rule", "edit": edit}
-                )
+                log.debug("ignored lines for %s: %s", ask.state["item"], junk)
         out.append(
             {
-                "item": state["item"],
+                "item": ask.state["item"],
                 "round": round_,
                 "source": "llm",
-                "cached": key not in fresh,
+                "asked_llm": ask.key is not None,
+                "cached": ask.key is not None and ask.key not in fresh,
                 "written_at": written_at,
-                "feedback": fb,
-                "candidates": candidates,
+                "feedback": ask.feedback,
+                "candidates": candidates + ask.other,
                 "unparsed": unparsed,
+                "cut_lines": cut_lines,
                 "new_tokens": sum(g["new_tokens"] for g in gens),
             }
         )
     write_jsonl(out_path, out)
-    summary = {"prompted": len(out), "sent_to_llm": len(fresh), "cache_hits": len(out) - len(fresh)}
+    summary = {
+        "prompted": len(out),
+        "sent_to_llm": len(fresh),
+        "cache_hits": sum(r["cached"] for r in out),
+    }
     log.info("round %d: %s, %d candidates", round_, summary, sum(len(r["candidates"]) for r in out))
     return summary
 
@@ -295,6 +390,7 @@ def validate(
                     "text": text,
                     "kind": "unparsed",
                     "round": round_,
+                    "source": "llm",
                     "valid": False,
                     "reasons": [{"code": "unparseable"}],
                     "scores": {},
@@ -308,8 +404,9 @@ def validate(
                 "round": round_,
                 "source": cand.get("source", "llm"),
             }
-            if "edit" in cand:
-                entry["edit"] = cand["edit"]
+            for provenance in ("edit", "donor"):  # which rule edit, which corpus item
+                if provenance in cand:
+                    entry[provenance] = cand[provenance]
             if cand["text"].lower() in seen:
                 entry.update(valid=False, reasons=[{"code": "duplicate"}], scores={}, features={})
                 state["candidates"].append(entry)
@@ -380,6 +477,7 @@ def merge(
     max_rounds: int,
     stage_seconds: dict[str, float] | None = None,
     run_started: float | None = None,
+    ingest_summary: dict[str, int] | None = None,
 ) -> dict:
     """One output record per ingested id, and the run's stats.
 
@@ -391,17 +489,27 @@ def merge(
     records = []
     per_round: dict[int, Counter] = {r: Counter() for r in range(max_rounds + 1)}
     status = Counter()
+    by_source: dict[tuple[str, str], Counter] = defaultdict(Counter)
     items = 0
     for path in state_paths:
         for state in read_jsonl(path):
             items += 1
             for cand in state["candidates"]:
                 c = per_round.setdefault(cand["round"], Counter())
+                source = cand.get("source", "llm")
                 c[f"{cand['kind']}_candidates"] += 1
                 c[f"{cand['kind']}_valid"] += bool(cand["valid"])
-                if cand.get("source") == "rule":
+                by_source[(source, cand["kind"])]["candidates"] += 1
+                by_source[(source, cand["kind"])]["valid"] += bool(cand["valid"])
+                if source == "rule":
                     c["rule_negative_candidates"] += 1
                     c["rule_negative_valid"] += bool(cand["valid"])
+                if source == "llm" and cand["kind"] != "unparsed":
+                    leaked = prompts.few_shot_leak(state["instruction"], cand["text"])
+                    c["llm_candidates"] += 1
+                    c["llm_valid"] += bool(cand["valid"])
+                    c["few_shot_leaks"] += leaked
+                    c["duplicates"] += any(r["code"] == "duplicate" for r in cand["reasons"])
             if state["completed_round"] is not None:
                 per_round[state["completed_round"]]["completed"] += 1
             for member in state["members"]:
@@ -410,7 +518,7 @@ def merge(
                     {
                         **member["extra"],
                         "id": member["id"],
-                        "instruction": state["instruction"],
+                        "instruction": member.get("instruction", state["instruction"]),
                         "positives": state["positives"],
                         "negatives": state["negatives"],
                         "status": state["status"],
@@ -426,6 +534,10 @@ def merge(
             c = per_round.setdefault(batch["round"], Counter())
             c["prompted_items"] += 1
             c["cache_hits"] += batch["cached"]
+            c["new_tokens"] += batch.get("new_tokens", 0)
+            c["cut_lines"] += batch.get("cut_lines", 0)
+            if not batch.get("asked_llm", True):
+                continue  # only other sources' candidates: nothing was asked of the LLM
             if run_started is not None and batch["written_at"] < run_started:
                 cost["prompts_from_earlier_runs"] += 1
             elif batch["cached"]:
@@ -441,6 +553,8 @@ def merge(
         "ingested": ingested,
         "unique_items": items,
         "rejected": n_rejected,
+        # AVDN turns with no answer by design (turn 0): neither records nor rejects.
+        "turns_without_answer": (ingest_summary or {}).get("turns_without_answer", 0),
         "complete": status["complete"],
         "partial": status["partial"],
         "failed": status["failed"],
@@ -449,7 +563,20 @@ def merge(
         "llm_prompts": cost["llm_prompts"],
         "cache_hits": cost["cache_hits"],
         "prompts_from_earlier_runs": cost["prompts_from_earlier_runs"],
+        "few_shot_leak_rate": share(
+            sum(c["few_shot_leaks"] for c in per_round.values()),
+            sum(c["llm_candidates"] for c in per_round.values()),
+        ),
         "per_round": {str(r): round_stats(c) for r, c in sorted(per_round.items())},
+        "per_source": {
+            f"{source}_{kind}": {
+                "candidates": c["candidates"],
+                "valid": c["valid"],
+                "acceptance": share(c["valid"], c["candidates"]),
+            }
+            for (source, kind), c in sorted(by_source.items())
+            if kind != "unparsed"
+        },
         "stage_wall_s": stage_seconds or {},
     }
     write_json(stats_path, stats)
@@ -459,10 +586,11 @@ def merge(
     return stats
 
 
-def round_stats(c: Counter) -> dict[str, Any]:
-    def share(valid: int, total: int) -> float:
-        return round(valid / total, 4) if total else 0.0
+def share(part: int, total: int) -> float:
+    return round(part / total, 4) if total else 0.0
 
+
+def round_stats(c: Counter) -> dict[str, Any]:
     return {
         "prompted_items": c["prompted_items"],
         "cache_hits": c["cache_hits"],
@@ -476,6 +604,15 @@ def round_stats(c: Counter) -> dict[str, Any]:
         "rule_negative_candidates": c["rule_negative_candidates"],
         "rule_negative_valid": c["rule_negative_valid"],
         "items_completed": c["completed"],
+        "new_tokens": c["new_tokens"],
+        # what a round's generation buys: accepted LLM candidates per 1,000 new tokens
+        "llm_valid_per_1k_tokens": (
+            round(1000 * c["llm_valid"] / c["new_tokens"], 2) if c["new_tokens"] else 0.0
+        ),
+        "cut_lines": c["cut_lines"],
+        "duplicates": c["duplicates"],
+        "few_shot_leaks": c["few_shot_leaks"],
+        "few_shot_leak_rate": share(c["few_shot_leaks"], c["llm_candidates"]),
     }
 
 

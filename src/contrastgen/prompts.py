@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
+from functools import cache
+
+from . import spatial
 
 # Part of the generation cache key (with the text itself, see fingerprint()).
-PROMPT_VERSION = "v3"
+PROMPT_VERSION = "v4"
 
 SYSTEM = (
     "You rewrite drone navigation instructions. A POSITIVE says the same thing in other "
@@ -23,38 +27,47 @@ SYSTEM = (
     "color, number or landmark."
 )
 
-# Worked examples: chatty, misspelled, multi-step, like real answers. Every positive keeps
-# every fact (only the chatter and the wording change); every negative swaps one fact.
+# Worked examples in the shape of real AVDN answers: chatty openers, typos, two sentences,
+# a clock position or compass direction, a landmark with a color or relation. Every
+# positive keeps every fact (only the chatter and the wording change); every negative
+# swaps exactly one (a clock hour, a compass direction, a color).
 FEW_SHOT: list[tuple[str, list[str], list[str]]] = [
     (
-        "Yes, go foward and turn to your 2 o'clock, the goal is the big grey building next "
-        "to the road.",
+        "ok, turn to your 4 o'clock and go straight. you will see a parking lot, the "
+        "destination is the building on the left side of it.",
         [
-            "Fly forward and turn to your 2 o'clock; the destination is the big gray building "
-            "next to the road.",
-            "Go ahead, then turn toward 2 o'clock. The target is the big grey building beside "
-            "the road.",
+            "Turn to your 4 o'clock and fly straight ahead. You will see a parking lot; the "
+            "destination is the building on the left side of it.",
+            "Face your 4 o'clock and keep going straight until the parking lot. The goal is "
+            "the building to the left of it.",
         ],
         [
-            "Yes, go foward and turn to your 10 o'clock, the goal is the big grey building "
-            "next to the road."
+            "ok, turn to your 8 o'clock and go straight. you will see a parking lot, the "
+            "destination is the building on the left side of it."
         ],
     ),
     (
-        "Hi drone, head north for 100 m then land on the third red house on your left.",
+        "Hello, you are going the wrong way. Go back and head south east, the goal is a "
+        "small white house near the trees.",
         [
-            "Fly north for 100 m, then land on the third red house on your left.",
-            "Head north 100 m and land on the third red home to your left.",
+            "You are going the wrong way. Go back and fly southeast; the goal is a small "
+            "white house near the trees.",
+            "Wrong way: go back and head south-east. The destination is the small white home "
+            "close to the trees.",
         ],
-        ["Hi drone, head south for 100 m then land on the third red house on your left."],
+        [
+            "Hello, you are going the wrong way. Go back and head north east, the goal is a "
+            "small white house near the trees."
+        ],
     ),
     (
-        "Turn to your 3 o'clock and go to the two white trucks.",
+        "yes thats it, the destination is at your 10 oclock, the big building with a red roof.",
         [
-            "Face your 3 o'clock and fly to the two white trucks.",
-            "Turn toward 3 o'clock and head to the two white trucks.",
+            "Yes, that's it: the destination is at your 10 o'clock, the big building with the "
+            "red roof.",
+            "That is the one. The goal is at your 10 o'clock, a large building with a red roof.",
         ],
-        ["Turn to your 3 o'clock and go to the two black trucks."],
+        ["yes thats it, the destination is at your 10 oclock, the big building with a blue roof."],
     ),
 ]
 
@@ -71,9 +84,13 @@ class ParsedCandidate:
 
 
 def fingerprint() -> str:
-    """Identifies the prompt (version, system text, few-shot turns) for the per-item cache."""
+    """Identifies the prompt (version, system text, few-shot turns, answer budget) for the
+    per-item cache."""
     return hashlib.sha256(
-        json.dumps([PROMPT_VERSION, SYSTEM, FEW_SHOT], ensure_ascii=False).encode()
+        json.dumps(
+            [PROMPT_VERSION, SYSTEM, FEW_SHOT, ANSWER_LINES, TOKENS_PER_WORD, TOKENS_PER_LINE],
+            ensure_ascii=False,
+        ).encode()
     ).hexdigest()[:16]
 
 
@@ -118,16 +135,38 @@ def render_prompt(tokenizer, instruction: str, feedback: list[str] | None, prefi
     return text + prefill
 
 
-def parse_output(raw: str, prefill: str) -> tuple[list[ParsedCandidate], list[str]]:
-    """Candidates from the model's answer, and the lines that were not candidates.
+# Room for an answer: its lines (the few-shot answers' shape, POSITIVE POSITIVE NEGATIVE),
+# each about as long as the instruction plus its tag. The embedded tokenizer writes ~1.3
+# tokens per word of these answers (1.7 on the shortest); 1.5 leaves room for rewording.
+ANSWER_LINES = 3
+TOKENS_PER_WORD = 1.5
+TOKENS_PER_LINE = 8  # the tag, the newline, slack
+
+
+def answer_token_budget(instruction: str, cap: int) -> int:
+    """New tokens one answer needs for its lines, rounded up to 32 (few distinct budgets,
+    so few generate calls), at most `cap` (generation.max_new_tokens)."""
+    words = len(instruction.split())
+    need = ANSWER_LINES * (math.ceil(TOKENS_PER_WORD * words) + TOKENS_PER_LINE)
+    return min(cap, 32 * math.ceil(need / 32))
+
+
+def parse_output(
+    raw: str, prefill: str, finished: bool = True
+) -> tuple[list[ParsedCandidate], list[str], str | None]:
+    """Candidates from the model's answer, the lines that were not candidates, and the
+    line that was cut off (None when the answer `finished` at its end-of-turn token).
 
     The pre-filled tag is put back in front, so the first line parses like the others.
+    An answer that ran out of new tokens ends mid-sentence: its last line is never judged.
     """
     candidates: list[ParsedCandidate] = []
     junk: list[str] = []
-    for line in (prefill + raw).splitlines():
-        if not line.strip():
-            continue
+    lines = [line for line in (prefill + raw).splitlines() if line.strip()]
+    cut = None
+    if not finished and lines:
+        cut = lines.pop().strip()
+    for line in lines:
         m = _TAG.match(line)
         if not m:
             junk.append(line.strip())
@@ -138,7 +177,7 @@ def parse_output(raw: str, prefill: str) -> tuple[list[ParsedCandidate], list[st
             candidates.append(ParsedCandidate(text, kind))
         else:
             junk.append(line.strip())
-    return candidates, junk
+    return candidates, junk, cut
 
 
 def describe_reason(reason: dict, kind: str) -> str:
@@ -176,3 +215,37 @@ def describe_reason(reason: dict, kind: str) -> str:
         "duplicate": f"your {kind} repeated an earlier one; write a new one",
     }
     return fixed.get(code, f"your {kind} was rejected ({code})")
+
+
+# ---------------------------------------------------------------- few-shot leak
+
+_WORD = re.compile(r"[a-z0-9']+")
+# Words that name a spatial fact: a copied phrase holding one moves a fact of the few-shot
+# example ("the two black trucks", "100 m") into another instruction.
+_FACT_WORDS = (
+    set(spatial.COLORS)
+    | set(spatial.NUMBER_WORDS)
+    | set(spatial.ORDINALS)
+    | {"north", "south", "east", "west", "m", "meters", "metres"}
+    | {w for forms in spatial.LANDMARKS.values() for f in forms for w in f.split()}
+)
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+
+
+@cache
+def _few_shot_trigrams() -> frozenset[tuple[str, ...]]:
+    grams: set[tuple[str, ...]] = set()
+    for original, positives, negatives in FEW_SHOT:
+        for text in (original, *positives, *negatives):
+            grams |= {g for g in _trigrams(text) if any(w in _FACT_WORDS or w.isdigit() for w in g)}
+    return frozenset(grams)
+
+
+def few_shot_leak(instruction: str, candidate: str) -> bool:
+    """Whether the candidate copies a fact-bearing word trigram of the few-shot turns that
+    its instruction does not have (the small model's commonest off-topic failure)."""
+    return bool((_trigrams(candidate) & _few_shot_trigrams()) - _trigrams(instruction))

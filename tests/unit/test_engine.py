@@ -10,6 +10,7 @@ from contrastgen.engine import (
     run_strategy,
     split_on_oom,
 )
+from contrastgen.errors import ConfigError
 from contrastgen.prompts import render_prompt
 
 
@@ -107,6 +108,23 @@ def test_samples_per_prompt_and_eos_stop(engines):
     assert any(g.new_tokens < 120 for row in gens for g in row)
 
 
+def test_a_stop_tag_ends_its_rows_at_the_negative_line_and_only_those(engines):
+    from contrastgen.engine import Metrics
+    from contrastgen.prompts import parse_output
+
+    engine = engines[True]
+    prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in INSTRUCTIONS[:2]]
+    params = GenParams(max_new_tokens=160, do_sample=False)
+    free = [g[0] for g in engine.generate(prompts, params, Metrics())]
+    assert all("NEGATIVE:" in g.text for g in free), "the few-shot shape ends with a negative"
+    stopped = [g[0] for g in engine.generate(prompts, params, Metrics(), ["NEGATIVE", None])]
+    kinds = [c.kind for c in parse_output(stopped[0].text, "POSITIVE:", stopped[0].finished)[0]]
+    assert kinds and set(kinds) == {"positive"}
+    assert stopped[0].finished and stopped[0].new_tokens < free[0].new_tokens
+    assert free[0].text.startswith(stopped[0].text.rsplit("\n", 1)[0])  # same start, cut
+    assert stopped[1].text == free[1].text  # a row without a tag runs on as before
+
+
 def test_continuous_runs_or_says_it_is_unavailable(engines):
     engine = engines[False]
     prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in INSTRUCTIONS[:2]]
@@ -136,12 +154,46 @@ def test_quantization_on_cpu_is_refused_naming_the_key():
         quantization_config("8bit", "cpu", torch.float16)
 
 
+def test_cuda_on_a_host_without_a_gpu_is_a_config_error():
+    from contrastgen.engine import resolve_device
+
+    assert not torch.cuda.is_available()  # this suite runs on CPU hosts
+    with pytest.raises(ConfigError, match="generator.device is 'cuda' but torch sees no CUDA"):
+        resolve_device("cuda")
+
+
+def test_dtype_and_attention_are_part_of_the_generation_cache_key(generator_dir):
+    from contrastgen.pipeline import generation_cache_context
+
+    generation = {"max_new_tokens": 8, "temperature": 0.4, "top_p": 0.9, "seed": 1,
+                  "samples_per_prompt": 1}  # fmt: skip
+    base = {"model": str(generator_dir), "device": "cpu", "dtype": "float32"}
+    keys = {
+        str(generation_cache_context({**base, **change}, generation))
+        for change in ({}, {"dtype": "float16"}, {"attn_implementation": "eager"})
+    }
+    assert len(keys) == 3
+    auto = generation_cache_context({**base, "dtype": "auto"}, generation)
+    assert auto == generation_cache_context(base, generation)  # auto is float32 on a CPU
+
+
 def test_bf16_on_a_gpu_without_it_is_refused(monkeypatch):
     # Test double: no pre-Ampere GPU here, so torch is told this card lacks bf16.
     from contrastgen.engine import resolve_dtype
 
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    with pytest.raises(RuntimeError, match="generator.dtype is bfloat16 but this GPU"):
+    with pytest.raises(ConfigError, match="generator.dtype is bfloat16 but this GPU"):
         resolve_dtype("bfloat16", "cuda")
     assert resolve_dtype("auto", "cuda") == torch.float16
     assert resolve_dtype("auto", "cpu") == torch.float32
+
+
+def test_a_prompt_larger_than_the_token_budget_is_an_error_naming_the_key():
+    with pytest.raises(ConfigError, match="generation.token_budget"):
+        bucket_batches([10, 500], max_new_tokens=50, batch_size=4, token_budget=400)
+
+
+def test_bucket_batches_packs_by_each_prompts_own_new_tokens():
+    lengths = [100, 100, 100, 100]
+    batches = bucket_batches(lengths, [28, 28, 300, 300], batch_size=8, token_budget=700)
+    assert sorted(map(sorted, batches)) == [[0, 1], [2], [3]]  # 2 x 128 fit; 400 each do not

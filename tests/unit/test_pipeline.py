@@ -47,12 +47,12 @@ def test_generate_checkpoints_per_batch_and_a_rerun_is_served_from_the_cache(tmp
     run = runner_from_settings(GENERATION, "test")
     batches = []
 
-    def counting_run(eng, texts, on_done):
+    def counting_run(eng, texts, on_done, new_tokens=None, stop_tags=None):
         def on_batch(indices, gens):
             batches.append(indices)
             on_done(indices, gens)
 
-        return run(eng, texts, on_batch)
+        return run(eng, texts, on_batch, new_tokens, stop_tags)
 
     first = generate(
         WORK,
@@ -102,9 +102,13 @@ BAD_OUTPUTS = [
 ]
 
 
-def scripted_run(outputs):
-    def run(engine, texts, on_done):
-        gens = [[Generation(outputs[i % len(outputs)], 7)] for i in range(len(texts))]
+def scripted_run(outputs, finished=True, budgets=None, stops=None):
+    def run(engine, texts, on_done, new_tokens=None, stop_tags=None):
+        if stops is not None:
+            stops.append(list(stop_tags))
+        if budgets is not None:
+            budgets.append(list(new_tokens))
+        gens = [[Generation(outputs[i % len(outputs)], 7, finished)] for i in range(len(texts))]
         on_done(list(range(len(texts))), gens)
         return gens
 
@@ -192,3 +196,50 @@ def test_validate_caches_similarities_and_new_thresholds_need_no_model(tmp_path,
         validator_identity={"path": "v"},
     )
     assert next(read_jsonl(tmp_path / "c.jsonl"))["positives"] == []
+
+
+def test_an_answer_cut_off_by_its_budget_loses_its_last_line_only(tmp_path):
+    outputs = [
+        " Turn toward your 4 o'clock and keep going that way to the destination."
+        "\nPOSITIVE: Face your 4 o'clock and keep on till the destination."
+        "\nNEGATIVE: Turn to your 8 clock and keep on that"
+    ]
+    generate(WORK[:1], 0, tmp_path / "a.jsonl", TARGETS, FakeEngine, scripted_run(outputs))
+    generate(WORK[:1], 0, tmp_path / "b.jsonl", TARGETS, FakeEngine, scripted_run(outputs, False))
+    whole, cut = next(read_jsonl(tmp_path / "a.jsonl")), next(read_jsonl(tmp_path / "b.jsonl"))
+    assert [c["kind"] for c in whole["candidates"]] == ["positive", "positive", "negative"]
+    assert whole["cut_lines"] == 0
+    assert cut["candidates"] == whole["candidates"][:2] and cut["cut_lines"] == 1
+    assert cut["unparsed"] == []
+
+
+def test_long_instructions_get_room_for_their_lines_up_to_the_cap(tmp_path):
+    short = "turn left at the road"
+    long = " ".join(["fly past the big white building and keep going north"] * 4)
+    work = [dict(WORK[0], item=f"w{i}", instruction=t) for i, t in enumerate([short, long])]
+    budgets = []
+    run = scripted_run(["x"], budgets=budgets)
+    generate(work, 0, tmp_path / "a.jsonl", TARGETS, FakeEngine, run, max_new_tokens=256)
+    assert budgets == [[64, 224]]  # 5 words: 3 x (8 + 8) -> 64; 40: 3 x (60 + 8) -> 224
+    budgets.clear()
+    generate(work, 0, tmp_path / "b.jsonl", TARGETS, FakeEngine, run, max_new_tokens=48)
+    assert budgets == [[48, 48]]  # the cap binds for both
+
+
+def test_items_with_rule_negatives_ask_the_llm_for_positives_only(tmp_path):
+    """Round 0 with rule-based negatives: the LLM's answer stops at its NEGATIVE line for
+    items that have such negatives; an item without any still asks the LLM for one."""
+    work = [
+        dict(WORK[0], item="with", instruction="turn left at the red house"),
+        dict(WORK[0], item="without", instruction="keep going until you see it please"),
+    ]
+    stops = []
+    run = scripted_run([" Go left at the red house."], stops=stops)
+    generate(work, 0, tmp_path / "a.jsonl", TARGETS, FakeEngine, run, rule_negatives=2)
+    assert stops == [["NEGATIVE", None]]
+    out = {r["item"]: r for r in read_jsonl(tmp_path / "a.jsonl")}
+    assert {c["source"] for c in out["with"]["candidates"]} == {"llm", "rule"}
+    assert {c["source"] for c in out["without"]["candidates"]} == {"llm"}
+    stops.clear()
+    generate(work, 0, tmp_path / "b.jsonl", TARGETS, FakeEngine, run)  # no other sources
+    assert stops == [[None, None]]

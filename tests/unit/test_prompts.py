@@ -1,4 +1,12 @@
-from contrastgen.prompts import build_messages, describe_reason, first_tag, parse_output
+from contrastgen import spatial
+from contrastgen.prompts import (
+    FEW_SHOT,
+    build_messages,
+    describe_reason,
+    few_shot_leak,
+    first_tag,
+    parse_output,
+)
 
 
 def test_parse_output_reads_tags_robustly():
@@ -9,17 +17,17 @@ def test_parse_output_reads_tags_robustly():
         "Here is some chatter\n"
         "NEGATIVE:\n"
     )
-    candidates, junk = parse_output(raw, "POSITIVE:")
+    candidates, junk, cut = parse_output(raw, "POSITIVE:")
     assert [(c.kind, c.text) for c in candidates] == [
         ("positive", "Go ahead to the red car."),
         ("positive", "Fly on to the red car."),
         ("negative", "Go back to the red car."),
     ]
-    assert junk == ["Here is some chatter", "NEGATIVE:"]
+    assert junk == ["Here is some chatter", "NEGATIVE:"] and cut is None
 
 
 def test_parse_output_of_garbage_gives_no_candidates():
-    candidates, junk = parse_output("", "POSITIVE:")
+    candidates, junk, cut = parse_output("", "POSITIVE:")
     assert candidates == [] and junk == ["POSITIVE:"]
 
 
@@ -47,3 +55,31 @@ def test_reasons_in_plain_words():
     assert "left out the landmark 'parking lot'" in describe_reason(
         {"code": "landmark_dropped", "value": "parking lot"}, "positive"
     )
+
+
+def test_an_unfinished_answer_keeps_its_cut_line_apart():
+    raw = " Go ahead to the red car.\nNEGATIVE: Go back to the"
+    candidates, junk, cut = parse_output(raw, "POSITIVE:", finished=False)
+    assert [c.text for c in candidates] == ["Go ahead to the red car."]
+    assert cut == "NEGATIVE: Go back to the" and junk == []
+    candidates, _, cut = parse_output(" Go ahead to the", "POSITIVE:", finished=False)
+    assert candidates == [] and cut == "POSITIVE: Go ahead to the"
+
+
+def test_few_shot_answers_obey_their_own_rules():
+    """Positives keep every fact, negatives change exactly one: what the validator asks."""
+    for original, positives, negatives in FEW_SHOT:
+        facts = spatial.extract(original)
+        for text in positives:
+            assert spatial.compare(facts, spatial.extract(text)) == [], text
+        for text in negatives:
+            (change,) = spatial.compare(facts, spatial.extract(text))
+            assert change["code"].endswith("_changed"), text
+
+
+def test_few_shot_leak_is_a_copied_fact_phrase_the_instruction_lacks():
+    original, positives, _ = FEW_SHOT[1]
+    leaked = "Go back and fly to the small white house near the trees."
+    assert few_shot_leak("turn left and land at the red car", leaked)
+    assert not few_shot_leak(original, positives[0])  # its own words
+    assert not few_shot_leak("turn left at the road", "Go left at the road.")

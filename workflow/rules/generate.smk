@@ -7,6 +7,7 @@ rule generate:
     input:
         work="results/ingest/{shard}.jsonl",
         model=generator_model(),
+        mined=mined_negatives,
     output:
         candidates="results/generate/{shard}.jsonl",
     log:

@@ -1,0 +1,22 @@
+# Corpus-mined hard negatives (negatives.corpus_mined): one job over the whole corpus,
+# since an item's nearest other instructions can sit in any shard.
+
+
+rule mine_negatives:
+    input:
+        shards=expand("results/ingest/{shard}.jsonl", shard=shard_ids()),
+    output:
+        mined=expand("results/mined/{shard}.jsonl", shard=shard_ids()),
+    log:
+        "logs/mine_negatives.log",
+    benchmark:
+        "benchmarks/mine_negatives.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 2
+    params:
+        per_item=config["negatives"]["corpus_mined_per_item"],
+        validator=config["validator"],
+        thresholds=config["validator"]["thresholds"],
+    script:
+        "../../scripts/mine_negatives.py"
