@@ -255,9 +255,11 @@ class Engine:
     ) -> list[list[Generation]]:
         """One padded `generate` call for all prompts; `samples_per_prompt` rows each.
 
-        `stop_tags` (one per prompt, or None) ends a prompt's rows as soon as they start a
-        line with that tag: a row asked for positives only stops before writing the
-        NEGATIVE line it would otherwise add, and frees its place in the batch.
+        `stop_tags` (one tag or None per prompt; None for the whole call leaves rows to
+        EOS and max_new_tokens, as the benchmark wants) ends each row at a blank line and,
+        where it has a tag, as soon as it starts a line with it: a row asked for positives
+        only stops before the NEGATIVE line it would otherwise add. A stopped row no longer
+        holds the batch.
 
         With `prefix_cache`, the token prefix shared by every row (system message and
         few-shot turns: ~90% of each prompt here) is run through the model once per job and
@@ -286,7 +288,7 @@ class Engine:
         else:
             sampling.update(temperature=None, top_p=None, top_k=None)
         extra = {}
-        if stop_tags and any(stop_tags):
+        if stop_tags is not None:
             row_tags = [tag for tag in stop_tags for _ in range(k)]
             from transformers import StoppingCriteriaList
 
@@ -309,7 +311,8 @@ class Engine:
                 **extra,
             )
         metrics.generate_s += time.perf_counter() - started
-        tags = [tag for tag in (stop_tags or [None] * len(prompts)) for _ in range(k)]
+        # False: no stop marks in this call (the benchmark's rows run to their limit)
+        tags = [tag for tag in (stop_tags or [False] * len(prompts)) for _ in range(k)]
         new = out[:, input_ids.shape[1] :].tolist()
         rows = [self._decode(seq, tag) for seq, tag in zip(new, tags, strict=True)]
         generated = sum(r.new_tokens for r in rows)
@@ -320,17 +323,17 @@ class Engine:
         metrics.padded_tokens += out.numel() - int(mask.sum()) - generated
         return [rows[i * k : (i + 1) * k] for i in range(len(prompts))]
 
-    def _decode(self, seq: list[int], stop_tag: str | None = None) -> Generation:
+    def _decode(self, seq: list[int], stop_tag: str | None | bool = False) -> Generation:
         """Text and token count of one row's new tokens, up to and including its EOS; a
-        row that reached its stop tag is finished too (its last line is the bare tag)."""
+        row ended by its stop marks (stop_tag None or a tag) is finished too."""
         length, finished = len(seq), False
         for i, tok in enumerate(seq):
             if tok in self.stop_ids:
                 length, finished = i + 1, True  # what follows the EOS is filler
                 break
         text = self.tokenizer.decode(seq[:length], skip_special_tokens=True)
-        if stop_tag and "\n" + stop_tag[:3] in text:
-            finished = True
+        if stop_tag is not False and any(mark in text for mark in stop_marks(stop_tag)):
+            finished = True  # ended by LineTagStop: its last line is a mark, not a cut
         return Generation(text, length, finished)
 
     def _prefix_cache(self, rows: list[list[int]]):
@@ -369,14 +372,20 @@ class Engine:
         return self._prefix
 
 
+def stop_marks(tag: str | None) -> tuple[str, ...]:
+    """Text that ends an answer row: a blank line (the answer format has none; what
+    follows one is commentary or a repetition loop that would hold the whole batch), and
+    a new line starting with the row's tag (three letters are enough: "NEG")."""
+    return ("\n\n", "\n" + tag[:3]) if tag else ("\n\n",)
+
+
 class LineTagStop:
-    """A stopping criterion per row: True once the row's new text starts a line with its
-    tag (the first three letters are enough: "NEG" of NEGATIVE). Rows without a tag run on.
-    """
+    """A stopping criterion per row: True once the row's new text holds one of its
+    stop_marks."""
 
     def __init__(self, tokenizer, row_tags: Sequence[str | None], prompt_width: int):
         self.tokenizer = tokenizer
-        self.marks = ["\n" + tag[:3] if tag else None for tag in row_tags]
+        self.marks = [stop_marks(tag) for tag in row_tags]
         self.prompt_width = prompt_width
 
     def __call__(self, input_ids, scores, **kwargs):
@@ -385,10 +394,10 @@ class LineTagStop:
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         if input_ids.shape[1] <= self.prompt_width:
             return done
-        for row, mark in enumerate(self.marks):
-            if mark is not None:
-                tail = input_ids[row, max(self.prompt_width, input_ids.shape[1] - 6) :]
-                done[row] = mark in self.tokenizer.decode(tail, skip_special_tokens=True)
+        start = max(self.prompt_width, input_ids.shape[1] - 6)
+        for row, marks in enumerate(self.marks):
+            tail = self.tokenizer.decode(input_ids[row, start:], skip_special_tokens=True)
+            done[row] = any(mark in tail for mark in marks)
         return done
 
 

@@ -122,7 +122,11 @@ def test_a_stop_tag_ends_its_rows_at_the_negative_line_and_only_those(engines):
     assert kinds and set(kinds) == {"positive"}
     assert stopped[0].finished and stopped[0].new_tokens < free[0].new_tokens
     assert free[0].text.startswith(stopped[0].text.rsplit("\n", 1)[0])  # same start, cut
-    assert stopped[1].text == free[1].text  # a row without a tag runs on as before
+    # a row without a tag stops only at a blank line, which the answer format never has
+    untagged = [g[0] for g in engine.generate(prompts, params, Metrics(), [None, None])]
+    assert stopped[1].text == untagged[1].text
+    assert free[1].text.startswith(untagged[1].text.split("\n\n")[0])
+    assert "\n\n" not in untagged[1].text.rstrip("\n")
 
 
 def test_continuous_runs_or_says_it_is_unavailable(engines):
