@@ -31,7 +31,9 @@ def cache_keys(path: Path) -> list[str]:
     return keys
 
 
-def test_sigkill_during_generation_then_rerun(tmp_path, generator_dir):
+def start_workflow(tmp_path, generator_dir, **generation):
+    """The real workflow on 14 bundled lines, one shard, round 0 only, started in its own
+    session (so a test can kill snakemake alone or with its whole process group)."""
     lines = (REPO / "resources/corpus/sample.jsonl").read_text().splitlines()[:14]
     (tmp_path / "corpus.jsonl").write_text("\n".join(lines) + "\n")
     config = base_config()
@@ -39,25 +41,24 @@ def test_sigkill_during_generation_then_rerun(tmp_path, generator_dir):
     config["generator"]["model"] = str(generator_dir)
     config["ingest"]["shards"] = 1
     config["refine"]["max_rounds"] = 0
-    config["generation"].update(
-        strategy="true_batch", batch_size=2, max_new_tokens=48, samples_per_prompt=2
-    )
+    config["generation"].update(strategy="true_batch", batch_size=2, max_new_tokens=48)
+    config["generation"].update(generation)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     bindir = Path(sys.executable).parent
     cmd = [str(bindir / "snakemake"), "--cores", "2", "--resources", "gpu=0"]
     cmd += ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path)]
     cmd += ["--configfile", str(tmp_path / "config.yaml")]
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
-    cache_file = tmp_path / "cache/generate/round0-shard000.jsonl"
-    # Own process group, so the kill takes snakemake and its job processes at once.
     proc = subprocess.Popen(
-        cmd,
-        cwd=tmp_path,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        cmd, cwd=tmp_path, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return proc, config, lines, tmp_path / "cache/generate/round0-shard000.jsonl"
+
+
+def test_sigkill_during_generation_then_rerun(tmp_path, generator_dir):
+    # Own process group, so the kill takes snakemake and its job processes at once.
+    proc, config, lines, cache_file = start_workflow(tmp_path, generator_dir, samples_per_prompt=2)
     try:
         deadline = time.monotonic() + 300
         while len(cache_keys(cache_file)) < 4:  # two batches of two items done
@@ -106,25 +107,7 @@ def session_processes(sid: int) -> list[str]:
 def test_a_job_dies_with_the_workflow_that_started_it(tmp_path, generator_dir):
     """SIGKILL of snakemake alone (not its process group): its generation job must not run
     on as an orphan and write its output while the user reruns."""
-    lines = (REPO / "resources/corpus/sample.jsonl").read_text().splitlines()[:14]
-    (tmp_path / "corpus.jsonl").write_text("\n".join(lines) + "\n")
-    config = base_config()
-    config["corpus"] = str(tmp_path / "corpus.jsonl")
-    config["generator"]["model"] = str(generator_dir)
-    config["ingest"]["shards"] = 1
-    config["refine"]["max_rounds"] = 0
-    config["generation"].update(strategy="true_batch", batch_size=2, max_new_tokens=48)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    bindir = Path(sys.executable).parent
-    cmd = [str(bindir / "snakemake"), "--cores", "2", "--resources", "gpu=0"]
-    cmd += ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path)]
-    cmd += ["--configfile", str(tmp_path / "config.yaml")]
-    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
-    cache_file = tmp_path / "cache/generate/round0-shard000.jsonl"
-    proc = subprocess.Popen(
-        cmd, cwd=tmp_path, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc, _, _, cache_file = start_workflow(tmp_path, generator_dir)
     try:
         deadline = time.monotonic() + 300
         while len(cache_keys(cache_file)) < 2:  # the generation job is at work
