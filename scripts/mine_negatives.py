@@ -3,15 +3,13 @@ spatial fact, as negative candidates for round 0."""
 
 from contrastgen.pipeline import mine
 from contrastgen.rulekit import setup_rule_logging
-from contrastgen.validate import Embedder, Thresholds, resolve_validator_model
+from contrastgen.validate import Embedder, resolve_validator_model
 
 setup_rule_logging(snakemake)
-settings = snakemake.params.validator
-model_dir = resolve_validator_model(settings["model"])
+model_dir = resolve_validator_model(snakemake.params.validator)
 mine(
     list(snakemake.input.shards),
     list(snakemake.output.mined),
-    Thresholds(**snakemake.params.thresholds),
     snakemake.params.per_item,
-    make_embedder=lambda: Embedder(model_dir, settings["batch_size"], snakemake.threads),
+    make_embedder=lambda: Embedder(model_dir, snakemake.params.batch_size, snakemake.threads),
 )

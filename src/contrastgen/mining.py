@@ -3,10 +3,10 @@ a spatial fact.
 
 Real human text, the way the original pipeline's later hard-negative miner took its
 negatives from other answers of the dataset: for each item, the other items are ranked by
-the validator's embedding similarity, and the nearest ones that the validator would accept
-as a negative (similar enough, not a copy, at least one spatial fact replaced or added)
-become candidates with `source: "corpus"` and the `donor` item they came from. The
-validate stage then decides them like any other candidate.
+the validator's embedding similarity, and the nearest ones that could be a negative (not
+the same text, at least one spatial fact replaced or added) become candidates with
+`source: "corpus"` and the `donor` item they came from. The validate stage then decides
+them like any other candidate.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import spatial
-from .validate import Thresholds, decide
+from .validate import same_text
 
 log = logging.getLogger(__name__)
 
@@ -47,29 +47,37 @@ def nearest(embeddings, k: int) -> tuple[list[list[int]], list[list[float]]]:
     return indices, sims
 
 
+def replaces_a_fact(original: spatial.Features, other: spatial.Features) -> bool:
+    """Whether `other` replaces or adds a spatial fact of `original` (not only drops one):
+    what the validator asks of any negative."""
+    return any(not r["code"].endswith("_dropped") for r in spatial.compare(original, other))
+
+
 def mine_negatives(
     items: Sequence[dict[str, Any]],
     embed: Callable[[list[str]], Any],
-    thresholds: Thresholds,
     per_item: int,
 ) -> dict[str, list[dict[str, Any]]]:
-    """item id -> up to `per_item` negative candidates taken from other items' texts."""
+    """item id -> up to `per_item` negative candidates taken from other items' texts: the
+    nearest ones that are not the same text and replace or add a spatial fact.
+
+    Thresholds are left to the validator on purpose: mining does not depend on them, so
+    new thresholds revalidate without mining (or round 0) running again."""
     if per_item <= 0 or len(items) < 2:
         return {item["item"]: [] for item in items}
     texts = [item["instruction"] for item in items]
     features = [spatial.extract(t) for t in texts]
-    neighbours, similarities = nearest(embed(texts), NEIGHBOURS)
+    neighbours, _ = nearest(embed(texts), NEIGHBOURS)
     out: dict[str, list[dict[str, Any]]] = {}
     for i, item in enumerate(items):
         chosen: list[dict[str, Any]] = []
         seen = {texts[i].lower()}
-        for j, sim in zip(neighbours[i], similarities[i], strict=True):
+        for j in neighbours[i]:
             if len(chosen) >= per_item:
                 break
-            if texts[j].lower() in seen:
+            if texts[j].lower() in seen or same_text(texts[i], texts[j]):
                 continue
-            verdict = decide(texts[i], texts[j], "negative", sim, thresholds, features[i])
-            if verdict["valid"]:
+            if replaces_a_fact(features[i], features[j]):
                 seen.add(texts[j].lower())
                 chosen.append(
                     {

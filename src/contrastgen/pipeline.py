@@ -110,7 +110,6 @@ def ingest(
 def mine(
     shard_paths: list[str | Path],
     out_paths: list[str | Path],
-    thresholds: Thresholds,
     per_item: int,
     make_embedder: Callable[[], Any],
 ) -> dict[str, int]:
@@ -121,7 +120,7 @@ def mine(
     shards = [list(read_jsonl(path)) for path in shard_paths]
     items = [item for shard in shards for item in shard]
     embedder = make_embedder() if len(items) > 1 else None
-    mined = mine_negatives(items, embedder.embed if embedder else None, thresholds, per_item)
+    mined = mine_negatives(items, embedder.embed if embedder else None, per_item)
     for path, shard in zip(out_paths, shards, strict=True):
         write_jsonl(path, [{"item": i["item"], "candidates": mined[i["item"]]} for i in shard])
     summary = {"items": len(items), "with_negative": sum(1 for c in mined.values() if c)}

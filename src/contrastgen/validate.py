@@ -44,6 +44,11 @@ def _comparable(text: str) -> str:
     return re.sub(r"[^a-z0-9' ]", "", normalise(text).lower()).strip()
 
 
+def same_text(a: str, b: str) -> bool:
+    """Equal but for case, spacing and punctuation (the validator's `identical`)."""
+    return _comparable(a) == _comparable(b)
+
+
 def decide(
     original: str,
     candidate: str,
@@ -62,7 +67,7 @@ def decide(
     cf = spatial.extract(candidate)
     diffs = spatial.compare(of, cf)
     reasons: list[dict] = []
-    if _comparable(candidate) == _comparable(original):
+    if same_text(candidate, original):
         reasons.append({"code": "identical"})
     # Meta words count only when the original does not use them itself.
     original_meta = {m.lower() for m in _META.findall(original)}

@@ -2,8 +2,9 @@
 
 import torch
 
+from contrastgen import spatial
 from contrastgen.io import read_jsonl, write_jsonl
-from contrastgen.mining import mine_negatives, nearest
+from contrastgen.mining import mine_negatives, nearest, replaces_a_fact
 from contrastgen.pipeline import mine
 from contrastgen.validate import DEFAULT_THRESHOLDS, decide
 
@@ -28,20 +29,22 @@ def test_nearest_never_returns_the_row_itself_and_is_sorted():
     assert idx[2400][0] == int(full[2400].argmax())
 
 
-def test_mined_negatives_are_other_items_the_validator_accepts(embedder):
-    mined = mine_negatives(ITEMS, embedder.embed, DEFAULT_THRESHOLDS, per_item=2)
+def test_mined_negatives_are_the_nearest_other_items_that_replace_a_fact(embedder):
+    mined = mine_negatives(ITEMS, embedder.embed, per_item=2)
     assert set(mined) == {item["item"] for item in ITEMS}
     first = mined["i0"]
     assert first and first[0]["text"] == TEXTS[1] and first[0]["donor"] == "i1"
     for item in ITEMS:
+        facts = spatial.extract(item["instruction"])
         for cand in mined[item["item"]]:
             assert cand["kind"] == "negative" and cand["source"] == "corpus"
             assert cand["text"].lower() != item["instruction"].lower()
-            sim = embedder.similarities([(item["instruction"], cand["text"])])[0]
-            verdict = decide(item["instruction"], cand["text"], "negative", sim, DEFAULT_THRESHOLDS)
-            assert verdict["valid"], (item["instruction"], cand["text"], verdict)
+            assert replaces_a_fact(facts, spatial.extract(cand["text"]))
     # dropping the clock only (i2) or a copy (i4) is never a negative of i0
     assert all(c["donor"] not in ("i2", "i4") for c in first)
+    # the nearest one is also what the validator accepts, at the default thresholds
+    sim = embedder.similarities([(TEXTS[0], TEXTS[1])])[0]
+    assert decide(TEXTS[0], TEXTS[1], "negative", sim, DEFAULT_THRESHOLDS)["valid"]
 
 
 def test_mine_writes_one_file_per_shard_and_looks_across_shards(tmp_path, embedder):
@@ -49,7 +52,7 @@ def test_mine_writes_one_file_per_shard_and_looks_across_shards(tmp_path, embedd
     write_jsonl(shards[0], [ITEMS[0], ITEMS[2]])
     write_jsonl(shards[1], [ITEMS[1], ITEMS[3], ITEMS[4]])
     outs = [tmp_path / "ma.jsonl", tmp_path / "mb.jsonl"]
-    summary = mine(shards, outs, DEFAULT_THRESHOLDS, 1, lambda: embedder)
+    summary = mine(shards, outs, 1, lambda: embedder)
     a, b = list(read_jsonl(outs[0])), list(read_jsonl(outs[1]))
     assert [r["item"] for r in a] == ["i0", "i2"] and [r["item"] for r in b] == ["i1", "i3", "i4"]
     assert summary["items"] == 5 and 1 <= summary["with_negative"] <= 5

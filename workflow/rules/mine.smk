@@ -16,7 +16,8 @@ rule mine_negatives:
     threads: 2
     params:
         per_item=config["negatives"]["corpus_mined_per_item"],
-        validator=config["validator"],
-        thresholds=config["validator"]["thresholds"],
+        # not the thresholds: new thresholds revalidate without mining again
+        validator=config["validator"]["model"],
+        batch_size=config["validator"]["batch_size"],
     script:
         "../../scripts/mine_negatives.py"
