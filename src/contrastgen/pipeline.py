@@ -166,6 +166,8 @@ def feedback_for(state: dict[str, Any], max_lines: int = 3) -> list[str]:
     for cand in state["candidates"]:
         if cand["round"] != last or cand["valid"] or cand["kind"] not in ("positive", "negative"):
             continue
+        if cand.get("source", "llm") != "llm":
+            continue  # a rejected rule edit or corpus text is not the model's to fix
         for reason in cand["reasons"][:1]:  # the first reason is the decisive one
             lines[prompts.describe_reason(reason, cand["kind"])] += 1
     return [line for line, _ in lines.most_common(max_lines)]
@@ -259,10 +261,10 @@ def generate(
 
     In round 0, `rule_negatives` > 0 adds that many rule-based hard negatives per item
     (source "rule") and `mined` (item -> candidates, from `mine`) the corpus-mined ones
-    (source "corpus"), after the LLM's candidates. An item that has such negatives asks
-    the LLM for positives only: its answer stops at the NEGATIVE line (about a third of
-    the tokens), and should the validator reject every other negative, the next round
-    asks the LLM for one.
+    (source "corpus"), after the LLM's candidates. An item with rule negatives asks the
+    LLM for positives only: its answer stops at the NEGATIVE line (about a third of the
+    tokens), and should the validator reject every other negative, the next round asks
+    the LLM for one.
     """
     asks: list[Ask] = []
     for record in work:
@@ -271,7 +273,11 @@ def generate(
         if not (need_pos or need_neg):
             continue
         other = other_negatives(state, rule_negatives, mined) if round_ == 0 else []
-        llm_neg = 0 if other else need_neg
+        # Only the item's own rule edits decide what the LLM is asked: the corpus-mined
+        # ones change when the corpus grows, and an item's prompt (so its cache key) must
+        # depend on the item alone, or a grown corpus would regenerate old items.
+        has_rule = any(c["source"] == "rule" for c in other)
+        llm_neg = 0 if has_rule else need_neg
         fb = feedback_for(state) if round_ else []
         prefill = prompts.first_tag(need_pos, llm_neg)
         stop_tag = "NEGATIVE" if need_pos and not llm_neg else None
