@@ -56,15 +56,20 @@ def start_workflow(tmp_path, generator_dir, **generation):
     return proc, config, lines, tmp_path / "cache/generate/round0-shard000.jsonl"
 
 
+def wait_for_checkpoints(proc, cache_file, n: int, timeout_s: float = 300) -> None:
+    """Until the running workflow's generation job has cached `n` items."""
+    deadline = time.monotonic() + timeout_s
+    while len(cache_keys(cache_file)) < n:
+        assert proc.poll() is None, "the workflow ended before it could be killed"
+        assert time.monotonic() < deadline, "generation did not checkpoint in time"
+        time.sleep(0.2)
+
+
 def test_sigkill_during_generation_then_rerun(tmp_path, generator_dir):
     # Own process group, so the kill takes snakemake and its job processes at once.
     proc, config, lines, cache_file = start_workflow(tmp_path, generator_dir, samples_per_prompt=2)
     try:
-        deadline = time.monotonic() + 300
-        while len(cache_keys(cache_file)) < 4:  # two batches of two items done
-            assert proc.poll() is None, "the workflow ended before it could be killed"
-            assert time.monotonic() < deadline, "generation did not checkpoint in time"
-            time.sleep(0.2)
+        wait_for_checkpoints(proc, cache_file, 4)  # two batches of two items done
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -109,11 +114,7 @@ def test_a_job_dies_with_the_workflow_that_started_it(tmp_path, generator_dir):
     on as an orphan and write its output while the user reruns."""
     proc, _, _, cache_file = start_workflow(tmp_path, generator_dir)
     try:
-        deadline = time.monotonic() + 300
-        while len(cache_keys(cache_file)) < 2:  # the generation job is at work
-            assert proc.poll() is None, "the workflow ended before it could be killed"
-            assert time.monotonic() < deadline, "generation did not checkpoint in time"
-            time.sleep(0.2)
+        wait_for_checkpoints(proc, cache_file, 2)  # the generation job is at work
         assert any(".snakemake/scripts" in c for c in session_processes(proc.pid))
         proc.kill()  # snakemake only; its job is left to fend for itself
         proc.wait()
