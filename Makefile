@@ -7,8 +7,13 @@ BIN := $(VENV)/bin
 GPUS := $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true)
 GPUS := $(if $(GPUS),$(GPUS),0)
 STAMP := $(VENV)/.installed
+# The vLLM environment (generator.backend: vllm): its own venv, since vLLM pins
+# transformers 5 and the workflow pins 4.57. The CPU wheel unless a GPU is seen.
+VLLM_VENV := .venv-vllm
+VLLM_REQ := envs/vllm-$(if $(filter 0,$(GPUS)),cpu,cuda).txt
+VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: setup run test lint bench dry clean test-deps report
+.PHONY: setup setup-vllm run test lint bench dry clean test-deps report
 
 setup: $(STAMP) resources/models/SmolLM2-135M-Instruct/config.json
 
@@ -18,6 +23,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+setup-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): $(VLLM_REQ)
+	test -x $(VLLM_VENV)/bin/python || python3.11 -m venv $(VLLM_VENV) || python3 -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install --quiet -r $(VLLM_REQ)
+	# vLLM pulls in torchvision/torchaudio, which need only multimodal models and break
+	# `import vllm` beside torch 2.13.0+cpu ("operator torchvision::nms does not exist")
+	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -c "import vllm; print('vLLM', vllm.__version__)"
+	touch $@
 
 resources/models/SmolLM2-135M-Instruct/config.json: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores 1 models
@@ -50,7 +67,8 @@ test-deps:
 	    || { apt-get update -qq && apt-get install -y -qq $(TEST_DEBS) >/dev/null; }; \
 	fi
 
-test: setup lint test-deps
+# The vLLM tests run a real vLLM engine: setup-vllm is part of the test setup.
+test: setup setup-vllm lint test-deps
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra
 
 report: setup

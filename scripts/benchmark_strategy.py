@@ -1,15 +1,18 @@
-"""Rule benchmark_strategy: one batching strategy on the benchmark sample."""
+"""Rule benchmark_strategy: one engine (strategy or vllm) on the benchmark sample, in one mode."""
 
 from contrastgen.benchmark import run_one
 from contrastgen.rulekit import claim_job_gpus, setup_rule_logging
 
 setup_rule_logging(snakemake)
-claim_job_gpus(snakemake)  # sets CUDA_VISIBLE_DEVICES before torch uses CUDA
+claim = claim_job_gpus(snakemake)  # sets CUDA_VISIBLE_DEVICES before torch uses CUDA
 run_one(
     snakemake.input.sample,
     snakemake.output.result,
     snakemake.params.strategy,
+    snakemake.params.mode,
     snakemake.params.generator,
+    snakemake.params.generation,
     snakemake.params.settings,
     snakemake.threads,
+    len(claim.ids),
 )

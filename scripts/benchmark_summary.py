@@ -10,6 +10,7 @@ summarize(
     list(snakemake.input.tsvs),
     settings["sample_size"],
     settings["max_new_tokens"],
+    snakemake.params.default_strategy,
     snakemake.output.summary,
     snakemake.output.report,
     snakemake.output.plot,

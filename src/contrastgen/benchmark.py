@@ -1,9 +1,17 @@
-"""Benchmark of the batching strategies: same sample, same model, side by side.
+"""Benchmark of the engines: same sample, same model, side by side.
 
-Each strategy runs in its own Snakemake job (timed by the `benchmark:` directive as well)
-and writes its engine metrics and greedy outputs; `summarize` compares them: speedup vs
-the sequential baseline in generated tokens/s, and greedy agreement of true_batch with
-sequential (left-padding bugs show up there).
+An engine is a transformers batching strategy or the vllm backend. Each runs in its own
+Snakemake job (timed by the `benchmark:` directive as well) in one of two modes:
+
+- greedy:  greedy decoding, every row exactly `max_new_tokens` (fixed_new_tokens): batching
+           compared like with like, as a kernel benchmark would;
+- sampled: what a real round-0 job asks: the generation section's sampling and samples per
+           prompt, each answer's own token budget, rows that stop at end of turn or a stop
+           mark. A static batch waits for its longest row here; continuous batching does not.
+
+`summarize` compares them: speedup vs the sequential baseline (greedy) or the configured
+strategy (sampled) in generated tokens/s, greedy agreement of true_batch with sequential
+(left-padding bugs show up there), and each job's load, warm-up and wall seconds.
 """
 
 from __future__ import annotations
@@ -16,17 +24,23 @@ import resource
 import threading
 import time
 from pathlib import Path
+from resource import RUSAGE_CHILDREN, RUSAGE_SELF
 from typing import Any
 
 from . import prompts
 from .corpus import IngestLimits, check_record, read_corpus
-from .engine import BatchPlan, GenParams, StrategyUnavailable, engine_from_settings, run_strategy
+from .engines import make_backend
+from .engines.base import GenParams, Request, stop_marks
+from .engines.transformers_backend import STRATEGIES, StrategyUnavailable
 from .io import read_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
 # Strategies that send one prompt per generate call: one prompt warms them up.
 ONE_PROMPT_PER_CALL = {"sequential", "fake_batch", "continuous"}
+MODES = ("greedy", "sampled")
+VLLM = "vllm"  # the benchmark's name for the vllm backend, beside the strategies
+ENGINES = [*STRATEGIES, VLLM]
 
 
 def draw_sample(
@@ -82,46 +96,89 @@ class GpuSampler:
         return round(sum(self.samples) / len(self.samples), 1) if self.samples else None
 
 
+def benchmark_requests(sample: list[dict], mode: str, generation: dict, settings: dict):
+    """The sample's requests and params in `mode` (see the module docstring)."""
+    if mode == "greedy":
+        requests = [
+            Request(tuple(prompts.build_messages(r["instruction"])), "POSITIVE:") for r in sample
+        ]
+        params = GenParams(
+            max_new_tokens=settings["max_new_tokens"],
+            do_sample=False,
+            seed=settings["seed"],
+            min_new_tokens=settings["max_new_tokens"] if settings["fixed_new_tokens"] else None,
+        )
+        return requests, params
+    from .engines.base import params_from_settings
+
+    params = params_from_settings(generation)
+    # round 0 as it runs by default: rule negatives exist, so the LLM writes positives
+    # and stops at the NEGATIVE line or a blank one
+    requests = [
+        Request(
+            tuple(prompts.build_messages(r["instruction"])),
+            "POSITIVE:",
+            prompts.answer_token_budget(r["instruction"], params.max_new_tokens),
+            stop_marks("NEGATIVE"),
+        )
+        for r in sample
+    ]
+    return requests, params
+
+
 def run_one(
     sample_path: str | Path,
     out_path: str | Path,
-    strategy: str,
+    engine: str,
+    mode: str,
     generator: dict,
+    generation: dict,
     settings: dict,
     threads: int | None = None,
+    gpus: int = 0,
 ) -> dict[str, Any]:
-    """Load the model once, run one strategy on the sample with greedy decoding, record it."""
+    """Load the model once, warm up, run one engine on the sample in `mode`, record it."""
     import torch
 
     sample = list(read_jsonl(sample_path))
+    requests, params = benchmark_requests(sample, mode, generation, settings)
+    if engine == VLLM:
+        generator = {**generator, "backend": "vllm"}
+    else:
+        generator = {**generator, "backend": "transformers"}
+    bench_generation = {
+        **generation,
+        "strategy": engine if engine != VLLM else generation["strategy"],
+        "prefix_cache": settings["prefix_cache"],
+        "batch_size": settings["batch_size"],
+        "token_budget": settings["token_budget"],
+    }
     started = time.perf_counter()
-    engine = engine_from_settings(generator, threads, settings["prefix_cache"])
-    load_s = time.perf_counter() - started
-    texts = [
-        prompts.render_prompt(engine.tokenizer, r["instruction"], None, "POSITIVE:") for r in sample
-    ]
-    params = GenParams(
-        max_new_tokens=settings["max_new_tokens"],
-        do_sample=False,
-        seed=settings["seed"],
-        min_new_tokens=settings["max_new_tokens"] if settings["fixed_new_tokens"] else None,
-    )
-    plan = BatchPlan(settings["batch_size"], settings["token_budget"])
-    if engine.device == "cuda":
+    backend = make_backend(generator, bench_generation, threads, gpus)
+    device = backend.device
+    in_process_cuda = device == "cuda" and engine != VLLM  # vLLM's memory is its own process's
+    if in_process_cuda:
         torch.cuda.reset_peak_memory_stats()
     # Warm-up, untimed: one batch of the real shape with the real parameters. The first
     # full-size call pays one-time costs (allocations, kernel selection) that a real job
     # pays once over many batches; measured here: 39 s cold vs 26 s warm for 64 rows.
-    warm = texts[:1] if strategy in ONE_PROMPT_PER_CALL else texts[: settings["batch_size"]]
-    started = time.perf_counter()
+    # vLLM loads its engine (sized to the longest prompt) on its first call: all of them.
+    if engine == VLLM:
+        warm = requests
+    elif engine in ONE_PROMPT_PER_CALL:
+        warm = requests[:1]
+    else:
+        warm = requests[: settings["batch_size"]]
     try:
-        run_strategy(strategy, engine, warm, params, plan)
+        backend.generate(warm, params)
     except StrategyUnavailable:
         pass  # reported by the timed run below
-    warmup_s = time.perf_counter() - started
+    load_s = backend.load_s
+    warmup_s = time.perf_counter() - started - load_s
     result: dict[str, Any] = {
-        "strategy": strategy,
-        "device": describe_device(engine.device),
+        "strategy": engine,
+        "mode": mode,
+        "device": describe_device(device) + (" (vLLM)" if engine == VLLM else ""),
         "model": generator["model"],
         "load_s": round(load_s, 3),
         "warmup_s": round(warmup_s, 3),
@@ -129,27 +186,43 @@ def run_one(
     try:
         with GpuSampler() as gpu:
             wall = time.perf_counter()
-            outputs, metrics = run_strategy(strategy, engine, texts, params, plan)
+            outputs, metrics = backend.generate(requests, params)
             wall = time.perf_counter() - wall
     except StrategyUnavailable as exc:
         log.warning("%s", exc)
         result.update(available=False, reason=str(exc))
         write_json(out_path, result)
         return result
+    finally:
+        backend.close()
     result.update(
         available=True,
         wall_s=round(wall, 3),
-        **{k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.to_json().items()},
-        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **{
+            k: round(v, 4) if isinstance(v, float) else v
+            for k, v in metrics.to_json().items()
+            if k != "load_s"  # the timed call loads nothing; load_s above is the job's
+        },
+        finished_share=round(
+            sum(g.finished for gens in outputs for g in gens)
+            / max(1, sum(len(gens) for gens in outputs)),
+            4,
+        ),
+        # the vLLM engine runs in child processes (waited for by close() above)
+        peak_rss_mb=round(
+            max(resource.getrusage(who).ru_maxrss for who in (RUSAGE_SELF, RUSAGE_CHILDREN)) / 1024,
+            1,
+        ),
         peak_cuda_mb=(
-            round(torch.cuda.max_memory_allocated() / 2**20, 1) if engine.device == "cuda" else None
+            round(torch.cuda.max_memory_allocated() / 2**20, 1) if in_process_cuda else None
         ),
         gpu_util_mean=gpu.mean(),
         outputs=[gens[0].text for gens in outputs],
     )
     log.info(
-        "%s: %.1f tokens/s, %.2f instructions/s",
-        strategy,
+        "%s (%s): %.1f tokens/s, %.2f instructions/s",
+        engine,
+        mode,
         result["tokens_per_s"],
         result["instructions_per_s"],
     )
@@ -185,37 +258,44 @@ def summarize(
     tsvs: list[str | Path],
     sample_size: int,
     max_new_tokens: int,
+    default_strategy: str,
     summary_path: str | Path,
     report_path: str | Path,
     plot_path: str | Path,
 ) -> dict[str, Any]:
-    """summary.json, report.md and a bar chart of tokens/s per strategy."""
-    runs = [json.loads(Path(p).read_text()) for p in results]
-    strategies: dict[str, dict] = {}
+    """summary.json, report.md and a bar chart of tokens/s per engine and mode.
+
+    The greedy mode's entries sit at the top level (`strategies`, `speedup_vs_sequential`,
+    `greedy_agreement`); the sampled mode's under `sampled`, with speedups over the
+    configured strategy (`default_strategy`), which is what a user runs without vLLM."""
+    by_mode: dict[str, dict[str, dict]] = {mode: {} for mode in MODES}
     outputs: dict[str, list[str]] = {}
-    for run, tsv in zip(runs, tsvs, strict=True):
-        name = run["strategy"]
-        outputs[name] = run.pop("outputs", [])
-        strategies[name] = {**run, **read_tsv(tsv)}
-    base = strategies.get("sequential", {}).get("tokens_per_s")
-    speedup = {
-        name: round(s["tokens_per_s"] / base, 2)
-        for name, s in strategies.items()
-        if s.get("available") and base
-    }
+    for path, tsv in zip(results, tsvs, strict=True):
+        run = json.loads(Path(path).read_text())
+        texts = run.pop("outputs", [])
+        if run["mode"] == "greedy":
+            outputs[run["strategy"]] = texts
+        by_mode[run["mode"]][run["strategy"]] = {**run, **read_tsv(tsv)}
+    greedy, sampled = by_mode["greedy"], by_mode["sampled"]
     agreement = None
     if outputs.get("sequential") and outputs.get("true_batch"):
         pairs = list(zip(outputs["sequential"], outputs["true_batch"], strict=True))
         agreement = round(sum(a == b for a, b in pairs) / len(pairs), 4)
-    first = next(iter(strategies.values()))
+    first = next(iter({**greedy, **sampled}.values()))
     summary = {
-        "device": first["device"],
+        "device": first["device"].removesuffix(" (vLLM)"),
         "model": first["model"],
         "sample_size": sample_size,
         "max_new_tokens": max_new_tokens,
-        "strategies": strategies,
-        "speedup_vs_sequential": speedup,
+        "strategies": greedy,
+        "speedup_vs_sequential": speedups(greedy, "sequential"),
         "greedy_agreement": agreement,
+        "sampled": {
+            "strategies": sampled,
+            "baseline": default_strategy,
+            "speedup": speedups(sampled, default_strategy),
+            "job_speedup": speedups(sampled, default_strategy, "snakemake_s"),
+        },
     }
     write_json(summary_path, summary)
     Path(report_path).write_text(render_report(summary))
@@ -223,32 +303,64 @@ def summarize(
     return summary
 
 
+def speedups(runs: dict[str, dict], base: str, key: str = "tokens_per_s") -> dict[str, float]:
+    """Each run's `key` relative to `base`'s: tokens/s, or for job wall time (lower is
+    better) how many times faster the whole job was."""
+    ref = runs.get(base, {}).get(key) if runs.get(base, {}).get("available") else None
+    if not ref:
+        return {}
+    return {
+        name: round(r[key] / ref if key == "tokens_per_s" else ref / r[key], 2)
+        for name, r in runs.items()
+        if r.get("available") and r.get(key)
+    }
+
+
 def render_report(summary: dict[str, Any]) -> str:
+    sampled = summary["sampled"]
     lines = [
-        "# Batching benchmark",
+        "# Engine benchmark",
         "",
         f"- device: {summary['device']}",
         f"- model: {summary['model']}",
-        f"- sample: {summary['sample_size']} instructions, {summary['max_new_tokens']} new "
-        "tokens max, greedy decoding",
+        f"- sample: {summary['sample_size']} instructions",
+        f"- greedy: {summary['max_new_tokens']} new tokens per row, greedy decoding",
+        "- sampled: the generation settings of a real round 0 (sampling, samples per prompt, "
+        "each answer's budget, stops at end of turn)",
         f"- greedy agreement (true_batch vs sequential): {summary['greedy_agreement']}",
         "",
-        "| strategy | tokens/s | instructions/s | speedup | generate s | load s | warm-up s | "
-        "wall s (snakemake) | peak RSS MB | peak CUDA MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, s in summary["strategies"].items():
-        if not s.get("available"):
-            lines.append(f"| {name} | unavailable: {s.get('reason')} | | | | | | | | |")
+    for title, runs, speedup, base in (
+        (
+            "greedy, fixed length",
+            summary["strategies"],
+            summary["speedup_vs_sequential"],
+            "sequential",
+        ),
+        ("sampled, real settings", sampled["strategies"], sampled["speedup"], sampled["baseline"]),
+    ):
+        if not runs:
             continue
-        lines.append(
-            f"| {name} | {s['tokens_per_s']:.1f} | {s['instructions_per_s']:.2f} | "
-            f"{summary['speedup_vs_sequential'].get(name, '')}x | {s['generate_s']:.1f} | "
-            f"{s['load_s']:.1f} | {s['warmup_s']:.1f} | {s['snakemake_s']:.1f} | "
-            f"{s['peak_rss_mb']} | "
-            f"{s['peak_cuda_mb'] if s['peak_cuda_mb'] is not None else '-'} |"
-        )
-    return "\n".join(lines) + "\n"
+        lines += [
+            f"## {title}",
+            "",
+            f"| engine | tokens/s | instructions/s | speedup vs {base} | generate s | load s | "
+            "warm-up s | job wall s (snakemake) | finished rows | peak RSS MB | peak CUDA MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, s in runs.items():
+            if not s.get("available"):
+                lines.append(f"| {name} | unavailable: {s.get('reason')} | | | | | | | | | |")
+                continue
+            lines.append(
+                f"| {name} | {s['tokens_per_s']:.1f} | {s['instructions_per_s']:.2f} | "
+                f"{speedup.get(name, '')}x | {s['generate_s']:.1f} | "
+                f"{s['load_s']:.1f} | {s['warmup_s']:.1f} | {s['snakemake_s']:.1f} | "
+                f"{s['finished_share']:.0%} | {s['peak_rss_mb']} | "
+                f"{s['peak_cuda_mb'] if s['peak_cuda_mb'] is not None else '-'} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
 
 
 def plot_tokens_per_s(summary: dict[str, Any], path: str | Path) -> None:
@@ -257,11 +369,21 @@ def plot_tokens_per_s(summary: dict[str, Any], path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [n for n, s in summary["strategies"].items() if s.get("available")]
-    values = [summary["strategies"][n]["tokens_per_s"] for n in names]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    bars = ax.bar(names, values, color="#4c72b0")
-    ax.bar_label(bars, labels=[f"{summary['speedup_vs_sequential'].get(n, 0)}x" for n in names])
+    runs = [
+        ("greedy", n, s, summary["speedup_vs_sequential"]) for n, s in summary["strategies"].items()
+    ]
+    runs += [
+        ("sampled", n, s, summary["sampled"]["speedup"])
+        for n, s in summary["sampled"]["strategies"].items()
+    ]
+    runs = [r for r in runs if r[2].get("available")]
+    names = [f"{name}\n{mode}" for mode, name, _, _ in runs]
+    values = [s["tokens_per_s"] for _, _, s, _ in runs]
+    colors = ["#4c72b0" if mode == "greedy" else "#dd8452" for mode, *_ in runs]
+    fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(runs)), 3.5))
+    bars = ax.bar(names, values, color=colors)
+    ax.bar_label(bars, labels=[f"{speedup.get(name, 0)}x" for _, name, _, speedup in runs])
+    ax.tick_params(axis="x", labelsize=7)
     ax.set_ylabel("generated tokens / s")
     ax.set_title(f"{summary['sample_size']} instructions on {summary['device']}", fontsize=9)
     fig.tight_layout()

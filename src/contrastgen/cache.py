@@ -34,12 +34,25 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+# The files that decide what a checkpoint writes, beside its weights: a changed tokenizer
+# (e.g. a repaired one) or end-of-turn token gives other answers to the same prompt.
+IDENTITY_FILES = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+)
+
+
 def model_identity(model_dir: str | Path) -> dict[str, str]:
-    """What identifies a model for the cache: its path and a hash of its config.json."""
+    """What identifies a model for the cache: its path and a hash of its config and
+    tokenizer files."""
     path = Path(model_dir).resolve()
-    config = path / "config.json"
-    config_hash = hashlib.sha256(config.read_bytes()).hexdigest()[:16] if config.is_file() else ""
-    return {"path": str(path), "config": config_hash}
+    h = hashlib.sha256()
+    for name in IDENTITY_FILES:
+        file = path / name
+        h.update(name.encode() + b"\0" + (file.read_bytes() if file.is_file() else b"") + b"\0")
+    return {"path": str(path), "files": h.hexdigest()[:16]}
 
 
 def _crc(key: str, value_json: str) -> int:

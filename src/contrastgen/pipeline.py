@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from . import prompts, spatial
-from .cache import ItemCache, digest, model_identity
+from .cache import ItemCache, digest
 from .corpus import IngestLimits, Item, check_record, item_id, read_corpus, shard_of
+from .engines.base import Backend, Generation, GenParams, Progress, Request, stop_marks
 from .errors import UserError
 from .hardneg import rule_based_negatives
 from .io import read_jsonl, write_json, write_jsonl
@@ -173,30 +174,14 @@ def feedback_for(state: dict[str, Any], max_lines: int = 3) -> list[str]:
     return [line for line, _ in lines.most_common(max_lines)]
 
 
-def generation_cache_context(generator: dict, generation: dict) -> dict[str, Any]:
-    """The model identity and sampling params of a generation rule, for generation_key."""
-    from .engine import params_from_settings, resolve_device, resolve_dtype
-
-    device = resolve_device(generator.get("device", "auto"))
-    return {
-        "model": model_identity(generator["model"]),
-        "quantization": generator.get("quantization", "none"),
-        # float16 and float32 (or two attention kernels) sample different tokens; `auto`
-        # is resolved, since it means float32 on a CPU and bfloat16 on an A100
-        "dtype": str(resolve_dtype(generator.get("dtype", "auto"), device)),
-        "attn_implementation": generator.get("attn_implementation"),
-        "params": params_from_settings(generation).to_json(),
-    }
-
-
 def generation_key(
     context: dict[str, Any], round_: int, instruction: str, feedback, prefill, stop_tag=None
 ):
     """Cache key of one item's prompt in one round: everything that shapes its generations.
 
-    `context` holds the model identity and the sampling params (cache.model_identity,
-    GenParams); batching knobs (strategy, batch size, prefix cache) are left out on purpose:
-    they change speed, not what the model is asked.
+    `context` is the backend's identity (engines.cache_identity: backend, model, numerics,
+    sampling params); batching knobs (strategy, batch size, prefix cache) are left out on
+    purpose: they change speed, not what the model is asked.
     """
     return digest(
         {
@@ -239,25 +224,23 @@ def generate(
     round_: int,
     out_path: str | Path,
     targets: Targets,
-    make_engine: Callable[[], Any],
-    run: Callable[..., list[list[Any]]],
+    make_backend: Callable[[], Backend],
+    params: GenParams,
     rule_negatives: int = 0,
     cache: ItemCache | None = None,
     cache_context: dict[str, Any] | None = None,
-    max_new_tokens: int = 96,
     mined: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, int]:
     """Prompt the LLM for every item that still misses its targets; write candidates.
 
     `work` is the ingest shard (round 0) or the previous round's validate state. Items
-    whose prompt is in `cache` are answered from it; the rest go to the LLM and each
-    finished batch is written to the cache at once, so a killed job resumes where it
-    stopped. The engine is made only when something misses the cache, so a finished or
-    cached shard loads no model. `run(engine, prompt_texts, on_done, new_tokens,
-    stop_tags)` returns generations per prompt in input order and calls `on_done(indices,
-    generations)` per batch; `new_tokens` holds each prompt's answer budget
-    (prompts.answer_token_budget, capped by `max_new_tokens`). An answer cut off by its
-    budget loses its last line (counted as `cut_lines`), never judged as a candidate.
+    whose prompt is in `cache` are answered from it; the rest go to the backend, which
+    hands back each finished batch (or request) to be written to the cache at once, so a
+    killed job resumes where it stopped. The backend is made only when something misses
+    the cache, so a finished or cached shard loads no model. Each request has its own
+    answer budget (prompts.answer_token_budget, capped by `params.max_new_tokens`); an
+    answer cut off by its budget loses its last line (counted as `cut_lines`), never
+    judged as a candidate.
 
     In round 0, `rule_negatives` > 0 adds that many rule-based hard negatives per item
     (source "rule") and `mined` (item -> candidates, from `mine`) the corpus-mined ones
@@ -292,30 +275,35 @@ def generate(
     misses = [a for a in asks if a.key is not None and a.key not in cached]
     fresh: dict[str, list[dict]] = {}
     if misses:
-        engine = make_engine()
-        texts = [
-            prompts.render_prompt(engine.tokenizer, a.state["instruction"], a.feedback, a.prefill)
+        requests = [
+            Request(
+                tuple(prompts.build_messages(a.state["instruction"], a.feedback)),
+                a.prefill,
+                # room for the answer's lines from the instruction's length: long
+                # instructions are not cut off, and a batch of short ones stops early
+                prompts.answer_token_budget(a.state["instruction"], params.max_new_tokens),
+                stop_marks(a.stop_tag),
+            )
             for a in misses
         ]
-        # room for the answer's lines from the instruction's length: long instructions
-        # are not cut off, and a batch of short ones stops early
-        budgets = [
-            prompts.answer_token_budget(a.state["instruction"], max_new_tokens) for a in misses
-        ]
 
-        def checkpoint(indices: list[int], generations: list[list[Any]]) -> None:
+        def checkpoint(indices: list[int], generations: list[list[Generation]]) -> None:
             entries = []
             for j, gens in zip(indices, generations, strict=True):
-                value = [
-                    {"text": g.text, "new_tokens": g.new_tokens, "finished": g.finished}
-                    for g in gens
-                ]
+                value = [g.to_json() for g in gens]
                 fresh[misses[j].key] = value
                 entries.append((misses[j].key, value))
             if cache:
                 cache.put_many(entries)
 
-        run(engine, texts, checkpoint, budgets, [a.stop_tag for a in misses])
+        backend = make_backend()
+        progress = Progress(len(requests), f"round {round_}")
+        try:
+            _, metrics = backend.generate(requests, params, checkpoint, progress)
+        finally:
+            progress.close()
+            backend.close()
+        log.info("round %d: %s", round_, metrics.to_json())
     else:
         log.info("round %d: nothing to send to the LLM; model not loaded", round_)
     written_at = time.time()

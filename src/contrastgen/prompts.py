@@ -127,12 +127,9 @@ def first_tag(need_positives: int, need_negatives: int) -> str:
 
 def render_prompt(tokenizer, instruction: str, feedback: list[str] | None, prefill: str) -> str:
     """The full prompt text: chat template plus the pre-filled first tag."""
-    messages = build_messages(instruction, feedback)
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    else:  # base models: a plain transcript in the same shape
-        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
-    return text + prefill
+    from .engines.base import render_chat
+
+    return render_chat(tokenizer, build_messages(instruction, feedback), prefill)
 
 
 # Room for an answer: its lines (the few-shot answers' shape, POSITIVE POSITIVE NEGATIVE),

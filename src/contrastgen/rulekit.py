@@ -67,14 +67,16 @@ def _ancestors() -> list[tuple[int, int]]:
     return chain
 
 
-def die_with_workflow(poll_s: float = 0.5) -> None:
+def die_with_workflow(poll_s: float = 0.5, kill_group: bool = False) -> None:
     """End this job when the workflow that started it is gone.
 
     A SIGKILLed snakemake cannot stop its jobs: they would run on (parent pid 1) and
     write their outputs late, while the user already reruns. A daemon thread watches the
     ancestors (a pid reused by a new process has another start time) and kills this
     process within `poll_s` once one of them dies; the kernel then drops its GPU locks.
-    Needs /proc (Linux); elsewhere it does nothing.
+    `kill_group`: kill this process's whole process group (itself and the children that
+    share it), for a process that leads a group of its own. Needs /proc (Linux);
+    elsewhere it does nothing.
     """
     chain = _ancestors()
     if not chain:
@@ -89,6 +91,8 @@ def die_with_workflow(poll_s: float = 0.5) -> None:
                     logging.getLogger(__name__).error(
                         "the workflow that started this job is gone (pid %d); stopping", pid
                     )
+                    if kill_group:
+                        os.killpg(os.getpgid(0), signal.SIGKILL)
                     os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="die-with-workflow", daemon=True).start()

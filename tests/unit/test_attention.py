@@ -5,7 +5,7 @@ import torch
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from contrastgen.attention import NAME, sdpa_packed_gqa
-from contrastgen.engine import BatchPlan, Engine, GenParams, run_strategy
+from contrastgen.engines.transformers_backend import BatchPlan, Engine, GenParams, run_strategy
 from contrastgen.prompts import render_prompt
 
 

@@ -69,4 +69,4 @@ def test_keys_and_model_identity_follow_content(tmp_path):
     first = model_identity(tmp_path)
     assert first == model_identity(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 16}))
-    assert model_identity(tmp_path)["config"] != first["config"]
+    assert model_identity(tmp_path)["files"] != first["files"]

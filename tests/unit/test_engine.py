@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from contrastgen.engine import (
+from contrastgen.engines.transformers_backend import (
     BatchPlan,
     Engine,
     GenParams,
@@ -109,7 +109,7 @@ def test_samples_per_prompt_and_eos_stop(engines):
 
 
 def test_a_stop_tag_ends_its_rows_at_the_negative_line_and_only_those(engines):
-    from contrastgen.engine import Metrics
+    from contrastgen.engines.base import Metrics, stop_marks
     from contrastgen.prompts import parse_output
 
     engine = engines[True]
@@ -117,13 +117,14 @@ def test_a_stop_tag_ends_its_rows_at_the_negative_line_and_only_those(engines):
     params = GenParams(max_new_tokens=160, do_sample=False)
     free = [g[0] for g in engine.generate(prompts, params, Metrics())]
     assert all("NEGATIVE:" in g.text for g in free), "the few-shot shape ends with a negative"
-    stopped = [g[0] for g in engine.generate(prompts, params, Metrics(), ["NEGATIVE", None])]
+    marks = [stop_marks("NEGATIVE"), stop_marks(None)]
+    stopped = [g[0] for g in engine.generate(prompts, params, Metrics(), marks)]
     kinds = [c.kind for c in parse_output(stopped[0].text, "POSITIVE:", stopped[0].finished)[0]]
     assert kinds and set(kinds) == {"positive"}
     assert stopped[0].finished and stopped[0].new_tokens < free[0].new_tokens
     assert free[0].text.startswith(stopped[0].text.rsplit("\n", 1)[0])  # same start, cut
     # a row without a tag stops only at a blank line, which the answer format never has
-    untagged = [g[0] for g in engine.generate(prompts, params, Metrics(), [None, None])]
+    untagged = [g[0] for g in engine.generate(prompts, params, Metrics(), [stop_marks(None)] * 2)]
     assert stopped[1].text == untagged[1].text
     assert free[1].text.startswith(untagged[1].text.split("\n\n")[0])
     assert "\n\n" not in untagged[1].text.rstrip("\n")
@@ -152,14 +153,14 @@ def test_unknown_strategy_is_refused(engines):
 
 
 def test_quantization_on_cpu_is_refused_naming_the_key():
-    from contrastgen.engine import quantization_config
+    from contrastgen.engines.transformers_backend import quantization_config
 
     with pytest.raises(ValueError, match="generator.quantization: 8bit uses bitsandbytes"):
         quantization_config("8bit", "cpu", torch.float16)
 
 
 def test_cuda_on_a_host_without_a_gpu_is_a_config_error():
-    from contrastgen.engine import resolve_device
+    from contrastgen.engines.transformers_backend import resolve_device
 
     assert not torch.cuda.is_available()  # this suite runs on CPU hosts
     with pytest.raises(ConfigError, match="generator.device is 'cuda' but torch sees no CUDA"):
@@ -167,23 +168,24 @@ def test_cuda_on_a_host_without_a_gpu_is_a_config_error():
 
 
 def test_dtype_and_attention_are_part_of_the_generation_cache_key(generator_dir):
-    from contrastgen.pipeline import generation_cache_context
+    from contrastgen.engines import cache_identity as generation_cache_context
 
     generation = {"max_new_tokens": 8, "temperature": 0.4, "top_p": 0.9, "seed": 1,
                   "samples_per_prompt": 1}  # fmt: skip
     base = {"model": str(generator_dir), "device": "cpu", "dtype": "float32"}
     keys = {
         str(generation_cache_context({**base, **change}, generation))
-        for change in ({}, {"dtype": "float16"}, {"attn_implementation": "eager"})
-    }
-    assert len(keys) == 3
+        for change in ({}, {"dtype": "float16"}, {"attn_implementation": "eager"},
+                       {"backend": "vllm"})
+    }  # fmt: skip
+    assert len(keys) == 4
     auto = generation_cache_context({**base, "dtype": "auto"}, generation)
     assert auto == generation_cache_context(base, generation)  # auto is float32 on a CPU
 
 
 def test_bf16_on_a_gpu_without_it_is_refused(monkeypatch):
     # Test double: no pre-Ampere GPU here, so torch is told this card lacks bf16.
-    from contrastgen.engine import resolve_dtype
+    from contrastgen.engines.transformers_backend import resolve_dtype
 
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     with pytest.raises(ConfigError, match="generator.dtype is bfloat16 but this GPU"):

@@ -3,7 +3,7 @@
 import pytest
 
 from contrastgen.cache import ItemCache
-from contrastgen.engine import Generation, runner_from_settings
+from contrastgen.engines.base import Generation, GenParams, Metrics, stop_marks
 from contrastgen.io import read_jsonl
 from contrastgen.pipeline import Targets, generate, validate
 from contrastgen.validate import DEFAULT_THRESHOLDS, Thresholds
@@ -19,16 +19,7 @@ WORK = [
         ]
     )
 ]
-GENERATION = {
-    "strategy": "true_batch",
-    "batch_size": 2,
-    "token_budget": 8192,
-    "max_new_tokens": 24,
-    "temperature": 0.4,
-    "top_p": 0.95,
-    "samples_per_prompt": 1,
-    "seed": 3,
-}
+PARAMS = GenParams(max_new_tokens=24, temperature=0.4, top_p=0.95, seed=3)
 
 
 def no_model():
@@ -36,31 +27,42 @@ def no_model():
 
 
 @pytest.fixture(scope="module")
-def engine(generator_dir):
-    from contrastgen.engine import Engine
+def backend(generator_dir):
+    from contrastgen.engines.transformers_backend import Engine, TransformersBackend
 
-    return Engine(generator_dir, device="cpu", threads=2)
+    return TransformersBackend(
+        Engine(generator_dir, device="cpu", threads=2), "true_batch", 2, 8192
+    )
 
 
-def test_generate_checkpoints_per_batch_and_a_rerun_is_served_from_the_cache(tmp_path, engine):
-    cache = ItemCache(tmp_path / "cache", "generate", "round0-shard0")
-    run = runner_from_settings(GENERATION, "test")
-    batches = []
+class CountingBackend:
+    """The real backend, recording the batches it hands back."""
 
-    def counting_run(eng, texts, on_done, new_tokens=None, stop_tags=None):
+    def __init__(self, inner, batches):
+        self.inner, self.batches = inner, batches
+
+    def generate(self, requests, params, on_done=None, progress=None):
         def on_batch(indices, gens):
-            batches.append(indices)
+            self.batches.append(indices)
             on_done(indices, gens)
 
-        return run(eng, texts, on_batch, new_tokens, stop_tags)
+        return self.inner.generate(requests, params, on_batch, progress)
+
+    def close(self):
+        pass
+
+
+def test_generate_checkpoints_per_batch_and_a_rerun_is_served_from_the_cache(tmp_path, backend):
+    cache = ItemCache(tmp_path / "cache", "generate", "round0-shard0")
+    batches = []
 
     first = generate(
         WORK,
         0,
         tmp_path / "a.jsonl",
         TARGETS,
-        lambda: engine,
-        counting_run,
+        lambda: CountingBackend(backend, batches),
+        PARAMS,
         cache=cache,
         cache_context={"model": "m"},
     )
@@ -74,7 +76,7 @@ def test_generate_checkpoints_per_batch_and_a_rerun_is_served_from_the_cache(tmp
         tmp_path / "b.jsonl",
         TARGETS,
         no_model,
-        counting_run,
+        PARAMS,
         cache=cache,
         cache_context={"model": "m"},
     )
@@ -86,7 +88,7 @@ def test_generate_checkpoints_per_batch_and_a_rerun_is_served_from_the_cache(tmp
     # Another model or round is another question: nothing may come from the cache.
     for round_, context in ((0, {"model": "other"}), (1, {"model": "m"})):
         with pytest.raises(AssertionError, match="must not be loaded"):
-            generate(WORK, round_, tmp_path / "c.jsonl", TARGETS, no_model, counting_run,
+            generate(WORK, round_, tmp_path / "c.jsonl", TARGETS, no_model, PARAMS,
                      cache=cache, cache_context=context)  # fmt: skip
 
 
@@ -102,25 +104,35 @@ BAD_OUTPUTS = [
 ]
 
 
+class ScriptedBackend:
+    """Answers every request with the scripted outputs in turn; records what it was asked
+    (each request's budget under `params`, and its stop marks)."""
+
+    device, load_s = "cpu", 0.0
+
+    def __init__(self, outputs, finished=True, budgets=None, stops=None):
+        self.outputs, self.finished = outputs, finished
+        self.budgets, self.stops = budgets, stops
+
+    def __call__(self):  # generate() makes its backend by calling what it is given
+        return self
+
+    def generate(self, requests, params, on_done=None, progress=None):
+        if self.stops is not None:
+            self.stops.append([r.stops for r in requests])
+        if self.budgets is not None:
+            self.budgets.append([r.budget(params) for r in requests])
+        n = len(self.outputs)
+        gens = [[Generation(self.outputs[i % n], 7, self.finished)] for i in range(len(requests))]
+        on_done(list(range(len(requests))), gens)
+        return gens, Metrics(prompts=len(requests))
+
+    def close(self):
+        pass
+
+
 def scripted_run(outputs, finished=True, budgets=None, stops=None):
-    def run(engine, texts, on_done, new_tokens=None, stop_tags=None):
-        if stops is not None:
-            stops.append(list(stop_tags))
-        if budgets is not None:
-            budgets.append(list(new_tokens))
-        gens = [[Generation(outputs[i % len(outputs)], 7, finished)] for i in range(len(texts))]
-        on_done(list(range(len(texts))), gens)
-        return gens
-
-    return run
-
-
-class FakeTokenizer:
-    chat_template = None
-
-
-class FakeEngine:
-    tokenizer = FakeTokenizer()
+    return ScriptedBackend(outputs, finished, budgets, stops)
 
 
 def test_bad_model_output_becomes_rejected_candidates_with_reasons(tmp_path, embedder):
@@ -129,7 +141,7 @@ def test_bad_model_output_becomes_rejected_candidates_with_reasons(tmp_path, emb
         dict(WORK[0], item=f"b{i}", instruction=f"{WORK[0]['instruction']} ({i})")
         for i in range(len(BAD_OUTPUTS))
     ]
-    generate(work, 0, tmp_path / "cand.jsonl", TARGETS, FakeEngine, scripted_run(BAD_OUTPUTS))
+    generate(work, 0, tmp_path / "cand.jsonl", TARGETS, scripted_run(BAD_OUTPUTS), PARAMS)
     validate(
         work,
         tmp_path / "cand.jsonl",
@@ -162,7 +174,7 @@ def test_validate_caches_similarities_and_new_thresholds_need_no_model(tmp_path,
         "\nNEGATIVE: Turn to your 8 clock and keep on that way till the destination."
     ]
     work = WORK[:1]
-    generate(work, 0, tmp_path / "cand.jsonl", TARGETS, FakeEngine, scripted_run(outputs))
+    generate(work, 0, tmp_path / "cand.jsonl", TARGETS, scripted_run(outputs), PARAMS)
     cache = ItemCache(tmp_path / "cache", "similarity", "round0-shard0")
     args = (work, tmp_path / "cand.jsonl", 0)
     validate(
@@ -204,8 +216,8 @@ def test_an_answer_cut_off_by_its_budget_loses_its_last_line_only(tmp_path):
         "\nPOSITIVE: Face your 4 o'clock and keep on till the destination."
         "\nNEGATIVE: Turn to your 8 clock and keep on that"
     ]
-    generate(WORK[:1], 0, tmp_path / "a.jsonl", TARGETS, FakeEngine, scripted_run(outputs))
-    generate(WORK[:1], 0, tmp_path / "b.jsonl", TARGETS, FakeEngine, scripted_run(outputs, False))
+    generate(WORK[:1], 0, tmp_path / "a.jsonl", TARGETS, scripted_run(outputs), PARAMS)
+    generate(WORK[:1], 0, tmp_path / "b.jsonl", TARGETS, scripted_run(outputs, False), PARAMS)
     whole, cut = next(read_jsonl(tmp_path / "a.jsonl")), next(read_jsonl(tmp_path / "b.jsonl"))
     assert [c["kind"] for c in whole["candidates"]] == ["positive", "positive", "negative"]
     assert whole["cut_lines"] == 0
@@ -219,10 +231,10 @@ def test_long_instructions_get_room_for_their_lines_up_to_the_cap(tmp_path):
     work = [dict(WORK[0], item=f"w{i}", instruction=t) for i, t in enumerate([short, long])]
     budgets = []
     run = scripted_run(["x"], budgets=budgets)
-    generate(work, 0, tmp_path / "a.jsonl", TARGETS, FakeEngine, run, max_new_tokens=256)
+    generate(work, 0, tmp_path / "a.jsonl", TARGETS, run, GenParams(max_new_tokens=256))
     assert budgets == [[64, 224]]  # 5 words: 3 x (8 + 8) -> 64; 40: 3 x (60 + 8) -> 224
     budgets.clear()
-    generate(work, 0, tmp_path / "b.jsonl", TARGETS, FakeEngine, run, max_new_tokens=48)
+    generate(work, 0, tmp_path / "b.jsonl", TARGETS, run, GenParams(max_new_tokens=48))
     assert budgets == [[48, 48]]  # the cap binds for both
 
 
@@ -235,11 +247,11 @@ def test_items_with_rule_negatives_ask_the_llm_for_positives_only(tmp_path):
     ]
     stops = []
     run = scripted_run([" Go left at the red house."], stops=stops)
-    generate(work, 0, tmp_path / "a.jsonl", TARGETS, FakeEngine, run, rule_negatives=2)
-    assert stops == [["NEGATIVE", None]]
+    generate(work, 0, tmp_path / "a.jsonl", TARGETS, run, PARAMS, rule_negatives=2)
+    assert stops == [[stop_marks("NEGATIVE"), stop_marks(None)]]
     out = {r["item"]: r for r in read_jsonl(tmp_path / "a.jsonl")}
     assert {c["source"] for c in out["with"]["candidates"]} == {"llm", "rule"}
     assert {c["source"] for c in out["without"]["candidates"]} == {"llm"}
     stops.clear()
-    generate(work, 0, tmp_path / "b.jsonl", TARGETS, FakeEngine, run)  # no other sources
-    assert stops == [[None, None]]
+    generate(work, 0, tmp_path / "b.jsonl", TARGETS, run, PARAMS)  # no other sources
+    assert stops == [[stop_marks(None)] * 2]

@@ -1,5 +1,6 @@
-# `snakemake benchmark`: every batching strategy on the same seeded sample and model, one
-# job each. Each job takes every core, so no two strategies are timed side by side.
+# `snakemake benchmark`: every engine (batching strategy, or the vllm backend) on the same
+# seeded sample and model, in the greedy fixed-length mode and the sampled mode of a real
+# job, one job each. Each job takes every core, so no two engines are timed side by side.
 
 
 rule benchmark_sample:
@@ -23,11 +24,11 @@ rule benchmark_strategy:
         sample="results/benchmark/sample.jsonl",
         model=generator_model(),
     output:
-        result="results/benchmark/{strategy}.json",
+        result="results/benchmark/{mode}/{strategy}.json",
     log:
-        "logs/benchmark/{strategy}.log",
+        "logs/benchmark/{mode}/{strategy}.log",
     benchmark:
-        "benchmarks/benchmark/{strategy}.tsv"
+        "benchmarks/benchmark/{mode}/{strategy}.tsv"
     conda:
         "../../envs/generate.yaml"
     # Every core (asked when the job runs, so --report and --lint need no --cores): no
@@ -37,7 +38,9 @@ rule benchmark_strategy:
         gpu=gpus_per_job(),
     params:
         strategy="{strategy}",
+        mode="{mode}",
         generator=config["generator"],
+        generation=config["generation"],
         settings=config["benchmark"],
     script:
         "../../scripts/benchmark_strategy.py"
@@ -62,6 +65,7 @@ rule benchmark_summary:
         "../../envs/cpu.yaml"
     params:
         settings=config["benchmark"],
+        default_strategy=config["generation"]["strategy"],
     script:
         "../../scripts/benchmark_summary.py"
 

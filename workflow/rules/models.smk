@@ -29,6 +29,7 @@ rule prepare_generator:
         "../../envs/generate.yaml"
     params:
         transformers=installed_transformers(),
+        tokenizer_layout=TOKENIZER_LAYOUT,
     script:
         "../../scripts/prepare_generator.py"
 

@@ -1,4 +1,4 @@
-"""The generation engine: one loaded model, several batching strategies behind one interface.
+"""The transformers backend: one loaded model, several batching strategies behind one interface.
 
 Strategies take the same prompts and return one list of generations per prompt, in
 input order, so the workflow picks one by name and the benchmark runs them side by side:
@@ -19,11 +19,21 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import attention
-from .errors import ConfigError
+from .. import attention
+from ..errors import ConfigError
+from .base import (
+    Generation,
+    GenParams,
+    Metrics,
+    OnDone,
+    OnProgress,
+    Request,
+    cut_at_stop,
+    render_chat,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,47 +44,6 @@ MIN_PREFIX_TOKENS = 16
 
 class StrategyUnavailable(RuntimeError):
     """The strategy cannot run with the installed libraries; nothing else is run instead."""
-
-
-@dataclass(frozen=True)
-class GenParams:
-    max_new_tokens: int = 96
-    do_sample: bool = True
-    temperature: float = 0.7
-    top_p: float = 0.9
-    seed: int = 0
-    samples_per_prompt: int = 1
-    # Benchmarks set this to max_new_tokens so every row decodes the same number of tokens.
-    min_new_tokens: int | None = None
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class Generation:
-    text: str
-    new_tokens: int  # generated tokens of this row, padding excluded, EOS included
-    # False when the row ran out of max_new_tokens before its end-of-turn token: its
-    # last line is cut off mid-sentence and must not be judged as a candidate.
-    finished: bool = True
-
-
-@dataclass
-class Metrics:
-    prompts: int = 0
-    rows: int = 0
-    generated_tokens: int = 0
-    padded_tokens: int = 0  # prompt padding plus post-EOS filler, i.e. wasted positions
-    batches: int = 0
-    oom_splits: int = 0
-    generate_s: float = 0.0
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["tokens_per_s"] = self.generated_tokens / self.generate_s if self.generate_s else 0.0
-        d["instructions_per_s"] = self.prompts / self.generate_s if self.generate_s else 0.0
-        return d
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -207,7 +176,7 @@ class Engine:
             )
         if self.device == "cuda" and torch.cuda.device_count() > 1:
             # Model parallel over the job's GPUs: the planner's device map, not a guess.
-            from .planner import plan
+            from ..planner import plan
 
             name = str(self.dtype).removeprefix("torch.")
             layout = plan(
@@ -251,15 +220,15 @@ class Engine:
         prompts: list[str],
         params: GenParams,
         metrics: Metrics,
-        stop_tags: Sequence[str | None] | None = None,
+        stops: Sequence[Sequence[str]] | None = None,
     ) -> list[list[Generation]]:
         """One padded `generate` call for all prompts; `samples_per_prompt` rows each.
 
-        `stop_tags` (one tag or None per prompt; None for the whole call leaves rows to
-        EOS and max_new_tokens, as the benchmark wants) ends each row at a blank line and,
-        where it has a tag, as soon as it starts a line with it: a row asked for positives
-        only stops before the NEGATIVE line it would otherwise add. A stopped row no longer
-        holds the batch.
+        `stops` (per prompt, the texts that end its rows: base.stop_marks) ends a row as
+        soon as its new text holds one, and its text is cut there: a row asked for
+        positives only stops at the NEGATIVE line it would otherwise add, and a stopped
+        row no longer holds the batch. None (or empty marks) leaves rows to EOS and
+        max_new_tokens, as the benchmark wants.
 
         With `prefix_cache`, the token prefix shared by every row (system message and
         few-shot turns: ~90% of each prompt here) is run through the model once per job and
@@ -288,11 +257,11 @@ class Engine:
         else:
             sampling.update(temperature=None, top_p=None, top_k=None)
         extra = {}
-        if stop_tags is not None:
-            row_tags = [tag for tag in stop_tags for _ in range(k)]
+        row_stops = [tuple(marks) for marks in (stops or [()] * len(prompts)) for _ in range(k)]
+        if any(row_stops):
             from transformers import StoppingCriteriaList
 
-            stop = LineTagStop(self.tokenizer, row_tags, p + width)
+            stop = StopMarks(self.tokenizer, row_stops, p + width)
             extra["stopping_criteria"] = StoppingCriteriaList([stop])
         if cache is not None:
             batch_cache = copy.deepcopy(cache)
@@ -311,10 +280,8 @@ class Engine:
                 **extra,
             )
         metrics.generate_s += time.perf_counter() - started
-        # False: no stop marks in this call (the benchmark's rows run to their limit)
-        tags = [tag for tag in (stop_tags or [False] * len(prompts)) for _ in range(k)]
         new = out[:, input_ids.shape[1] :].tolist()
-        rows = [self._decode(seq, tag) for seq, tag in zip(new, tags, strict=True)]
+        rows = [self._decode(seq, marks) for seq, marks in zip(new, row_stops, strict=True)]
         generated = sum(r.new_tokens for r in rows)
         metrics.batches += 1
         metrics.prompts += len(prompts)
@@ -323,18 +290,19 @@ class Engine:
         metrics.padded_tokens += out.numel() - int(mask.sum()) - generated
         return [rows[i * k : (i + 1) * k] for i in range(len(prompts))]
 
-    def _decode(self, seq: list[int], stop_tag: str | None | bool = False) -> Generation:
+    def _decode(self, seq: list[int], stops: Sequence[str] = ()) -> Generation:
         """Text and token count of one row's new tokens, up to and including its EOS; a
-        row ended by its stop marks (stop_tag None or a tag) is finished too."""
+        row ended by a stop mark is finished too, its text cut before the mark (as vLLM
+        does)."""
         length, finished = len(seq), False
         for i, tok in enumerate(seq):
             if tok in self.stop_ids:
                 length, finished = i + 1, True  # what follows the EOS is filler
                 break
-        text = self.tokenizer.decode(seq[:length], skip_special_tokens=True)
-        if stop_tag is not False and any(mark in text for mark in stop_marks(stop_tag)):
-            finished = True  # ended by LineTagStop: its last line is a mark, not a cut
-        return Generation(text, length, finished)
+        text, stopped = cut_at_stop(
+            self.tokenizer.decode(seq[:length], skip_special_tokens=True), stops
+        )
+        return Generation(text, length, finished or stopped)
 
     def _prefix_cache(self, rows: list[list[int]]):
         """(prefix ids, KV cache of the prefix) for the token prefix every row shares.
@@ -372,20 +340,12 @@ class Engine:
         return self._prefix
 
 
-def stop_marks(tag: str | None) -> tuple[str, ...]:
-    """Text that ends an answer row: a blank line (the answer format has none; what
-    follows one is commentary or a repetition loop that would hold the whole batch), and
-    a new line starting with the row's tag (three letters are enough: "NEG")."""
-    return ("\n\n", "\n" + tag[:3]) if tag else ("\n\n",)
+class StopMarks:
+    """A stopping criterion per row: True once the row's new text holds one of its marks."""
 
-
-class LineTagStop:
-    """A stopping criterion per row: True once the row's new text holds one of its
-    stop_marks."""
-
-    def __init__(self, tokenizer, row_tags: Sequence[str | None], prompt_width: int):
+    def __init__(self, tokenizer, row_stops: Sequence[Sequence[str]], prompt_width: int):
         self.tokenizer = tokenizer
-        self.marks = [stop_marks(tag) for tag in row_tags]
+        self.marks = row_stops
         self.prompt_width = prompt_width
 
     def __call__(self, input_ids, scores, **kwargs):
@@ -397,7 +357,7 @@ class LineTagStop:
         start = max(self.prompt_width, input_ids.shape[1] - 6)
         for row, marks in enumerate(self.marks):
             tail = self.tokenizer.decode(input_ids[row, start:], skip_special_tokens=True)
-            done[row] = any(mark in tail for mark in marks)
+            done[row] = bool(marks) and any(mark in tail for mark in marks)
         return done
 
 
@@ -405,25 +365,23 @@ class LineTagStop:
 class BatchPlan:
     batch_size: int = 16
     token_budget: int = 8192  # bucketed: rows x (longest prompt + max_new_tokens) per batch
-    progress: Callable[[int, int], None] | None = field(default=None, repr=False)
+    progress: OnProgress | None = field(default=None, repr=False)
     # Called after every finished batch with the prompts' input indices and their
     # generations, so callers can checkpoint (the per-item cache) before the run ends.
-    on_done: Callable[[list[int], list[list[Generation]]], None] | None = field(
-        default=None, repr=False
-    )
+    on_done: OnDone | None = field(default=None, repr=False)
     # New tokens each prompt may take (at most GenParams.max_new_tokens): a batch runs to
     # the largest of its rows' budgets, and bucketed packs by prompt + own budget. None:
     # every prompt gets max_new_tokens.
     new_tokens: Sequence[int] | None = field(default=None, repr=False)
-    # Per prompt, a line tag that ends its rows (Engine.generate's stop_tags), or None.
-    stop_tags: Sequence[str | None] | None = field(default=None, repr=False)
+    # Per prompt, the texts that end its rows (Engine.generate's stops), or None.
+    stops: Sequence[Sequence[str]] | None = field(default=None, repr=False)
 
 
 def _batched_call(engine: Engine, prompts, params: GenParams, metrics: Metrics, plan: BatchPlan):
     """`call(indices)`: generate for prompts[indices] (halving on OOM), report, checkpoint."""
 
     def run(batch: list[int], batch_params: GenParams) -> list[list[Generation]]:
-        stops = [plan.stop_tags[i] for i in batch] if plan.stop_tags is not None else None
+        stops = [plan.stops[i] for i in batch] if plan.stops is not None else None
         out = engine.generate([prompts[i] for i in batch], batch_params, metrics, stops)
         if plan.progress:
             plan.progress(len(batch), sum(g.new_tokens for gens in out for g in gens))
@@ -562,8 +520,8 @@ def run_continuous(engine, prompts, params, metrics, plan):
     for res in results.values():  # in input order, each prompt's samples together
         seq = list(res.generated_tokens)
         finished = bool(seq) and seq[-1] in engine.stop_ids
-        text = engine.tokenizer.decode(seq, skip_special_tokens=True)
-        rows.append(Generation(text, len(seq), finished))
+        text, stopped = cut_at_stop(engine.tokenizer.decode(seq, skip_special_tokens=True), ())
+        rows.append(Generation(text, len(seq), finished or stopped))
     metrics.batches += 1
     metrics.prompts += len(prompts)
     metrics.rows += len(rows)
@@ -600,82 +558,70 @@ def run_strategy(
     return STRATEGIES[name](engine, prompts, params, metrics, plan), metrics
 
 
-class Progress:
-    """A tqdm bar over prompts that also shows generated tokens/s (goes to the rule log)."""
+class TransformersBackend:
+    """The Backend protocol over an Engine and one of its strategies."""
 
-    def __init__(self, total: int, desc: str):
-        from tqdm import tqdm
+    name = "transformers"
 
-        self.bar = tqdm(total=total, desc=desc, unit="instr", mininterval=5.0, smoothing=0.1)
-        self.tokens = 0
-        self.started = time.perf_counter()
+    def __init__(self, engine: Engine, strategy: str, batch_size: int, token_budget: int):
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
+        self.engine = engine
+        self.strategy = strategy
+        self.batch_size = batch_size
+        self.token_budget = token_budget
+        self.device = engine.device
+        self.load_s = engine.load_s
 
-    def __call__(self, prompts_done: int, tokens: int) -> None:
-        self.tokens += tokens
-        elapsed = max(1e-9, time.perf_counter() - self.started)
-        self.bar.set_postfix(tok_s=f"{self.tokens / elapsed:.1f}", refresh=False)
-        self.bar.update(prompts_done)
+    def render(self, request: Request) -> str:
+        return render_chat(self.engine.tokenizer, request.messages, request.prefill)
 
-    def close(self) -> None:
-        self.bar.close()
-
-
-def engine_from_settings(
-    generator: dict, threads: int | None = None, prefix_cache: bool = True, batch_tokens=16384
-) -> Engine:
-    """An Engine from the `generator` section of config.yaml."""
-    return Engine(
-        generator["model"],
-        device=generator.get("device", "auto"),
-        dtype=generator.get("dtype", "auto"),
-        threads=threads,
-        attn_implementation=generator.get("attn_implementation"),
-        prefix_cache=prefix_cache,
-        quantization=generator.get("quantization", "none"),
-        batch_tokens=batch_tokens,
-    )
-
-
-def params_from_settings(generation: dict) -> GenParams:
-    """GenParams from the `generation` section of config.yaml."""
-    return GenParams(
-        max_new_tokens=generation["max_new_tokens"],
-        do_sample=generation["temperature"] > 0,
-        temperature=generation["temperature"],
-        top_p=generation["top_p"],
-        seed=generation["seed"],
-        samples_per_prompt=generation["samples_per_prompt"],
-    )
-
-
-def runner_from_settings(generation: dict, desc: str):
-    """`run(engine, prompts, on_done=None, new_tokens=None)` for the configured strategy,
-    with a progress bar."""
-    params = params_from_settings(generation)
-
-    def run(
-        engine: Engine,
-        prompts: list[str],
-        on_done=None,
-        new_tokens: Sequence[int] | None = None,
-        stop_tags: Sequence[str | None] | None = None,
-    ) -> list[list[Generation]]:
-        """`new_tokens`: each prompt's own budget (BatchPlan.new_tokens), capped by
-        generation.max_new_tokens; `stop_tags`: BatchPlan.stop_tags."""
-        progress = Progress(len(prompts), desc)
+    def generate(
+        self,
+        requests: Sequence[Request],
+        params: GenParams,
+        on_done: OnDone | None = None,
+        progress: OnProgress | None = None,
+    ) -> tuple[list[list[Generation]], Metrics]:
         plan = BatchPlan(
-            generation["batch_size"],
-            generation["token_budget"],
+            self.batch_size,
+            self.token_budget,
             progress,
             on_done,
-            new_tokens,
-            stop_tags,
+            [r.budget(params) for r in requests],
+            [r.stops for r in requests],
         )
-        try:
-            out, metrics = run_strategy(generation["strategy"], engine, prompts, params, plan)
-        finally:
-            progress.close()
-        log.info("%s: %s", desc, metrics.to_json())
-        return out
+        texts = [self.render(r) for r in requests]
+        return run_strategy(self.strategy, self.engine, texts, params, plan)
 
-    return run
+    def close(self) -> None:
+        pass
+
+    @classmethod
+    def from_settings(cls, generator: dict, generation: dict, threads: int | None = None):
+        """From the `generator` and `generation` sections of config.yaml."""
+        engine = Engine(
+            generator["model"],
+            device=generator.get("device", "auto"),
+            dtype=generator.get("dtype", "auto"),
+            threads=threads,
+            attn_implementation=generator.get("attn_implementation"),
+            prefix_cache=generation.get("prefix_cache", True),
+            quantization=generator.get("quantization", "none"),
+            batch_tokens=generation["token_budget"],
+        )
+        return cls(
+            engine, generation["strategy"], generation["batch_size"], generation["token_budget"]
+        )
+
+
+def cache_identity(generator: dict) -> dict:
+    """What, beside the model and the sampling params, changes this backend's tokens."""
+    device = resolve_device(generator.get("device", "auto"))
+    return {
+        "quantization": generator.get("quantization", "none"),
+        # float16 and float32 (or two attention kernels) sample different tokens; `auto`
+        # is resolved, since it means float32 on a CPU and bfloat16 on an A100
+        "dtype": str(resolve_dtype(generator.get("dtype", "auto"), device)),
+        "attn_implementation": generator.get("attn_implementation"),
+    }

@@ -1,0 +1,232 @@
+"""The vllm backend: vLLM's offline engine (continuous batching, paged KV cache, prefix
+caching, tensor parallel over the job's GPUs), run in the vLLM environment.
+
+vLLM needs transformers 5 and the workflow pins 4.57, so the engine lives in a child
+process started with the vLLM environment's Python (vllm_worker.py); this class is the
+job's end of the two pipes between them. All requests go to the engine at once, and each
+is handed to `on_done` (the per-item cache) the moment it finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import ConfigError
+from .base import Generation, GenParams, Metrics, OnDone, OnProgress, Request
+
+log = logging.getLogger(__name__)
+
+SRC_DIR = Path(__file__).resolve().parents[2]  # the directory holding `contrastgen`
+
+
+class WorkerError(RuntimeError):
+    """The vLLM worker failed or exited; its traceback is in the job's log above."""
+
+
+def vllm_python(generator: dict) -> str:
+    """The interpreter of the vLLM environment: generator.vllm.python, or, when the job
+    itself runs in an environment that has vLLM (`--sdm conda` with envs/vllm.yaml), the
+    job's own."""
+    configured = generator["vllm"]["python"]
+    if Path(configured).is_file() and os.access(configured, os.X_OK):
+        return str(Path(configured).absolute())
+    if _has_vllm(sys.executable):
+        return sys.executable
+    raise ConfigError(
+        f"generator.backend is vllm but generator.vllm.python ({configured}) is not an "
+        "interpreter: run `make setup-vllm` (or point the key at one with vLLM installed)"
+    )
+
+
+def _has_vllm(python: str) -> bool:
+    from importlib.util import find_spec
+
+    return python == sys.executable and find_spec("vllm") is not None
+
+
+def cache_identity(generator: dict) -> dict:
+    """What, beside the model and the sampling params, changes this backend's tokens."""
+    from .transformers_backend import resolve_device
+
+    device = resolve_device(generator.get("device", "auto"))
+    return {"dtype": resolve_vllm_dtype(generator.get("dtype", "auto"), device)}
+
+
+def resolve_vllm_dtype(dtype: str, device: str) -> str:
+    from .transformers_backend import resolve_dtype
+
+    # the same choice as the transformers backend: float32 on CPU, bfloat16 where the GPU
+    # has it, float16 on pre-Ampere cards (RTX 2080 Ti)
+    return str(resolve_dtype(dtype, device)).removeprefix("torch.")
+
+
+class VllmBackend:
+    name = "vllm"
+
+    def __init__(self, python: str, settings: dict):
+        started = time.perf_counter()
+        self.settings = settings
+        self.device = settings["device"]
+        to_worker_r, to_worker_w = os.pipe()
+        from_worker_r, from_worker_w = os.pipe()
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")])
+            ),
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+        if settings.get("compile_cache"):
+            # every job of a run (and a rerun) finds the compiled graphs of the first
+            env["VLLM_CACHE_ROOT"] = str(Path(settings["compile_cache"]).absolute())
+        self.process = subprocess.Popen(
+            [
+                python,
+                "-m",
+                "contrastgen.engines.vllm_worker",
+                "--in-fd",
+                str(to_worker_r),
+                "--out-fd",
+                str(from_worker_w),
+                "--settings",
+                json.dumps(settings),
+            ],
+            pass_fds=(to_worker_r, from_worker_w),
+            # its own process group, which vLLM's processes join: close() can end them all
+            start_new_session=True,
+            stdout=sys.stderr,  # vLLM's own logging goes to the job's log
+            stderr=sys.stderr,
+            env=env,
+        )
+        os.close(to_worker_r)
+        os.close(from_worker_w)
+        self.to_worker = os.fdopen(to_worker_w, "w", encoding="utf-8")
+        self.from_worker = os.fdopen(from_worker_r, "r", encoding="utf-8")
+        self._expect("ready")
+        self.load_s = time.perf_counter() - started  # the engine itself loads on first use
+        log.info("vLLM worker %d started with %s", self.process.pid, python)
+
+    def _read(self) -> dict:
+        line = self.from_worker.readline()
+        if not line:
+            code = self.process.wait()
+            raise WorkerError(
+                f"the vLLM worker exited (code {code}) before answering; its output is above"
+            )
+        message = json.loads(line)
+        if message["event"] == "error":
+            raise WorkerError(f"the vLLM worker failed: {message['message']}")
+        return message
+
+    def _expect(self, event: str) -> dict:
+        message = self._read()
+        if message["event"] != event:
+            raise WorkerError(f"the vLLM worker sent {message['event']!r}, expected {event!r}")
+        return message
+
+    def generate(
+        self,
+        requests: Sequence[Request],
+        params: GenParams,
+        on_done: OnDone | None = None,
+        progress: OnProgress | None = None,
+    ) -> tuple[list[list[Generation]], Metrics]:
+        if not requests:
+            return [], Metrics()
+        message = {
+            "op": "generate",
+            "requests": [r.to_json() for r in requests],
+            "params": params.to_json(),
+        }
+        self.to_worker.write(json.dumps(message, ensure_ascii=False) + "\n")
+        self.to_worker.flush()
+        out: list[list[Generation] | None] = [None] * len(requests)
+        while True:
+            message = self._read()
+            if message["event"] == "loaded":
+                self.load_s += message["load_s"]
+                log.info(
+                    "vLLM engine loaded in %.1fs (context %d tokens)",
+                    message["load_s"],
+                    message["max_model_len"],
+                )
+            elif message["event"] == "done":
+                i = message["index"]
+                gens = [Generation(**g) for g in message["generations"]]
+                out[i] = gens
+                if on_done:
+                    on_done([i], [gens])
+                if progress:
+                    progress(1, sum(g.new_tokens for g in gens))
+            elif message["event"] == "metrics":
+                metrics = Metrics(
+                    **{k: v for k, v in message["metrics"].items() if k in Metrics.__annotations__}
+                )
+                break
+        missing = [i for i, gens in enumerate(out) if gens is None]
+        if missing:
+            raise WorkerError(f"the vLLM worker returned no answer for requests {missing[:5]}")
+        return out, metrics
+
+    def close(self) -> None:
+        """Ask the worker to shut its engine down; kill its process group if it does not."""
+        if self.process.poll() is None:
+            try:
+                self.to_worker.write(json.dumps({"op": "close"}) + "\n")
+                self.to_worker.flush()
+                self.process.wait(timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._kill_group()
+        self.to_worker.close()
+        self.from_worker.close()
+
+    def _kill_group(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the group is gone already
+        self.process.wait()
+
+    def __del__(self):  # a backend dropped without close() must not leave vLLM behind
+        if getattr(self, "process", None) is not None:
+            self._kill_group()
+
+    @classmethod
+    def from_settings(
+        cls, generator: dict, generation: dict, threads: int | None = None, gpus: int = 0
+    ) -> VllmBackend:
+        """From config.yaml's `generator` (with its `vllm` section) and `generation`.
+        `gpus`: the GPUs this job holds; tensor parallel runs over all of them."""
+        from ..models import max_position_embeddings
+        from .transformers_backend import resolve_device
+
+        vllm = generator["vllm"]
+        device = resolve_device(generator.get("device", "auto"))
+        quantization = generator.get("quantization", "none")
+        if quantization != "none":
+            raise ConfigError(
+                "generator.quantization: bitsandbytes 8bit/4bit is the transformers backend's; "
+                "with vllm use a checkpoint quantized for it (AWQ, GPTQ) and quantization: none"
+            )
+        settings = {
+            "model": str(Path(generator["model"]).absolute()),
+            "device": device,
+            "dtype": resolve_vllm_dtype(generator.get("dtype", "auto"), device),
+            "tensor_parallel_size": max(1, gpus) if device == "cuda" else 1,
+            "enforce_eager": vllm["enforce_eager"],
+            "cpu_kv_cache_gib": vllm["cpu_kv_cache_gib"],
+            "gpu_memory_utilization": vllm["gpu_memory_utilization"],
+            "compile_cache": vllm.get("compile_cache"),
+            "max_position_embeddings": max_position_embeddings(generator["model"]),
+        }
+        return cls(vllm_python(generator), settings)
