@@ -21,3 +21,15 @@ def embedder():
     from contrastgen.validate import Embedder, embedded_validator_path
 
     return Embedder(embedded_validator_path(), batch_size=32, threads=2)
+
+
+VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def vllm_python() -> Path:
+    """The vLLM environment's interpreter, made by `make setup-vllm` (a step of `make
+    test`): the vLLM tests run a real engine and fail, never skip, without it."""
+    if not VLLM_PYTHON.is_file():
+        pytest.fail(f"{VLLM_PYTHON} missing: run `make setup-vllm` (make test does)")
+    return VLLM_PYTHON

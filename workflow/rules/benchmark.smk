@@ -39,7 +39,7 @@ rule benchmark_strategy:
     params:
         strategy="{strategy}",
         mode="{mode}",
-        generator=config["generator"],
+        generator=generator_settings(),
         generation=config["generation"],
         settings=config["benchmark"],
     script:

@@ -172,9 +172,23 @@ def generation_env():
     return "../../envs/generate.yaml"
 
 
+def vllm_python():
+    """generator.vllm.python; a relative path is the project's (`make setup-vllm` puts
+    the environment there), wherever `-d` points."""
+    path = Path(config["generator"]["vllm"]["python"])
+    return path if path.is_absolute() else Path(workflow.basedir) / path
+
+
 def vllm_env_ready():
     """Whether generator.vllm.python names an interpreter (`make setup-vllm` made it)."""
-    return Path(config["generator"]["vllm"]["python"]).is_file()
+    return vllm_python().is_file()
+
+
+def generator_settings():
+    """The generator section as the generation jobs get it (the vLLM interpreter's path
+    resolved: a job runs in the working directory, not the project's)."""
+    generator = config["generator"]
+    return {**generator, "vllm": {**generator["vllm"], "python": str(vllm_python())}}
 
 
 def benchmark_runs():
@@ -235,7 +249,7 @@ def check_config():
     ):
         problems.append(
             f"generator.backend: vllm needs the vLLM environment, and "
-            f"generator.vllm.python ({config['generator']['vllm']['python']}) does not exist: "
+            f"generator.vllm.python ({vllm_python()}) does not exist: "
             "run `make setup-vllm`, or use --sdm conda (envs/vllm.yaml)"
         )
     if config["benchmark"]["vllm"] is True and not vllm_env_ready():

@@ -25,7 +25,7 @@ rule generate:
         writer="round0-shard{shard}",
         targets=config["targets"],
         negatives=config["negatives"],
-        generator=config["generator"],
+        generator=generator_settings(),
         generation=config["generation"],
     script:
         "../../scripts/generate.py"
@@ -52,7 +52,7 @@ rule refine:
         writer="round{round}-shard{shard}",
         targets=config["targets"],
         negatives=config["negatives"],
-        generator=config["generator"],
+        generator=generator_settings(),
         generation=refine_generation(),
     script:
         "../../scripts/generate.py"

@@ -1,0 +1,51 @@
+"""The workflow end to end with generator.backend: vllm: the real vLLM CPU engine in the
+vLLM environment, started by each generation job (~4 min on 2 cores)."""
+
+import json
+import re
+import subprocess
+
+import jsonschema
+import pytest
+import yaml
+
+from contrastgen.io import read_jsonl
+
+from .conftest import INSTRUCTIONS
+from .helpers import REPO, base_config, snakemake
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_vllm_backend_builds_the_dataset(tmp_path, generator_dir, vllm_python):
+    lines = [{"id": f"v{i}", "instruction": t} for i, t in enumerate(INSTRUCTIONS)]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    config = base_config()
+    config["corpus"] = str(corpus)
+    config["generator"]["model"] = str(generator_dir)
+    config["generator"]["backend"] = "vllm"
+    config["generator"]["vllm"].update(python=str(vllm_python), cpu_kv_cache_gib=1)
+    config["ingest"]["shards"] = 2
+    config["refine"]["max_rounds"] = 1
+    proc = snakemake(tmp_path, config, "--cores", "2", "--resources", "gpu=0")
+
+    out = list(read_jsonl(tmp_path / "results/contrastive.jsonl"))
+    assert sorted(r["id"] for r in out) == sorted(x["id"] for x in lines)  # each id once
+    schema = yaml.safe_load((REPO / "workflow/schemas/record.schema.yaml").read_text())
+    llm = []
+    for record in out:
+        jsonschema.validate(record, schema)
+        llm += [c["text"] for c in record["candidates"] if c["source"] == "llm"]
+    assert len(llm) >= len(INSTRUCTIONS)
+    for text in llm:  # readable English from the byte-level tokenizer, not 'Ġ' soup
+        assert "Ġ" not in text and "<|im" not in text
+        assert len(re.findall(r"[A-Za-z]+", text)) >= 2, text
+    assert sum(" " in t for t in llm) >= 0.9 * len(llm)
+    stats = json.loads((tmp_path / "results/stats.json").read_text())
+    assert stats["llm_prompts"] >= len(INSTRUCTIONS) and stats["complete"] > 0
+    log = (tmp_path / "logs/generate/000.log").read_text()
+    assert "vLLM engine loaded" in log, log[-2000:]
+    left = subprocess.run(["pgrep", "-f", "VLLM::EngineCore"], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "a generation job left its vLLM engine running"
+    assert "Finished" in proc.output or proc.returncode == 0
