@@ -13,7 +13,7 @@ VLLM_VENV := .venv-vllm
 VLLM_REQ := envs/vllm-$(if $(filter 0,$(GPUS)),cpu,cuda).txt
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: setup setup-vllm run test lint bench dry clean test-deps report
+.PHONY: setup setup-vllm run test lint bench dry clean test-deps report gpu-check
 
 setup: $(STAMP) resources/models/SmolLM2-135M-Instruct/config.json
 
@@ -70,6 +70,11 @@ test-deps:
 # The vLLM tests run a real vLLM engine: setup-vllm is part of the test setup.
 test: setup setup-vllm lint test-deps
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra
+
+# On a machine with an NVIDIA GPU: the transformers strategies on a random-weight
+# Mistral-7B next to the planner's memory prediction (tests/gpu/gpu_check.py).
+gpu-check: setup
+	PATH=$(CURDIR)/$(BIN):$$PATH $(PY) tests/gpu/gpu_check.py
 
 report: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --report results/report.html

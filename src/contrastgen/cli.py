@@ -79,12 +79,32 @@ def validate_pairs(args: argparse.Namespace) -> int:
 
 
 def plan_command(args: argparse.Namespace) -> int:
-    from .planner import PlanError, plan
+    from .planner import DEFAULT_BATCH_TOKENS, PlanError, plan, plan_vllm
 
     try:
-        result = plan(
-            args.model, args.gpus, args.gpu_memory, args.quantization, args.dtype, args.batch_tokens
-        )
+        if args.backend == "vllm":
+            result = plan_vllm(
+                args.model,
+                args.gpus,
+                args.gpu_memory,
+                "auto" if args.quantization == "none" else args.quantization,
+                args.dtype,
+                args.batch_tokens or DEFAULT_BATCH_TOKENS,
+                args.gpu_memory_utilization,
+                compute_capability=args.compute_capability,
+            )
+        else:
+            # no --batch-tokens: the planner chooses the budget with the layout
+            result = plan(
+                args.model,
+                args.gpus,
+                args.gpu_memory,
+                args.quantization,
+                args.dtype,
+                args.batch_tokens or DEFAULT_BATCH_TOKENS,
+                choose_budget=args.batch_tokens is None,
+                compute_capability=args.compute_capability,
+            )
     except (PlanError, ValueError, OSError) as exc:
         print(f"contrastgen plan: {exc}", file=sys.stderr)
         return 2
@@ -132,21 +152,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     pp = sub.add_parser(
         "plan",
-        help="GPUs per model replica, replicas, device map (reads only config.json)",
+        help="GPUs per model replica, replicas, token budget (reads only config.json)",
         description=(
             "Builds the model on the meta device from its config.json, sizes every layer for "
-            "the dtype or bitsandbytes quantization, adds the KV cache of a batch and a "
-            "per-GPU reserve, and packs the layers onto as few GPUs as possible."
+            "the dtype or quantization, adds the KV cache of a batch and a per-GPU reserve. "
+            "transformers: packs the layers onto as few GPUs as possible and chooses the "
+            "per-replica token budget with the replicas (unless --batch-tokens). vllm: "
+            "compares tensor-parallel x pipeline-parallel layouts."
         ),
     )
     pp.add_argument("--model", required=True, help="model directory with config.json")
     pp.add_argument("--gpus", type=positive_int, required=True, help="GPUs on the box")
     pp.add_argument("--gpu-memory", required=True, help="memory per GPU, e.g. 11GiB, 80GB")
-    pp.add_argument("--quantization", choices=["none", "8bit", "4bit"], default="none")
+    pp.add_argument("--backend", choices=["transformers", "vllm"], default="transformers")
+    pp.add_argument(
+        "--quantization",
+        choices=["none", "8bit", "4bit", "awq", "gptq"],
+        default="none",
+        help="8bit/4bit: bitsandbytes (transformers); awq/gptq: 4-bit checkpoints (vllm; "
+        "none reads the checkpoint's own quantization_config)",
+    )
     pp.add_argument("--dtype", choices=["auto", "float16", "bfloat16", "float32"], default="auto")
     pp.add_argument(
-        "--batch-tokens", type=positive_int, default=16384, help="KV-cache tokens of a batch"
+        "--compute-capability",
+        type=float,
+        help="the GPUs' CUDA compute capability, e.g. 7.5 for an RTX 2080 Ti: below 8.0 "
+        "there is no bf16, so auto plans float16",
     )
+    pp.add_argument(
+        "--batch-tokens",
+        type=positive_int,
+        help="KV-cache tokens of a replica's batch, kept as given (default: the planner "
+        "chooses up to 16384 for transformers; 16384 for vllm)",
+    )
+    pp.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm only")
     pp.add_argument("--json", action="store_true", help="print the plan as JSON")
     pp.set_defaults(func=plan_command)
 

@@ -72,6 +72,30 @@ def gpu_memory_bytes() -> int | None:
     return min(sizes) if sizes else None
 
 
+def gpu_compute_capability() -> float | None:
+    """The lowest CUDA compute capability of this host's GPUs (nvidia-smi), or None
+    without one: below 8.0 (pre-Ampere, e.g. the RTX 2080 Ti's 7.5) there is no bf16."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (subprocess.SubprocessError, OSError):
+        return None
+    caps = []
+    for field_ in out.split():
+        try:
+            caps.append(float(field_))
+        except ValueError:
+            continue  # "[N/A]" on old drivers
+    return min(caps) if caps else None
+
+
 @dataclass
 class GpuClaim:
     ids: list[str]

@@ -23,8 +23,15 @@ GiB = 1024**3
 MiB = 1024**2
 CUDA_CONTEXT_BYTES = 512 * MiB  # CUDA context + cuBLAS workspace, measured ~300-500 MiB
 DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4}
-QUANTIZATIONS = ("none", "8bit", "4bit")
+QUANTIZATIONS = ("none", "8bit", "4bit")  # bitsandbytes, the transformers backend
+VLLM_QUANTIZATIONS = ("none", "awq", "gptq")  # 4-bit checkpoints vLLM runs
 NF4_BLOCK = 64  # bitsandbytes 4-bit: one fp32 absmax per block of 64 weights
+GROUP = 128  # AWQ / GPTQ: one fp16 scale and one 4-bit zero point per group of 128 weights
+# Budgets the planner tries when it chooses one (a replica holds at least one batch row
+# of a ~700-token prompt with its answer).
+BUDGET_STEP = 1024
+DEFAULT_BATCH_TOKENS = 16384  # generation.token_budget's default
+BF16_MIN_COMPUTE_CAPABILITY = 8.0  # Ampere; Turing (RTX 2080 Ti, 7.5) has no bf16
 
 
 class PlanError(UserError, ValueError):
@@ -77,6 +84,9 @@ class Plan:
     kv_tokens: int
     device_map: dict[str, int]
     max_memory: dict[int, int]
+    idle_gpus: int = 0
+    # Why this layout and budget, or what the user's budget costs (idle GPUs).
+    note: str = ""
     blocks: list[Block] = field(repr=False, default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -112,12 +122,14 @@ class Plan:
                 f"{self.replicas} (on {self.replicas * self.gpus_per_replica} of {self.gpus} GPUs)",
             ),
             ("KV tokens one replica can hold", str(self.kv_tokens)),
+            ("idle GPUs", str(self.idle_gpus)),
         ]
         for i, used in enumerate(self.per_gpu_bytes):
             layers = [b for b, d in self.device_map.items() if d == i]
             rows.append((f"  GPU {i} of a replica", f"{human(used)} used, {len(layers)} blocks"))
         width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+        text = "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+        return text + (f"\n{self.note}" if self.note else "")
 
 
 def _meta_model(config):
@@ -166,6 +178,8 @@ def weight_bytes_of(
                 sizes[name] = n + module.out_features * 4
             elif quantization == "4bit" and linear:
                 sizes[name] = math.ceil(n / 2) + math.ceil(n / NF4_BLOCK) * 4
+            elif quantization in ("awq", "gptq") and linear:
+                sizes[name] = math.ceil(n / 2) + math.ceil(n / GROUP) * (2 + 1)  # ~half a zero byte
             else:
                 sizes[name] = n * dtype_bytes
                 if quantization != "none" and param.dim() >= 2:
@@ -186,6 +200,38 @@ def blocks_of(model, sizes: dict[str, int]) -> list[Block]:
     return [Block(name, size) for name, size in order.items()]
 
 
+def load_config(model_dir: str | Path | None, config=None):
+    """The transformers config of `model_dir` (its config.json alone), or `config`."""
+    from transformers import AutoConfig
+
+    if config is not None:
+        return config
+    problem = model_dir_problem(model_dir)
+    if problem:
+        raise PlanError(f"{problem} (the planner reads only that file)")
+    return AutoConfig.from_pretrained(
+        str(model_dir), local_files_only=True, trust_remote_code=False
+    )
+
+
+def resolve_plan_dtype(dtype: str, config, compute_capability: float | None = None) -> str:
+    """`auto`: the checkpoint's bfloat16 where the card has bf16, else float16. A card
+    below compute capability 8.0 (pre-Ampere: the RTX 2080 Ti is 7.5) has no bf16; an
+    unknown card (None) is assumed to have it."""
+    no_bf16 = compute_capability is not None and compute_capability < BF16_MIN_COMPUTE_CAPABILITY
+    if dtype == "auto":
+        configured = str(getattr(config, "dtype", None) or getattr(config, "torch_dtype", ""))
+        return "bfloat16" if "bfloat16" in configured and not no_bf16 else "float16"
+    if dtype == "bfloat16" and no_bf16:
+        raise PlanError(
+            f"dtype bfloat16 on a GPU of compute capability {compute_capability}, which has no "
+            "bf16 (pre-Ampere, e.g. RTX 2080 Ti): use float16 or auto"
+        )
+    if dtype not in DTYPE_BYTES:
+        raise PlanError(f"dtype must be auto or one of {sorted(DTYPE_BYTES)}, not {dtype!r}")
+    return dtype
+
+
 def plan(
     model_dir: str | Path | None = None,
     gpus: int = 1,
@@ -195,33 +241,93 @@ def plan(
     batch_tokens: int = 16384,
     config=None,
     model=None,
+    choose_budget: bool = False,
+    compute_capability: float | None = None,
 ) -> Plan:
     """Place one replica on as few GPUs as possible; as many replicas as `gpus` allow.
 
-    `config` (a transformers config) replaces reading `model_dir`; `model`, a module tree
-    already built on the meta device, replaces building one from the config.
+    `choose_budget`: `batch_tokens` is the most one replica takes, and the planner picks
+    the budget (in steps of 1,024) and with it the GPUs per replica that do the most work
+    at once, replicas x budget (rows in flight): a smaller budget that lets another
+    replica fit wins. Otherwise `batch_tokens` is kept, and `note` says what it costs
+    when GPUs sit idle that a smaller budget would use. `config` (a transformers config)
+    replaces reading `model_dir`; `model`, a module tree already built on the meta
+    device, replaces building one from the config.
     """
-    from transformers import AutoConfig
-
     if quantization not in QUANTIZATIONS:
         raise PlanError(f"quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
-    if config is None:
-        problem = model_dir_problem(model_dir)
-        if problem:
-            raise PlanError(f"{problem} (the planner reads only that file)")
-        config = AutoConfig.from_pretrained(
-            str(model_dir), local_files_only=True, trust_remote_code=False
-        )
-    if dtype == "auto":
-        configured = str(getattr(config, "dtype", None) or getattr(config, "torch_dtype", ""))
-        dtype = "bfloat16" if "bfloat16" in configured else "float16"
-    if dtype not in DTYPE_BYTES:
-        raise PlanError(f"dtype must be auto or one of {sorted(DTYPE_BYTES)}, not {dtype!r}")
-    dtype_bytes = DTYPE_BYTES[dtype]
-    gpu_bytes = parse_bytes(gpu_memory)
-
+    config = load_config(model_dir, config)
+    dtype = resolve_plan_dtype(dtype, config, compute_capability)
     if model is None:
         model = _meta_model(config)
+    fixed = None
+    try:
+        fixed = _place(
+            model_dir, gpus, gpu_memory, quantization, dtype, batch_tokens, config, model
+        )
+    except PlanError:
+        if not choose_budget:
+            raise
+    smaller = []  # the plans of smaller budgets, largest first, that fit
+    for tokens in range(batch_tokens - BUDGET_STEP, 0, -BUDGET_STEP):
+        try:
+            smaller.append(
+                _place(model_dir, gpus, gpu_memory, quantization, dtype, tokens, config, model)
+            )
+        except PlanError:
+            continue  # too big still: a smaller budget may fit
+        if smaller[-1].idle_gpus == 0 and smaller[-1].gpus_per_replica == 1:
+            break  # nothing smaller does more at once
+    if not choose_budget:
+        better = next((p for p in smaller if p.replicas > fixed.replicas), None)
+        if fixed.idle_gpus and better:
+            fixed.note = (
+                f"{fixed.idle_gpus} GPUs idle; token_budget {better.batch_tokens} would run "
+                f"{better.replicas} replicas of {better.gpus_per_replica} GPUs"
+            )
+        return fixed
+    candidates = [p for p in [fixed, *smaller] if p is not None]
+    if not candidates:
+        smallest = _why_not(
+            model_dir, gpus, gpu_memory, quantization, dtype, BUDGET_STEP, config, model
+        )
+        raise PlanError(f"no budget down to {BUDGET_STEP} tokens fits: {smallest}")
+    best = max(candidates, key=lambda p: (p.replicas * p.batch_tokens, -p.idle_gpus))
+    if fixed is not None and best is not fixed:
+        best.note = (
+            f"token_budget {best.batch_tokens} per replica (of {batch_tokens} allowed): "
+            f"{best.replicas} replicas of {best.gpus_per_replica} GPUs do "
+            f"{best.replicas * best.batch_tokens} tokens at once, where {batch_tokens} would "
+            f"run {fixed.replicas} of {fixed.gpus_per_replica} ({fixed.idle_gpus} GPUs idle)"
+        )
+    elif best is fixed:
+        best.note = f"token_budget {batch_tokens} per replica: the most work at once"
+    else:
+        best.note = f"token_budget {best.batch_tokens}: {batch_tokens} does not fit"
+    return best
+
+
+def _why_not(*args) -> str:
+    try:
+        _place(*args)
+    except PlanError as exc:
+        return str(exc)
+    return "it fits"
+
+
+def _place(
+    model_dir,
+    gpus: int,
+    gpu_memory,
+    quantization: str,
+    dtype: str,
+    batch_tokens: int,
+    config,
+    model,
+) -> Plan:
+    """The placement of one replica at a fixed batch budget (see `plan`)."""
+    dtype_bytes = DTYPE_BYTES[dtype]
+    gpu_bytes = parse_bytes(gpu_memory)
     sizes, kept, quantized = weight_bytes_of(model, quantization, dtype_bytes)
     blocks = blocks_of(model, sizes)
 
@@ -295,9 +401,204 @@ def plan(
         unquantized_params=kept,
         gpus_per_replica=per_replica,
         replicas=gpus // per_replica,
+        idle_gpus=gpus - gpus // per_replica * per_replica,
         per_gpu_bytes=[u + reserve for u in used],
         kv_tokens=batch_tokens + free // (kv_per_token_layer * layers),
         device_map={b.name: i for i, group in enumerate(placed) for b in group},
         max_memory={i: budget for i in range(per_replica)},
         blocks=blocks,
+    )
+
+
+# ---------------------------------------------------------------- vLLM layouts
+
+# vLLM profiles the activations of one forward pass over its scheduler's token budget
+# (max_num_batched_tokens; 8,192 with chunked prefill): reserved per GPU beside the CUDA
+# context, split over the tensor-parallel ranks.
+VLLM_BATCHED_TOKENS = 8192
+
+
+@dataclass
+class VllmLayout:
+    tensor_parallel: int
+    pipeline_parallel: int
+    replicas: int
+    idle_gpus: int
+    weight_bytes_per_gpu: int
+    kv_tokens: int  # KV-cache tokens one replica holds
+    work: int  # replicas x min(kv_tokens, batch_tokens): tokens in flight at once
+
+    @property
+    def gpus_per_replica(self) -> int:
+        return self.tensor_parallel * self.pipeline_parallel
+
+    def describe(self) -> str:
+        return (
+            f"TP {self.tensor_parallel} x PP {self.pipeline_parallel}: {self.replicas} "
+            f"replicas of {self.gpus_per_replica} GPUs, {self.idle_gpus} idle, "
+            f"{self.kv_tokens} KV tokens each"
+        )
+
+
+@dataclass
+class VllmPlan:
+    model: str
+    quantization: str
+    dtype: str
+    gpus: int
+    gpu_memory_bytes: int
+    gpu_memory_utilization: float
+    batch_tokens: int
+    weight_bytes: int
+    kv_bytes_per_token: int
+    attention_heads: int
+    kv_heads: int
+    chosen: VllmLayout
+    others: list[VllmLayout]
+    note: str
+
+    @property
+    def gpus_per_replica(self) -> int:
+        return self.chosen.gpus_per_replica
+
+    @property
+    def replicas(self) -> int:
+        return self.chosen.replicas
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["backend"] = "vllm"
+        out["gpus_per_replica"] = self.gpus_per_replica
+        out["replicas"] = self.replicas
+        out["idle_gpus"] = self.chosen.idle_gpus
+        return out
+
+    def table(self) -> str:
+        rows = [
+            ("model", self.model),
+            ("backend", "vllm"),
+            ("quantization / dtype", f"{self.quantization} / {self.dtype}"),
+            ("weights", human(self.weight_bytes)),
+            ("attention heads / KV heads", f"{self.attention_heads} / {self.kv_heads}"),
+            ("KV cache per token", f"{self.kv_bytes_per_token / 1024:.1f} KiB"),
+            (
+                "GPU memory",
+                f"{self.gpus} x {human(self.gpu_memory_bytes)}, "
+                f"{self.gpu_memory_utilization:.0%} for vLLM",
+            ),
+            ("chosen", self.chosen.describe()),
+        ]
+        rows += [("  also fits", layout.describe()) for layout in self.others[:4]]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows) + f"\n{self.note}"
+
+
+def checkpoint_quantization(config) -> str:
+    """The 4-bit method a checkpoint's config.json declares (quantization_config), or none."""
+    qc = getattr(config, "quantization_config", None) or {}
+    method = (qc.get("quant_method") if isinstance(qc, dict) else None) or "none"
+    return method if method in VLLM_QUANTIZATIONS else "none"
+
+
+def plan_vllm(
+    model_dir: str | Path | None = None,
+    gpus: int = 1,
+    gpu_memory: str | int = "80GiB",
+    quantization: str = "auto",
+    dtype: str = "auto",
+    batch_tokens: int = 16384,
+    gpu_memory_utilization: float = 0.9,
+    config=None,
+    model=None,
+    compute_capability: float | None = None,
+) -> VllmPlan:
+    """The vLLM layout of `gpus` GPUs, from config.json alone: tensor parallel size TP
+    (it must divide the attention heads and the KV heads), pipeline stages PP where TP
+    alone cannot fit, replicas = GPUs / (TP x PP).
+
+    Per GPU vLLM may use `gpu_memory_utilization` of its memory for the weights (split
+    evenly over the TP x PP GPUs of a replica), the activation reserve and the KV cache;
+    a layout fits when its KV cache holds one `batch_tokens` sequence budget. Of the
+    layouts that fit, the one with the most tokens in flight at once wins: replicas x
+    min(KV tokens, batch_tokens), a replica gaining nothing from KV room beyond the
+    budget it is sent; ties go to fewer idle GPUs, then to tensor parallel (every GPU
+    works on every token) over pipeline stages.
+    """
+    config = load_config(model_dir, config)
+    if quantization == "auto":
+        quantization = checkpoint_quantization(config)
+    if quantization not in VLLM_QUANTIZATIONS:
+        raise PlanError(
+            f"quantization for vllm must be auto or one of {VLLM_QUANTIZATIONS}, not "
+            f"{quantization!r} (bitsandbytes 8bit/4bit is the transformers backend's)"
+        )
+    dtype = resolve_plan_dtype(dtype, config, compute_capability)
+    if model is None:
+        model = _meta_model(config)
+    sizes, _, _ = weight_bytes_of(model, quantization, DTYPE_BYTES[dtype])
+    weights = sum(sizes.values())
+    text = getattr(config, "text_config", None) or config
+    heads = text.num_attention_heads
+    kv_heads = getattr(text, "num_key_value_heads", None) or heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // heads
+    layers = text.num_hidden_layers
+    kv_per_token = 2 * kv_heads * head_dim * DTYPE_BYTES[dtype] * layers
+    intermediate = getattr(text, "intermediate_size", 4 * text.hidden_size)
+    activations = VLLM_BATCHED_TOKENS * (2 * intermediate + text.hidden_size) * DTYPE_BYTES[dtype]
+    usable = int(parse_bytes(gpu_memory) * gpu_memory_utilization)
+    layouts = []
+    for tp in (t for t in range(1, gpus + 1) if heads % t == 0 and kv_heads % t == 0):
+        for pp in range(1, min(layers, gpus // tp) + 1):
+            n = tp * pp
+            per_gpu = math.ceil(weights / n)
+            kv_room = usable - per_gpu - CUDA_CONTEXT_BYTES - activations // tp
+            kv_tokens = max(0, kv_room) * n // kv_per_token
+            if kv_tokens < batch_tokens:
+                continue
+            replicas = gpus // n
+            layouts.append(
+                VllmLayout(
+                    tp,
+                    pp,
+                    replicas,
+                    gpus - replicas * n,
+                    per_gpu,
+                    kv_tokens,
+                    replicas * min(kv_tokens, batch_tokens),
+                )  # fmt: skip
+            )
+    if not layouts:
+        raise PlanError(
+            f"no layout of {gpus} GPUs of {human(parse_bytes(gpu_memory))} holds "
+            f"{model_dir or config.model_type} ({human(weights)} of {quantization}/{dtype} "
+            f"weights) with a KV cache of {batch_tokens} tokens ({human(kv_per_token)} per 1 "
+            f"token x {batch_tokens}); tensor parallel sizes must divide {heads} attention "
+            f"and {kv_heads} KV heads"
+        )
+    layouts.sort(key=lambda x: (-x.work, x.idle_gpus, x.pipeline_parallel))
+    chosen, others = layouts[0], layouts[1:]
+    tp_only = next((x for x in layouts if x.pipeline_parallel == 1), None)
+    note = f"chose {chosen.describe()}: {chosen.work} tokens in flight at once"
+    if tp_only is not None and tp_only is not chosen:
+        note += f"; tensor parallel alone: {tp_only.describe()} ({tp_only.work} tokens)"
+    elif tp_only is None:
+        note += "; tensor parallel alone fits on none of these GPUs"
+    fuller = next((x for x in layouts if x.idle_gpus < chosen.idle_gpus), None)
+    if fuller is not None:
+        note += f"; fewer idle GPUs: {fuller.describe()} ({fuller.work} tokens)"
+    return VllmPlan(
+        model=str(model_dir or config.model_type),
+        quantization=quantization,
+        dtype=dtype,
+        gpus=gpus,
+        gpu_memory_bytes=parse_bytes(gpu_memory),
+        gpu_memory_utilization=gpu_memory_utilization,
+        batch_tokens=batch_tokens,
+        weight_bytes=weights,
+        kv_bytes_per_token=kv_per_token,
+        attention_heads=heads,
+        kv_heads=kv_heads,
+        chosen=chosen,
+        others=others,
+        note=note,
     )

@@ -69,4 +69,8 @@ def test_keys_and_model_identity_follow_content(tmp_path):
     first = model_identity(tmp_path)
     assert first == model_identity(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 16}))
-    assert model_identity(tmp_path)["files"] != first["files"]
+    second = model_identity(tmp_path)
+    assert second["files"] != first["files"]
+    # a repaired tokenizer (same weights, same config) gives other answers: another model
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"eos_token": "<|im_end|>"}))
+    assert model_identity(tmp_path)["files"] != second["files"]

@@ -1,4 +1,5 @@
 # Helpers shared by the rules: the shard list, paths per round, resources.
+import sys
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
@@ -9,9 +10,9 @@ from contrastgen.config import config_problems, model_dir_problem
 from contrastgen.corpus import shard_ids as _shard_ids
 from contrastgen.benchmark import ENGINES, MODES
 from contrastgen.export import is_avdn
-from contrastgen.gpus import gpu_memory_bytes, host_gpu_ids
+from contrastgen.gpus import gpu_compute_capability, gpu_memory_bytes, host_gpu_ids
 from contrastgen.models import TOKENIZER_LAYOUT
-from contrastgen.planner import PlanError, plan
+from contrastgen.planner import PlanError, plan, plan_vllm
 from contrastgen.rulekit import mark_run_started, print_run_summary
 from contrastgen.validate import resolve_validator_model
 
@@ -48,10 +49,19 @@ def installed_transformers():
     return version("transformers")
 
 
+def generation_settings():
+    """The generation section as round 0's jobs get it: with the planner's per-replica
+    token budget where gpus_per_job: auto chose one."""
+    layout = planned_layout()
+    if layout is None or config["generator"]["backend"] == "vllm":
+        return config["generation"]
+    return {**config["generation"], "token_budget": layout.batch_tokens}
+
+
 def refine_generation():
     """Generation settings of refine rounds: round 0's, with refine's sampling."""
     return {
-        **config["generation"],
+        **generation_settings(),
         "temperature": config["refine"]["temperature"],
         "samples_per_prompt": config["refine"]["samples_per_prompt"],
     }
@@ -127,7 +137,7 @@ def uses_gpu():
 @cache
 def gpus_per_job():
     """The `gpu` resource of generation jobs: 0 for a CPU run, else generator.gpus_per_job
-    (`auto` asks the memory planner). `device: cuda` requests GPUs even when this host has
+    (`auto` asks the planner). `device: cuda` requests GPUs even when this host has
     none, as on a Slurm login node; `auto` looks at this host."""
     if not uses_gpu():
         return 0
@@ -136,8 +146,21 @@ def gpus_per_job():
 
 
 @cache
+def schedulable_gpus():
+    """GPUs Snakemake may hand out: `--resources gpu=N`, else this host's; None where
+    neither says (a Slurm submit host without --resources)."""
+    given = workflow.global_resources.get("gpu")
+    given = getattr(given, "value", given)
+    if isinstance(given, int) and given > 0:
+        return given
+    return len(host_gpu_ids()) or None
+
+
+@cache
 def generation_plan():
-    """The memory plan of the generator on this host (parse time; reads config.json only)."""
+    """The generator's layout for the GPUs Snakemake may hand out (parse time; reads
+    config.json only): GPUs per replica and, for transformers, the per-replica token
+    budget chosen with them; for vllm, tensor x pipeline parallel."""
     generator = config["generator"]
     memory = generator["gpu_memory"]
     if memory == "auto":
@@ -146,18 +169,48 @@ def generation_plan():
             raise ValueError(
                 "generator.gpu_memory: 'auto' needs nvidia-smi; give the size, e.g. 11GiB"
             )
+    gpus = schedulable_gpus()
     try:
-        return plan(
-            generator["model"],
-            # A submit host without GPUs (Slurm) does not bound one replica's GPUs.
-            gpus=len(host_gpu_ids()) or 1024,
-            gpu_memory=memory,
-            quantization=generator["quantization"],
-            dtype=generator["dtype"],
-            batch_tokens=config["generation"]["token_budget"],
-        )
+        if generator["backend"] == "vllm":
+            layout = plan_vllm(
+                generator["model"],
+                gpus=gpus or 1024,
+                gpu_memory=memory,
+                dtype=generator["dtype"],
+                batch_tokens=config["generation"]["token_budget"],
+                gpu_memory_utilization=generator["vllm"]["gpu_memory_utilization"],
+                compute_capability=gpu_compute_capability(),
+            )
+        else:
+            layout = plan(
+                generator["model"],
+                # A submit host without GPUs (Slurm) does not bound one replica's GPUs.
+                gpus=gpus or 1024,
+                gpu_memory=memory,
+                quantization=generator["quantization"],
+                dtype=generator["dtype"],
+                batch_tokens=config["generation"]["token_budget"],
+                # the budget is chosen with the replicas when the GPU count is known
+                choose_budget=gpus is not None,
+                compute_capability=gpu_compute_capability(),
+            )
     except PlanError as exc:
         raise ValueError(f"generator.gpus_per_job: auto: {exc}") from exc
+    if gpus is not None:
+        print(
+            f"generation plan: {layout.gpus_per_replica} GPUs per job, {layout.replicas} "
+            f"jobs at once on gpu={gpus}; {layout.note}",
+            file=sys.stderr,
+        )
+    return layout
+
+
+def planned_layout():
+    """What the plan hands the generation jobs, when gpus_per_job is auto on GPUs:
+    transformers' token budget, vllm's tensor x pipeline parallel sizes."""
+    if not uses_gpu() or config["generator"]["gpus_per_job"] != "auto":
+        return None
+    return generation_plan()
 
 
 def generation_threads():
@@ -188,7 +241,12 @@ def generator_settings():
     """The generator section as the generation jobs get it (the vLLM interpreter's path
     resolved: a job runs in the working directory, not the project's)."""
     generator = config["generator"]
-    return {**generator, "vllm": {**generator["vllm"], "python": str(vllm_python())}}
+    vllm = {**generator["vllm"], "python": str(vllm_python())}
+    layout = planned_layout()
+    if layout is not None and generator["backend"] == "vllm":
+        vllm["tensor_parallel"] = layout.chosen.tensor_parallel
+        vllm["pipeline_parallel"] = layout.chosen.pipeline_parallel
+    return {**generator, "vllm": vllm}
 
 
 def benchmark_runs():

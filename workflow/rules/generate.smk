@@ -26,7 +26,7 @@ rule generate:
         targets=config["targets"],
         negatives=config["negatives"],
         generator=generator_settings(),
-        generation=config["generation"],
+        generation=generation_settings(),
     script:
         "../../scripts/generate.py"
 

@@ -520,8 +520,8 @@ def run_continuous(engine, prompts, params, metrics, plan):
     for res in results.values():  # in input order, each prompt's samples together
         seq = list(res.generated_tokens)
         finished = bool(seq) and seq[-1] in engine.stop_ids
-        text, stopped = cut_at_stop(engine.tokenizer.decode(seq, skip_special_tokens=True), ())
-        rows.append(Generation(text, len(seq), finished or stopped))
+        text = engine.tokenizer.decode(seq, skip_special_tokens=True)
+        rows.append(Generation(text, len(seq), finished))
     metrics.batches += 1
     metrics.prompts += len(prompts)
     metrics.rows += len(rows)

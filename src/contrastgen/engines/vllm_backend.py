@@ -222,7 +222,12 @@ class VllmBackend:
             "model": str(Path(generator["model"]).absolute()),
             "device": device,
             "dtype": resolve_vllm_dtype(generator.get("dtype", "auto"), device),
-            "tensor_parallel_size": max(1, gpus) if device == "cuda" else 1,
+            # the plan's layout (gpus_per_job: auto), else tensor parallel over every GPU
+            # the job holds
+            "tensor_parallel_size": vllm.get("tensor_parallel") or max(1, gpus)
+            if device == "cuda"
+            else 1,
+            "pipeline_parallel_size": vllm.get("pipeline_parallel") or 1,
             "enforce_eager": vllm["enforce_eager"],
             "cpu_kv_cache_gib": vllm["cpu_kv_cache_gib"],
             "gpu_memory_utilization": vllm["gpu_memory_utilization"],

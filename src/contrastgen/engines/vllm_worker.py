@@ -57,6 +57,7 @@ class Worker:
             "dtype": s["dtype"],
             "seed": seed,
             "tensor_parallel_size": s["tensor_parallel_size"],
+            "pipeline_parallel_size": s.get("pipeline_parallel_size", 1),
             "max_model_len": self.max_model_len,
             "enable_prefix_caching": True,
             "enforce_eager": s["enforce_eager"],
