@@ -151,3 +151,75 @@ def test_plan_cli_prints_a_table_and_json(model_dirs):
         text=True,
     )
     assert bad.returncode == 2 and "needs" in bad.stderr
+
+
+def test_auto_budget_runs_mixtral_8bit_on_all_ten_gpus(model_dirs):
+    """The default budget (16,384 tokens) puts one 8-bit Mixtral replica on 6 GPUs and
+    leaves 4 idle; choosing the budget with the replicas gives 2 replicas of 5 GPUs at
+    the largest budget that still fits on 5 (next step up needs 6)."""
+    mixtral = model_dirs["mixtral-8x7b"]
+    kept = plan(mixtral, 10, "11GiB", "8bit")
+    assert (kept.gpus_per_replica, kept.replicas, kept.idle_gpus) == (6, 1, 4)
+    auto = plan(mixtral, 10, "11GiB", "8bit", choose_budget=True)
+    assert (auto.gpus_per_replica, auto.replicas, auto.idle_gpus) == (5, 2, 0)
+    assert auto.batch_tokens % 1024 == 0 and 4096 <= auto.batch_tokens < 16384
+    assert plan(mixtral, 10, "11GiB", "8bit", batch_tokens=auto.batch_tokens + 1024).replicas == 1
+    assert kept.note == (
+        f"4 GPUs idle; token_budget {auto.batch_tokens} would run 2 replicas of 5 GPUs"
+    )
+    assert f"{2 * auto.batch_tokens} tokens at once" in auto.note
+    # where the default budget already uses every GPU, auto keeps it
+    mistral = plan(model_dirs["mistral-7b"], 10, "11GiB", "none", choose_budget=True)
+    assert (mistral.gpus_per_replica, mistral.replicas, mistral.batch_tokens) == (2, 5, 16384)
+
+
+def test_pre_ampere_cards_plan_float16(model_dirs):
+    mixtral = model_dirs["mixtral-8x7b"]  # its config says bfloat16
+    assert plan(mixtral, 10, "80GiB", "none").dtype == "bfloat16"
+    assert plan(mixtral, 10, "11GiB", "8bit", compute_capability=7.5).dtype == "float16"
+    with pytest.raises(PlanError, match="compute capability 7.5, which has no bf16"):
+        plan(mixtral, 10, "11GiB", "8bit", dtype="bfloat16", compute_capability=7.5)
+
+
+def test_vllm_layouts_on_ten_11gib_cards(model_dirs):
+    """Mistral-7B fp16 = 7,241,732,096 x 2 bytes = 14.48 GB: one 9.9 GiB share of an
+    11 GiB card cannot hold it, two can (TP 2), so 5 replicas. Mixtral-8x7B AWQ: the
+    linear weights at 4 bits plus a 2-byte scale and a 4-bit zero per 128, embeddings and
+    norms fp16: ~24.8 GB. Tensor parallel sizes divide 32 heads and 8 KV heads (1, 2, 4,
+    8): TP 4 is the smallest that fits (2 replicas, 2 GPUs idle); 3 pipeline stages fit
+    too (3 replicas on 9 GPUs), and the planner takes that for its 3 x 16,384 tokens."""
+    from contrastgen.planner import plan_vllm
+
+    mistral = plan_vllm(model_dirs["mistral-7b"], 10, "11GiB", compute_capability=7.5)
+    assert mistral.weight_bytes == 2 * 7_241_732_096 and mistral.dtype == "float16"
+    chosen = mistral.chosen
+    assert (chosen.tensor_parallel, chosen.pipeline_parallel, chosen.replicas) == (2, 1, 5)
+    assert chosen.idle_gpus == 0 and chosen.kv_tokens >= 16384
+
+    mixtral = plan_vllm(model_dirs["mixtral-8x7b"], 10, "11GiB", "awq", compute_capability=7.5)
+    assert 24.5e9 < mixtral.weight_bytes < 25.2e9
+    layouts = [mixtral.chosen, *mixtral.others]
+    assert {x.tensor_parallel for x in layouts} <= {1, 2, 4, 8}
+    tp_only = [x for x in layouts if x.pipeline_parallel == 1]
+    assert min(x.tensor_parallel for x in tp_only) == 4
+    smallest_tp = min(tp_only, key=lambda x: x.tensor_parallel)
+    assert (smallest_tp.replicas, smallest_tp.idle_gpus) == (2, 2)
+    chosen = mixtral.chosen
+    assert (chosen.tensor_parallel, chosen.pipeline_parallel, chosen.replicas) == (1, 3, 3)
+    assert chosen.idle_gpus == 1 and chosen.work == 3 * 16384
+    assert "tensor parallel alone: TP 4 x PP 1" in mixtral.note
+    assert "fewer idle GPUs: TP 1 x PP 5" in mixtral.note
+    with pytest.raises(PlanError, match="tensor parallel sizes must divide 32"):
+        plan_vllm(model_dirs["mixtral-8x7b"], 2, "11GiB", "awq")
+
+
+def test_plan_cli_chooses_the_budget_and_says_why(model_dirs):
+    cmd = [sys.executable, "-m", "contrastgen.cli", "plan", "--model",
+           str(model_dirs["mixtral-8x7b"]), "--gpus", "10", "--gpu-memory", "11GiB",
+           "--quantization", "8bit", "--json"]  # fmt: skip
+    data = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    assert (data["gpus_per_replica"], data["replicas"], data["idle_gpus"]) == (5, 2, 0)
+    assert data["batch_tokens"] < 16384 and "tokens at once" in data["note"]
+    vllm = cmd[:-3] + ["--backend", "vllm", "--quantization", "awq", "--json"]
+    data = json.loads(subprocess.run(vllm, capture_output=True, text=True, check=True).stdout)
+    assert data["backend"] == "vllm" and data["chosen"]["pipeline_parallel"] == 3

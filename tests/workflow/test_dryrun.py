@@ -98,8 +98,9 @@ def test_gpus_per_job_auto_takes_the_planners_gpus_per_replica(tmp_path):
 
 
 def test_mixtral_8bit_on_ten_11gib_gpus_plans_generation_jobs_of_five(tmp_path):
-    """The users' box: Mixtral-8x7B in 8-bit, 10 declared GPU ids of 11 GiB, 4,096 batch
-    tokens: the planner's 5 GPUs per replica become each generation job's `gpu=5`."""
+    """The users' box: Mixtral-8x7B in 8-bit, 10 declared GPU ids of 11 GiB, the default
+    budget as the most a replica takes: the planner's 5 GPUs per replica (at a smaller
+    budget) become each generation job's `gpu=5`, two at once."""
     model = tmp_path / "mixtral-8x7b"
     model.mkdir()
     shutil.copy(REPO / "tests/data/model_configs/mixtral-8x7b.json", model / "config.json")
@@ -108,9 +109,10 @@ def test_mixtral_8bit_on_ten_11gib_gpus_plans_generation_jobs_of_five(tmp_path):
     config["generator"].update(
         model=str(model), gpus_per_job="auto", gpu_memory="11GiB", quantization="8bit"
     )
-    config["generation"]["token_budget"] = 4096
     ids = {"CONTRASTGEN_GPU_IDS": ",".join(map(str, range(10)))}
     proc = snakemake(tmp_path, config, "-n", "--cores", "8", "--resources", "gpu=10", env=ids)
     generate_jobs = proc.output.split("rule generate:")[1:]
     assert len(generate_jobs) == 4
     assert all("gpu=5" in job.split("\n\n")[0] for job in generate_jobs)
+    assert "generation plan: 5 GPUs per job, 2 jobs at once on gpu=10" in proc.output
+    assert "(4 GPUs idle)" in proc.output  # what the unchosen default budget would cost
