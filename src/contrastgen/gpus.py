@@ -54,45 +54,43 @@ def host_gpu_ids() -> list[str]:
     return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
 
 
-def gpu_memory_bytes() -> int | None:
-    """Total memory of the smallest GPU on this host (nvidia-smi), or None without one."""
+def _nvidia_smi(query: str) -> list[str]:
+    """One `nvidia-smi --query-gpu` field per GPU; empty without nvidia-smi or a GPU."""
     if shutil.which("nvidia-smi") is None:
-        return None
+        return []
     try:
         out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+            ["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits"],
             capture_output=True,
             text=True,
             timeout=20,
             check=True,
         ).stdout
     except (subprocess.SubprocessError, OSError):
-        return None
-    sizes = [int(float(x)) * 1024**2 for x in out.split() if x.strip()]
+        return []
+    return [x.strip() for x in out.splitlines() if x.strip()]
+
+
+def _numbers(values: list[str]) -> list[float]:
+    out = []
+    for value in values:
+        try:
+            out.append(float(value))
+        except ValueError:
+            continue  # "[N/A]" on old drivers
+    return out
+
+
+def gpu_memory_bytes() -> int | None:
+    """Total memory of the smallest GPU on this host (nvidia-smi), or None without one."""
+    sizes = [int(x) * 1024**2 for x in _numbers(_nvidia_smi("memory.total"))]
     return min(sizes) if sizes else None
 
 
 def gpu_compute_capability() -> float | None:
     """The lowest CUDA compute capability of this host's GPUs (nvidia-smi), or None
     without one: below 8.0 (pre-Ampere, e.g. the RTX 2080 Ti's 7.5) there is no bf16."""
-    if shutil.which("nvidia-smi") is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-    except (subprocess.SubprocessError, OSError):
-        return None
-    caps = []
-    for field_ in out.split():
-        try:
-            caps.append(float(field_))
-        except ValueError:
-            continue  # "[N/A]" on old drivers
+    caps = _numbers(_nvidia_smi("compute_cap"))
     return min(caps) if caps else None
 
 

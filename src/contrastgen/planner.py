@@ -132,6 +132,38 @@ class Plan:
         return text + (f"\n{self.note}" if self.note else "")
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What memory depends on in a config (its text part, for multimodal configs)."""
+
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    hidden: int
+    intermediate: int
+
+    @classmethod
+    def of(cls, config) -> Shape:
+        text = getattr(config, "text_config", None) or config
+        heads = text.num_attention_heads
+        return cls(
+            layers=text.num_hidden_layers,
+            heads=heads,
+            kv_heads=getattr(text, "num_key_value_heads", None) or heads,
+            head_dim=getattr(text, "head_dim", None) or text.hidden_size // heads,
+            hidden=text.hidden_size,
+            intermediate=getattr(text, "intermediate_size", 4 * text.hidden_size),
+        )
+
+    def kv_bytes_per_token_layer(self, dtype_bytes: int) -> int:
+        return 2 * self.kv_heads * self.head_dim * dtype_bytes  # K and V, compute dtype
+
+    def activation_bytes(self, tokens: int, dtype_bytes: int) -> int:
+        """One forward pass over `tokens`: the widest layer's hidden states."""
+        return tokens * (2 * self.intermediate + self.hidden) * dtype_bytes
+
+
 def _meta_model(config):
     import torch
     from accelerate import init_empty_weights
@@ -331,11 +363,9 @@ def _place(
     sizes, kept, quantized = weight_bytes_of(model, quantization, dtype_bytes)
     blocks = blocks_of(model, sizes)
 
-    text = getattr(config, "text_config", None) or config
-    layers = text.num_hidden_layers
-    kv_heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
-    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
-    kv_per_token_layer = 2 * kv_heads * head_dim * dtype_bytes  # K and V, compute dtype
+    shape = Shape.of(config)
+    layers = shape.layers
+    kv_per_token_layer = shape.kv_bytes_per_token_layer(dtype_bytes)
     layer_names = [b.name for b in blocks if re.search(r"\.\d+$", b.name)]
     if len(layer_names) != layers:
         raise PlanError(f"found {len(layer_names)} decoder layers, config says {layers}")
@@ -343,9 +373,7 @@ def _place(
         if b.name in layer_names:
             b.kv_bytes = kv_per_token_layer * batch_tokens
 
-    # Activations of one forward pass over the batch: the widest layer's hidden states.
-    intermediate = getattr(text, "intermediate_size", 4 * text.hidden_size)
-    activations = batch_tokens * (2 * intermediate + text.hidden_size) * dtype_bytes
+    activations = shape.activation_bytes(batch_tokens, dtype_bytes)
     reserve = CUDA_CONTEXT_BYTES + activations
     budget = gpu_bytes - reserve
     weight_total = sum(b.weight_bytes for b in blocks)
@@ -537,14 +565,10 @@ def plan_vllm(
         model = _meta_model(config)
     sizes, _, _ = weight_bytes_of(model, quantization, DTYPE_BYTES[dtype])
     weights = sum(sizes.values())
-    text = getattr(config, "text_config", None) or config
-    heads = text.num_attention_heads
-    kv_heads = getattr(text, "num_key_value_heads", None) or heads
-    head_dim = getattr(text, "head_dim", None) or text.hidden_size // heads
-    layers = text.num_hidden_layers
-    kv_per_token = 2 * kv_heads * head_dim * DTYPE_BYTES[dtype] * layers
-    intermediate = getattr(text, "intermediate_size", 4 * text.hidden_size)
-    activations = VLLM_BATCHED_TOKENS * (2 * intermediate + text.hidden_size) * DTYPE_BYTES[dtype]
+    shape = Shape.of(config)
+    heads, kv_heads, layers = shape.heads, shape.kv_heads, shape.layers
+    kv_per_token = shape.kv_bytes_per_token_layer(DTYPE_BYTES[dtype]) * layers
+    activations = shape.activation_bytes(VLLM_BATCHED_TOKENS, DTYPE_BYTES[dtype])
     usable = int(parse_bytes(gpu_memory) * gpu_memory_utilization)
     layouts = []
     for tp in (t for t in range(1, gpus + 1) if heads % t == 0 and kv_heads % t == 0):
