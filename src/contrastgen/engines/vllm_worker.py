@@ -51,7 +51,8 @@ class Worker:
         s = self.settings
         started = time.perf_counter()
         limit = s.get("max_position_embeddings") or need_len
-        self.max_model_len = min(limit, 256 * math.ceil(need_len / 256))
+        # rounded up with room to spare: a refine round's prompt carries feedback lines
+        self.max_model_len = min(limit, 256 * math.ceil((need_len + 256) / 256))
         kwargs = {
             "model": s["model"],
             "dtype": s["dtype"],
@@ -81,10 +82,13 @@ class Worker:
         texts = [render_chat(self.tokenizer, r.messages, r.prefill) for r in requests]
         lengths = [len(ids) for ids in self.tokenizer(texts)["input_ids"]]
         metrics = Metrics(prompts=len(requests), rows=len(requests) * params.samples_per_prompt)
-        need = max(n + r.budget(params) for n, r in zip(lengths, requests, strict=True))
+        # the longest prompt with the most new tokens any answer may take, so later calls
+        # with the same settings (a benchmark's timed run after its warm-up) fit as well
+        need = max(lengths) + params.max_new_tokens
         if self.llm is None:
             metrics.load_s = self.load(need, params.seed)
-            self.send({"event": "loaded", "load_s": metrics.load_s, "max_model_len": need})
+            loaded = {"load_s": metrics.load_s, "max_model_len": self.max_model_len}
+            self.send({"event": "loaded", **loaded})
         elif need > self.max_model_len:
             raise ValueError(
                 f"a prompt needs {need} tokens with its answer, more than the "
