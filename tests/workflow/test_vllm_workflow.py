@@ -39,9 +39,9 @@ def test_the_vllm_backend_builds_the_dataset(tmp_path, generator_dir, vllm_pytho
         llm += [c["text"] for c in record["candidates"] if c["source"] == "llm"]
     assert len(llm) >= len(INSTRUCTIONS)
     for text in llm:  # readable English from the byte-level tokenizer, not 'Ġ' soup
-        assert "Ġ" not in text and "<|im" not in text
-        assert len(re.findall(r"[A-Za-z]+", text)) >= 2, text
-    assert sum(" " in t for t in llm) >= 0.9 * len(llm)
+        assert "Ġ" not in text and "<|im" not in text, text
+    worded = [t for t in llm if len(re.findall(r"[A-Za-z]+", t)) >= 3 and " " in t]
+    assert len(worded) >= 0.9 * len(llm), llm
     stats = json.loads((tmp_path / "results/stats.json").read_text())
     assert stats["llm_prompts"] >= len(INSTRUCTIONS) and stats["complete"] > 0
     log = (tmp_path / "logs/generate/000.log").read_text()
