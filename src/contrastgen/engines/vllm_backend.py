@@ -199,11 +199,18 @@ class VllmBackend:
         self.to_worker.close()
         self.from_worker.close()
 
-    def _kill_group(self) -> None:
+    def _kill_group(self, timeout_s: float = 10.0) -> None:
+        """SIGKILL the worker's process group and wait (bounded) until none of it is left:
+        vLLM's engine-core and workers are not our children, so nothing else waits."""
+        deadline = time.monotonic() + timeout_s
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            while time.monotonic() < deadline:
+                os.killpg(self.process.pid, 0)  # raises once the group is empty
+                time.sleep(0.1)
         except ProcessLookupError:
-            pass  # the group is gone already
+            pass  # the group is gone
         self.process.wait()
 
     def __del__(self):  # a backend dropped without close() must not leave vLLM behind
