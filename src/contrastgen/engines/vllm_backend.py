@@ -38,18 +38,14 @@ def vllm_python(generator: dict) -> str:
     configured = generator["vllm"]["python"]
     if Path(configured).is_file() and os.access(configured, os.X_OK):
         return str(Path(configured).absolute())
-    if _has_vllm(sys.executable):
+    from importlib.util import find_spec
+
+    if find_spec("vllm") is not None:  # this job's own environment has vLLM
         return sys.executable
     raise ConfigError(
         f"generator.backend is vllm but generator.vllm.python ({configured}) is not an "
         "interpreter: run `make setup-vllm` (or point the key at one with vLLM installed)"
     )
-
-
-def _has_vllm(python: str) -> bool:
-    from importlib.util import find_spec
-
-    return python == sys.executable and find_spec("vllm") is not None
 
 
 def cache_identity(generator: dict) -> dict:
