@@ -1,6 +1,8 @@
 """Benchmark of the engines: same sample, same model, side by side.
 
-An engine is a transformers batching strategy or the vllm backend. Each runs in its own
+An engine is a transformers batching strategy, the vllm backend, or a running
+OpenAI-compatible server (generator.server) asked one request at a time or up to its
+max_concurrency at once. Each runs in its own
 Snakemake job (timed by the `benchmark:` directive as well) in one of two modes:
 
 - greedy:  greedy decoding, every row exactly `max_new_tokens` (fixed_new_tokens): batching
@@ -40,7 +42,10 @@ log = logging.getLogger(__name__)
 ONE_PROMPT_PER_CALL = {"sequential", "fake_batch", "continuous"}
 MODES = ("greedy", "sampled")
 VLLM = "vllm"  # the benchmark's name for the vllm backend, beside the strategies
-ENGINES = [*STRATEGIES, VLLM]
+# The openai backend against generator.server: requests in flight at once (None: the
+# configured max_concurrency). The server is already running: these load nothing.
+SERVER_ENGINES = {"server_sequential": 1, "server": None}
+ENGINES = [*STRATEGIES, VLLM, *SERVER_ENGINES]
 
 
 def draw_sample(
@@ -144,11 +149,19 @@ def run_one(
     requests, params = benchmark_requests(sample, mode, generation, settings)
     if engine == VLLM:
         generator = {**generator, "backend": "vllm"}
+    elif engine in SERVER_ENGINES:
+        server = generator["server"]
+        concurrency = SERVER_ENGINES[engine] or server["max_concurrency"]
+        generator = {
+            **generator,
+            "backend": "openai",
+            "server": {**server, "max_concurrency": concurrency},
+        }
     else:
         generator = {**generator, "backend": "transformers"}
     bench_generation = {
         **generation,
-        "strategy": engine if engine != VLLM else generation["strategy"],
+        "strategy": engine if engine in STRATEGIES else generation["strategy"],
         "prefix_cache": settings["prefix_cache"],
         "batch_size": settings["batch_size"],
         "token_budget": settings["token_budget"],
@@ -165,6 +178,8 @@ def run_one(
     # vLLM loads its engine (sized to the longest prompt) on its first call: all of them.
     if engine == VLLM:
         warm = requests
+    elif engine in SERVER_ENGINES:
+        warm = requests[:2]  # the server is warm; this checks it answers
     elif engine in ONE_PROMPT_PER_CALL:
         warm = requests[:1]
     else:
@@ -178,7 +193,9 @@ def run_one(
     result: dict[str, Any] = {
         "strategy": engine,
         "mode": mode,
-        "device": describe_device(device) + (" (vLLM)" if engine == VLLM else ""),
+        "device": describe_device(device)
+        + (" (vLLM)" if engine == VLLM else "")
+        + (f" via {generator['server']['base_url']}" if engine in SERVER_ENGINES else ""),
         "model": generator["model"],
         "load_s": round(load_s, 3),
         "warmup_s": round(warmup_s, 3),
@@ -233,6 +250,8 @@ def run_one(
 def describe_device(device: str) -> str:
     import torch
 
+    if device == "server":  # the openai backend: the server's hardware is its own
+        return "OpenAI-compatible server"
     if device == "cuda":
         return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
     cpu = platform.processor() or platform.machine()
@@ -283,7 +302,7 @@ def summarize(
         agreement = round(sum(a == b for a, b in pairs) / len(pairs), 4)
     first = next(iter({**greedy, **sampled}.values()))
     summary = {
-        "device": first["device"].removesuffix(" (vLLM)"),
+        "device": first["device"].removesuffix(" (vLLM)").split(" via ")[0],
         "model": first["model"],
         "sample_size": sample_size,
         "max_new_tokens": max_new_tokens,

@@ -127,6 +127,35 @@ def inspect_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_command(args: argparse.Namespace) -> int:
+    """vLLM's OpenAI-compatible server for the config's generator, until Ctrl-C."""
+    from urllib.parse import urlsplit
+
+    import yaml
+
+    from .engines.vllm_server import start_server
+
+    if not args.config.is_file():
+        raise UserError(f"{args.config}: no such file")
+    generator = yaml.safe_load(args.config.read_text())["generator"]
+    url = urlsplit(generator["server"]["base_url"])
+    host, port = url.hostname or "127.0.0.1", url.port or 8000
+    server = start_server(generator, host, port, args.max_model_len, args.threads)
+    try:
+        ready = server.wait_ready(args.timeout)
+        print(
+            f"contrastgen serve: {generator['model']} as {generator['server']['model']!r} at "
+            f"{server.base_url} (ready in {ready:.0f}s); Ctrl-C stops it",
+            file=sys.stderr,
+        )
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contrastgen", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -202,6 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", type=positive_int, default=10, help="at most this many records (default 10)"
     )
     ip.set_defaults(func=inspect_command)
+
+    sp = sub.add_parser(
+        "serve",
+        help="vLLM's OpenAI-compatible server for generator.model (backend: openai)",
+        description=(
+            "Starts vLLM's server from the vLLM environment (generator.vllm.python) with the "
+            "config's model, dtype and KV cache settings, named generator.server.model, at "
+            "the host and port of generator.server.base_url."
+        ),
+    )
+    sp.add_argument("--config", type=Path, default=Path("config.yaml"))
+    sp.add_argument("--max-model-len", type=positive_int, default=4096)
+    sp.add_argument("--threads", type=positive_int, help="CPU threads (default: every core)")
+    sp.add_argument("--timeout", type=float, default=600, help="seconds to wait for it")
+    sp.set_defaults(func=serve_command)
     return parser
 
 

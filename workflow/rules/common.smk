@@ -8,7 +8,9 @@ from snakemake.settings.types import DeploymentMethod
 
 from contrastgen.config import config_problems, model_dir_problem
 from contrastgen.corpus import shard_ids as _shard_ids
-from contrastgen.benchmark import ENGINES, MODES
+from contrastgen.engines.openai_backend import ServerSettings
+from contrastgen.errors import ConfigError
+from contrastgen.benchmark import ENGINES, MODES, SERVER_ENGINES
 from contrastgen.export import is_avdn
 from contrastgen.gpus import gpu_compute_capability, gpu_memory_bytes, host_gpu_ids
 from contrastgen.models import TOKENIZER_LAYOUT
@@ -38,8 +40,16 @@ def max_rounds():
     return config["refine"]["max_rounds"]
 
 
+def uses_server():
+    """Whether generation goes to a running server (generator.backend: openai)."""
+    return config["generator"]["backend"] == "openai"
+
+
 def generator_model():
-    """The generator model directory (the embedded default is built by prepare_generator)."""
+    """The generator model directory (the embedded default is built by prepare_generator);
+    none with a server whose chat endpoint renders the prompts."""
+    if uses_server() and config["generator"]["server"]["api"] == "chat":
+        return []
     return config["generator"]["model"]
 
 
@@ -136,10 +146,11 @@ def uses_gpu():
 
 @cache
 def gpus_per_job():
-    """The `gpu` resource of generation jobs: 0 for a CPU run, else generator.gpus_per_job
-    (`auto` asks the planner). `device: cuda` requests GPUs even when this host has
-    none, as on a Slurm login node; `auto` looks at this host."""
-    if not uses_gpu():
+    """The `gpu` resource of generation jobs: 0 for a CPU run or a server's light clients,
+    else generator.gpus_per_job (`auto` asks the planner). `device: cuda` requests GPUs
+    even when this host has none, as on a Slurm login node; `auto` looks at this host.
+    """
+    if not uses_gpu() or uses_server():
         return 0
     setting = config["generator"]["gpus_per_job"]
     return generation_plan().gpus_per_replica if setting == "auto" else setting
@@ -208,13 +219,14 @@ def generation_plan():
 def planned_layout():
     """What the plan hands the generation jobs, when gpus_per_job is auto on GPUs:
     transformers' token budget, vllm's tensor x pipeline parallel sizes."""
-    if not uses_gpu() or config["generator"]["gpus_per_job"] != "auto":
+    if not uses_gpu() or uses_server() or config["generator"]["gpus_per_job"] != "auto":
         return None
     return generation_plan()
 
 
 def generation_threads():
-    return config["generator"]["threads"]
+    """generator.threads; one for a server's client, which only waits on its answers."""
+    return 1 if uses_server() else config["generator"]["threads"]
 
 
 def generation_env():
@@ -262,6 +274,8 @@ def benchmark_runs():
         runs += [(mode, s) for s in settings[key]]
         if add_vllm:
             runs.append((mode, "vllm"))
+        if settings["server"]:
+            runs += [(mode, s) for s in SERVER_ENGINES]
     return runs
 
 
@@ -286,6 +300,24 @@ def final_outputs():
     return outputs
 
 
+def server_problems():
+    """What stops the openai backend (or the benchmark's server entries) before any job."""
+    server = config["generator"]["server"]
+    if not (uses_server() or config["benchmark"]["server"]):
+        return []
+    problems = []
+    if config["generator"]["quantization"] != "none":
+        problems.append(
+            "generator.quantization: with a server, quantization is the server's "
+            "(e.g. an AWQ checkpoint); set it to 'none'"
+        )
+    try:
+        ServerSettings.from_config(server).api_key()
+    except ConfigError as exc:
+        problems.append(str(exc))
+    return problems
+
+
 def check_config():
     """Stop at parse time, naming the key, when a configured value or path cannot work
     (the schema checks each value alone; these are the checks across keys and files)."""
@@ -293,7 +325,7 @@ def check_config():
     if not Path(config["corpus"]).is_file():
         problems.append(f"corpus: file {config['corpus']!r} does not exist")
     model = config["generator"]["model"]
-    if model != EMBEDDED_GENERATOR_DIR:
+    if model != EMBEDDED_GENERATOR_DIR and generator_model():
         problem = model_dir_problem(model)
         if problem:
             problems.append(f"generator.model: {problem}")
@@ -315,7 +347,10 @@ def check_config():
             "benchmark.vllm: true needs the vLLM environment (generator.vllm.python): "
             "run `make setup-vllm`, or set it to auto"
         )
-    if config["generator"]["quantization"] != "none" and not uses_gpu():
+    problems += server_problems()
+    if config["generator"]["quantization"] != "none" and not (
+        uses_gpu() or uses_server()
+    ):
         problems.append(
             "generator.quantization: bitsandbytes 8bit/4bit needs a CUDA GPU, and this "
             "run has none (generator.device resolves to cpu); set it to 'none'"

@@ -1,7 +1,7 @@
 """Generation backends behind one protocol (base.Backend): `transformers` (Hugging Face
-`generate` with its batching strategies) and `vllm` (vLLM's offline engine, in its own
-environment). Backends are imported only when used, so parsing the Snakefile never
-imports torch or vLLM.
+`generate` with its batching strategies), `vllm` (vLLM's offline engine, in its own
+environment) and `openai` (a client of an OpenAI-compatible server). Backends are
+imported only when used, so parsing the Snakefile never imports torch or vLLM.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = [
 BACKENDS = {
     "transformers": ("transformers_backend", "TransformersBackend"),
     "vllm": ("vllm_backend", "VllmBackend"),
+    "openai": ("openai_backend", "OpenAIBackend"),
 }
 
 
@@ -44,6 +45,8 @@ def make_backend(
     cls = getattr(_module(name), BACKENDS[name][1])
     if name == "vllm":
         return cls.from_settings(generator, generation, threads, gpus)
+    if name == "openai":
+        return cls.from_settings(generator, generation)
     return cls.from_settings(generator, generation, threads)
 
 
@@ -54,9 +57,11 @@ def cache_identity(generator: dict, generation: dict) -> dict[str, Any]:
     from ..cache import model_identity
 
     name = generator.get("backend", "transformers")
+    identity = {"backend": name}
+    if name != "openai":  # a server's model is named by the server (its cache_identity)
+        identity["model"] = model_identity(generator["model"])
     return {
-        "backend": name,
-        "model": model_identity(generator["model"]),
+        **identity,
         **_module(name).cache_identity(generator),
         "params": params_from_settings(generation).to_json(),
     }

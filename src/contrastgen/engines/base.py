@@ -87,6 +87,7 @@ class Metrics:
     oom_splits: int = 0
     generate_s: float = 0.0
     load_s: float = 0.0  # model loading done inside this call (vLLM loads on first use)
+    retries: int = 0  # requests sent again after a busy or unreachable server (openai)
 
     def to_json(self) -> dict:
         d = asdict(self)

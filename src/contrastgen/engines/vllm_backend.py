@@ -67,6 +67,41 @@ def resolve_vllm_dtype(dtype: str, device: str) -> str:
     return str(resolve_dtype(dtype, device)).removeprefix("torch.")
 
 
+def vllm_env(device: str, threads: int, compile_cache: str | None) -> dict[str, str]:
+    """The environment of a vLLM process (this backend's worker, or `contrastgen serve`)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")])),
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    if device == "cpu" and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
+        # vLLM pins its compute threads to all cores but one, which it keeps for its
+        # scheduler: one core of two here (73 against 90 tok/s). Instead use the
+        # job's threads, as the transformers backend does.
+        env["VLLM_CPU_OMP_THREADS_BIND"] = "nobind"
+        env["OMP_NUM_THREADS"] = str(threads)
+    if compile_cache:
+        # every job of a run (and a rerun) finds the compiled graphs of the first
+        env["VLLM_CACHE_ROOT"] = str(Path(compile_cache).absolute())
+    return env
+
+
+def kill_group(process: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    """SIGKILL the process group `process` leads and wait (bounded) until none of it is
+    left: vLLM's engine-core and workers are not our children, so nothing else waits."""
+    deadline = time.monotonic() + timeout_s
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        while time.monotonic() < deadline:
+            os.killpg(process.pid, 0)  # raises once the group is empty
+            time.sleep(0.1)
+    except ProcessLookupError:
+        pass  # the group is gone
+    process.wait()
+
+
 class VllmBackend:
     name = "vllm"
 
@@ -76,23 +111,7 @@ class VllmBackend:
         self.device = settings["device"]
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")])
-            ),
-            "HF_HUB_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false",
-        }
-        if settings["device"] == "cpu" and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
-            # vLLM pins its compute threads to all cores but one, which it keeps for its
-            # scheduler: one core of two here (73 against 90 tok/s). Instead use the
-            # job's threads, as the transformers backend does.
-            env["VLLM_CPU_OMP_THREADS_BIND"] = "nobind"
-            env["OMP_NUM_THREADS"] = str(settings["threads"])
-        if settings.get("compile_cache"):
-            # every job of a run (and a rerun) finds the compiled graphs of the first
-            env["VLLM_CACHE_ROOT"] = str(Path(settings["compile_cache"]).absolute())
+        env = vllm_env(settings["device"], settings["threads"], settings.get("compile_cache"))
         self.process = subprocess.Popen(
             [
                 python,
@@ -191,27 +210,13 @@ class VllmBackend:
                 self.process.wait(timeout=60)
             except (OSError, subprocess.TimeoutExpired):
                 pass
-        self._kill_group()
+        kill_group(self.process)
         self.to_worker.close()
         self.from_worker.close()
 
-    def _kill_group(self, timeout_s: float = 10.0) -> None:
-        """SIGKILL the worker's process group and wait (bounded) until none of it is left:
-        vLLM's engine-core and workers are not our children, so nothing else waits."""
-        deadline = time.monotonic() + timeout_s
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-            while time.monotonic() < deadline:
-                os.killpg(self.process.pid, 0)  # raises once the group is empty
-                time.sleep(0.1)
-        except ProcessLookupError:
-            pass  # the group is gone
-        self.process.wait()
-
     def __del__(self):  # a backend dropped without close() must not leave vLLM behind
         if getattr(self, "process", None) is not None:
-            self._kill_group()
+            kill_group(self.process)
 
     @classmethod
     def from_settings(
