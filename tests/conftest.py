@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+from vllm_servers import free_port, server_generator, start_vllm_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
@@ -33,3 +34,12 @@ def vllm_python() -> Path:
     if not VLLM_PYTHON.is_file():
         pytest.fail(f"{VLLM_PYTHON} missing: run `make setup-vllm` (make test does)")
     return VLLM_PYTHON
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tmp_path_factory, generator_dir, vllm_python):
+    """One real vLLM server for the session's openai-backend tests: (server, generator)."""
+    generator = server_generator(generator_dir, vllm_python, free_port())
+    server = start_vllm_server(generator, tmp_path_factory.mktemp("server") / "server.log")
+    yield server, generator
+    server.stop()
