@@ -13,7 +13,7 @@ VLLM_VENV := .venv-vllm
 VLLM_REQ := envs/vllm-$(if $(filter 0,$(GPUS)),cpu,cuda).txt
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: setup setup-vllm run test lint bench dry clean test-deps report gpu-check
+.PHONY: setup setup-vllm run test lint bench dry clean test-deps report gpu-check serve
 
 setup: $(STAMP) resources/models/SmolLM2-135M-Instruct/config.json
 
@@ -41,6 +41,11 @@ resources/models/SmolLM2-135M-Instruct/config.json: $(STAMP)
 
 run: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores all --resources gpu=$(GPUS)
+
+# generator.backend: openai: vLLM's OpenAI-compatible server for generator.model at
+# generator.server.base_url, from the vLLM environment, until Ctrl-C.
+serve: setup setup-vllm
+	$(BIN)/contrastgen serve
 
 bench: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake benchmark --cores all --resources gpu=$(GPUS)

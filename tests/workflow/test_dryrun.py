@@ -116,3 +116,27 @@ def test_mixtral_8bit_on_ten_11gib_gpus_plans_generation_jobs_of_five(tmp_path):
     assert all("gpu=5" in job.split("\n\n")[0] for job in generate_jobs)
     assert "generation plan: 5 GPUs per job, 2 jobs at once on gpu=10" in proc.output
     assert "(4 GPUs idle)" in proc.output  # what the unchosen default budget would cost
+
+
+def test_a_servers_clients_hold_no_gpu_and_a_user_resource_bounds_them(tmp_path):
+    """backend: openai on a host with 10 GPU ids: generation jobs are light clients (gpu=0,
+    no plan), and `--set-resources` adds the user's own bound on them."""
+    config = base_config()
+    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    config["generator"].update(backend="openai", gpus_per_job="auto", gpu_memory="11GiB")
+    ids = {"CONTRASTGEN_GPU_IDS": ",".join(map(str, range(10)))}
+    bound = ["--set-resources", "generate:llm_server=1", "refine:llm_server=1"]
+    args = ["-n", "--cores", "8", *bound, "--resources", "gpu=10", "llm_server=2"]
+    proc = snakemake(tmp_path, config, *args, env=ids)
+    jobs = [j.split("\n\n")[0] for j in re.split(r"rule (?:generate|refine):", proc.output)[1:]]
+    assert len(jobs) == 4 * (1 + config["refine"]["max_rounds"])
+    assert all("gpu=0, llm_server=1" in job for job in jobs), jobs[0]
+    assert "generation plan" not in proc.output
+    # parse time: the key's variable must exist, quantization is the server's
+    config["generator"]["server"]["api_key_env"] = "CONTRASTGEN_NO_SUCH_KEY"
+    config["generator"]["quantization"] = "8bit"
+    proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert "CONTRASTGEN_NO_SUCH_KEY is not set" in proc.output
+    assert "with a server, quantization is the server's" in proc.output
+    assert "Traceback" not in proc.output
