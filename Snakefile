@@ -1,15 +1,15 @@
 # Contrastive paraphrases and hard negatives for UAV navigation instructions.
 # Stages: prepare models -> ingest -> generate (round 0) -> validate -> refine rounds
 # -> merge. See docs/ARCHITECTURE.md.
-import os
+from snakemake.utils import min_version
+from snakemake.utils import validate as check_against_schema
 
-from snakemake.utils import min_version, validate
+from contrastgen import go_offline
 
 min_version("9.0")
 
 # Never reach for a model hub at run time: every model is a local directory.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+go_offline()
 
 
 configfile: "config.yaml"
@@ -18,7 +18,7 @@ configfile: "config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+check_against_schema(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
@@ -37,7 +37,7 @@ onstart:
 
 
 onsuccess:
-    print_run_summary("results/stats.json", gpus_per_job(), RUN_MARKER)
+    print_run_summary("results/stats.json", gpus_per_job(), RUN_MARKER, GPU_STAGES)
 
 
 rule all:

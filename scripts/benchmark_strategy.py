@@ -2,6 +2,7 @@
 
 from contrastgen.benchmark import run_one
 from contrastgen.rulekit import claim_job_gpus, setup_rule_logging
+from contrastgen.settings import BenchmarkSettings, GenerationSettings, GeneratorSettings
 
 setup_rule_logging(snakemake)
 claim = claim_job_gpus(snakemake)  # sets CUDA_VISIBLE_DEVICES before torch uses CUDA
@@ -10,9 +11,9 @@ run_one(
     snakemake.output.result,
     snakemake.params.strategy,
     snakemake.params.mode,
-    snakemake.params.generator,
-    snakemake.params.generation,
-    snakemake.params.settings,
+    GeneratorSettings.from_config(snakemake.params.generator),
+    GenerationSettings.from_config(snakemake.params.generation),
+    BenchmarkSettings.from_config(snakemake.params.settings),
     snakemake.threads,
     len(claim.ids),
 )

@@ -1,28 +1,31 @@
 """Rules generate (round 0) and refine (rounds 1..R): prompt the LLM for items missing targets."""
 
 from contrastgen.cache import ItemCache
-from contrastgen.engines import cache_identity, make_backend, params_from_settings
-from contrastgen.io import read_jsonl
+from contrastgen.engines import cache_identity, make_backend
+from contrastgen.files import read_jsonl
 from contrastgen.pipeline import Targets, generate
+from contrastgen.records import mined_by_item
 from contrastgen.rulekit import claim_job_gpus, setup_rule_logging
+from contrastgen.settings import GenerationSettings, GeneratorSettings
 
 setup_rule_logging(snakemake)
 claim = claim_job_gpus(snakemake)  # sets CUDA_VISIBLE_DEVICES before torch uses CUDA
-generator, generation = snakemake.params.generator, snakemake.params.generation
+generator = GeneratorSettings.from_config(snakemake.params.generator)
+generation = GenerationSettings.from_config(snakemake.params.generation)
 generate(
     read_jsonl(snakemake.input.work),
     int(snakemake.params.round),
     snakemake.output.candidates,
     Targets(**snakemake.params.targets),
     make_backend=lambda: make_backend(generator, generation, snakemake.threads, len(claim.ids)),
-    params=params_from_settings(generation),
+    params=generation.params(),
     rule_negatives=snakemake.params.negatives["rule_based_per_item"]
     if snakemake.params.negatives["rule_based"]
     else 0,
     cache=ItemCache(snakemake.params.cache_dir, "generate", snakemake.params.writer),
     cache_context=cache_identity(generator, generation),
     # round 0 only (rule generate): corpus-mined negatives, when negatives.corpus_mined
-    mined={r["item"]: r["candidates"] for r in read_jsonl(snakemake.input.mined)}
+    mined=mined_by_item(read_jsonl(snakemake.input.mined))
     if snakemake.input.get("mined")
     else None,
 )

@@ -14,7 +14,7 @@ merge(
     snakemake.output.records,
     snakemake.output.stats,
     snakemake.params.max_rounds,
-    stage_seconds(snakemake.input.benchmarks),
+    stage_seconds(snakemake.params.stage_benchmarks),
     run_started(snakemake.params.run_marker),
     json.loads(Path(snakemake.input.ingest_summary).read_text()),
 )

@@ -3,7 +3,7 @@ spatial fact, as negative candidates for round 0."""
 
 from contrastgen.pipeline import mine
 from contrastgen.rulekit import setup_rule_logging
-from contrastgen.validate import Embedder, resolve_validator_model
+from contrastgen.validator import Embedder, resolve_validator_model
 
 setup_rule_logging(snakemake)
 model_dir = resolve_validator_model(snakemake.params.validator)

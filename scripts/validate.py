@@ -1,10 +1,10 @@
 """Rule validate: decide a round's candidates and carry every item's state forward."""
 
 from contrastgen.cache import ItemCache, model_identity
-from contrastgen.io import read_jsonl
+from contrastgen.files import read_jsonl
 from contrastgen.pipeline import Targets, validate
 from contrastgen.rulekit import setup_rule_logging
-from contrastgen.validate import Embedder, Thresholds, resolve_validator_model
+from contrastgen.validator import Embedder, Thresholds, resolve_validator_model
 
 setup_rule_logging(snakemake)
 settings = snakemake.params.validator

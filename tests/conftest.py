@@ -1,10 +1,11 @@
-import os
 from pathlib import Path
 
 import pytest
 from vllm_servers import free_port, server_generator, start_vllm_server
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from contrastgen import go_offline
+
+go_offline()
 REPO = Path(__file__).resolve().parent.parent
 GENERATOR_DIR = REPO / "resources" / "models" / "SmolLM2-135M-Instruct"
 
@@ -19,7 +20,7 @@ def generator_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from contrastgen.validate import Embedder, embedded_validator_path
+    from contrastgen.validator import Embedder, embedded_validator_path
 
     return Embedder(embedded_validator_path(), batch_size=32, threads=2)
 

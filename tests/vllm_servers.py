@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from contrastgen.engines.vllm_server import start_server
+from contrastgen.settings import GeneratorSettings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,7 +39,13 @@ def start_vllm_server(generator: dict, log_path: Path):
     """vLLM's own OpenAI-compatible server (`contrastgen serve`'s), the embedded model,
     on the generator's port; waits until it answers (~30 s on 2 cores)."""
     port = urlsplit(generator["server"]["base_url"]).port
-    server = start_server(generator, port=port, max_model_len=2048, threads=2, log_path=log_path)
+    server = start_server(
+        GeneratorSettings.from_config(generator),
+        port=port,
+        max_model_len=2048,
+        threads=2,
+        log_path=log_path,
+    )
     try:
         server.wait_ready(300)
     except Exception:

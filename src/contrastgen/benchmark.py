@@ -34,7 +34,8 @@ from .corpus import IngestLimits, check_record, read_corpus
 from .engines import make_backend
 from .engines.base import GenParams, Request, stop_marks
 from .engines.transformers_backend import STRATEGIES, StrategyUnavailable
-from .io import read_jsonl, write_json, write_jsonl
+from .files import read_jsonl, write_figure, write_json, write_jsonl, write_text
+from .settings import BenchmarkSettings, GenerationSettings, GeneratorSettings
 
 log = logging.getLogger(__name__)
 
@@ -101,22 +102,22 @@ class GpuSampler:
         return round(sum(self.samples) / len(self.samples), 1) if self.samples else None
 
 
-def benchmark_requests(sample: list[dict], mode: str, generation: dict, settings: dict):
+def benchmark_requests(
+    sample: list[dict], mode: str, generation: GenerationSettings, settings: BenchmarkSettings
+):
     """The sample's requests and params in `mode` (see the module docstring)."""
     if mode == "greedy":
         requests = [
             Request(tuple(prompts.build_messages(r["instruction"])), "POSITIVE:") for r in sample
         ]
         params = GenParams(
-            max_new_tokens=settings["max_new_tokens"],
+            max_new_tokens=settings.max_new_tokens,
             do_sample=False,
-            seed=settings["seed"],
-            min_new_tokens=settings["max_new_tokens"] if settings["fixed_new_tokens"] else None,
+            seed=settings.seed,
+            min_new_tokens=settings.max_new_tokens if settings.fixed_new_tokens else None,
         )
         return requests, params
-    from .engines.base import params_from_settings
-
-    params = params_from_settings(generation)
+    params = generation.params()
     # round 0 as it runs by default: rule negatives exist, so the LLM writes positives
     # and stops at the NEGATIVE line or a blank one
     requests = [
@@ -136,9 +137,9 @@ def run_one(
     out_path: str | Path,
     engine: str,
     mode: str,
-    generator: dict,
-    generation: dict,
-    settings: dict,
+    generator: GeneratorSettings,
+    generation: GenerationSettings,
+    settings: BenchmarkSettings,
     threads: int | None = None,
     gpus: int = 0,
 ) -> dict[str, Any]:
@@ -148,24 +149,18 @@ def run_one(
     sample = list(read_jsonl(sample_path))
     requests, params = benchmark_requests(sample, mode, generation, settings)
     if engine == VLLM:
-        generator = {**generator, "backend": "vllm"}
+        generator = generator.but(backend="vllm")
     elif engine in SERVER_ENGINES:
-        server = generator["server"]
-        concurrency = SERVER_ENGINES[engine] or server["max_concurrency"]
-        generator = {
-            **generator,
-            "backend": "openai",
-            "server": {**server, "max_concurrency": concurrency},
-        }
+        concurrency = SERVER_ENGINES[engine] or generator.server.max_concurrency
+        generator = generator.but(backend="openai", server={"max_concurrency": concurrency})
     else:
-        generator = {**generator, "backend": "transformers"}
-    bench_generation = {
-        **generation,
-        "strategy": engine if engine in STRATEGIES else generation["strategy"],
-        "prefix_cache": settings["prefix_cache"],
-        "batch_size": settings["batch_size"],
-        "token_budget": settings["token_budget"],
-    }
+        generator = generator.but(backend="transformers")
+    bench_generation = generation.but(
+        strategy=engine if engine in STRATEGIES else generation.strategy,
+        prefix_cache=settings.prefix_cache,
+        batch_size=settings.batch_size,
+        token_budget=settings.token_budget,
+    )
     started = time.perf_counter()
     backend = make_backend(generator, bench_generation, threads, gpus)
     device = backend.device
@@ -183,7 +178,7 @@ def run_one(
     elif engine in ONE_PROMPT_PER_CALL:
         warm = requests[:1]
     else:
-        warm = requests[: settings["batch_size"]]
+        warm = requests[: settings.batch_size]
     try:
         backend.generate(warm, params)
     except StrategyUnavailable:
@@ -195,8 +190,8 @@ def run_one(
         "mode": mode,
         "device": describe_device(device)
         + (" (vLLM)" if engine == VLLM else "")
-        + (f" via {generator['server']['base_url']}" if engine in SERVER_ENGINES else ""),
-        "model": generator["model"],
+        + (f" via {generator.server.base_url}" if engine in SERVER_ENGINES else ""),
+        "model": generator.model,
         "load_s": round(load_s, 3),
         "warmup_s": round(warmup_s, 3),
     }
@@ -317,7 +312,7 @@ def summarize(
         },
     }
     write_json(summary_path, summary)
-    Path(report_path).write_text(render_report(summary))
+    write_text(report_path, render_report(summary))
     plot_tokens_per_s(summary, plot_path)
     return summary
 
@@ -406,5 +401,4 @@ def plot_tokens_per_s(summary: dict[str, Any], path: str | Path) -> None:
     ax.set_ylabel("generated tokens / s")
     ax.set_title(f"{summary['sample_size']} instructions on {summary['device']}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    write_figure(path, fig, dpi=120)

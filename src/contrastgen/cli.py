@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
-from . import spatial
+from . import go_offline, spatial
 from .errors import UserError
-from .io import write_jsonl
-from .validate import DEFAULT_THRESHOLDS, Embedder, Thresholds, decide, resolve_validator_model
+from .files import write_jsonl
+from .validator import DEFAULT_THRESHOLDS, Embedder, Thresholds, decide, resolve_validator_model
 
 
 def read_pairs(path: Path) -> list[dict]:
@@ -116,7 +117,7 @@ def plan_command(args: argparse.Namespace) -> int:
 
 
 def inspect_command(args: argparse.Namespace) -> int:
-    from .inspect import render_records, select_records
+    from .browse import render_records, select_records
 
     try:
         records = select_records(args.records, args.status, args.reason, args.id, args.n)
@@ -134,17 +135,20 @@ def serve_command(args: argparse.Namespace) -> int:
     import yaml
 
     from .engines.vllm_server import start_server
+    from .settings import GeneratorSettings
 
     if not args.config.is_file():
         raise UserError(f"{args.config}: no such file")
-    generator = yaml.safe_load(args.config.read_text())["generator"]
-    url = urlsplit(generator["server"]["base_url"])
+    generator = GeneratorSettings.from_config(yaml.safe_load(args.config.read_text())["generator"])
+    url = urlsplit(generator.server.base_url)
     host, port = url.hostname or "127.0.0.1", url.port or 8000
     server = start_server(generator, host, port, args.max_model_len, args.threads)
+    # `kill` or a job scheduler's SIGTERM stops the server too (it has its own session)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         ready = server.wait_ready(args.timeout)
         print(
-            f"contrastgen serve: {generator['model']} as {generator['server']['model']!r} at "
+            f"contrastgen serve: {generator.model} as {generator.server.model!r} at "
             f"{server.base_url} (ready in {ready:.0f}s); Ctrl-C stops it",
             file=sys.stderr,
         )
@@ -257,6 +261,7 @@ def positive_int(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    go_offline()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:

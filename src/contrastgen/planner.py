@@ -65,7 +65,7 @@ class Block:
 
 
 @dataclass
-class Plan:
+class Placement:
     model: str
     quantization: str
     dtype: str
@@ -275,7 +275,7 @@ def plan(
     model=None,
     choose_budget: bool = False,
     compute_capability: float | None = None,
-) -> Plan:
+) -> Placement:
     """Place one replica on as few GPUs as possible; as many replicas as `gpus` allow.
 
     `choose_budget`: `batch_tokens` is the most one replica takes, and the planner picks
@@ -356,7 +356,7 @@ def _place(
     batch_tokens: int,
     config,
     model,
-) -> Plan:
+) -> Placement:
     """The placement of one replica at a fixed batch budget (see `plan`)."""
     dtype_bytes = DTYPE_BYTES[dtype]
     gpu_bytes = parse_bytes(gpu_memory)
@@ -414,7 +414,7 @@ def _place(
             f"+ {human(reserve)} reserve per GPU{why}"
         )
     free = sum(budget - u for u in used)
-    return Plan(
+    return Placement(
         model=str(model_dir or config.model_type),
         quantization=quantization,
         dtype=dtype,
@@ -469,7 +469,7 @@ class VllmLayout:
 
 
 @dataclass
-class VllmPlan:
+class VllmPlacement:
     model: str
     quantization: str
     dtype: str
@@ -539,7 +539,7 @@ def plan_vllm(
     config=None,
     model=None,
     compute_capability: float | None = None,
-) -> VllmPlan:
+) -> VllmPlacement:
     """The vLLM layout of `gpus` GPUs, from config.json alone: tensor parallel size TP
     (it must divide the attention heads and the KV heads), pipeline stages PP where TP
     alone cannot fit, replicas = GPUs / (TP x PP).
@@ -610,7 +610,7 @@ def plan_vllm(
     fuller = next((x for x in layouts if x.idle_gpus < chosen.idle_gpus), None)
     if fuller is not None:
         note += f"; fewer idle GPUs: {fuller.describe()} ({fuller.work} tokens)"
-    return VllmPlan(
+    return VllmPlacement(
         model=str(model_dir or config.model_type),
         quantization=quantization,
         dtype=dtype,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import html
 import random
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .io import read_jsonl
-
-GENERATION_STAGES = ("generate", "refine")
+from .files import read_jsonl, write_figure, write_text
 
 
 def _plt():
@@ -88,8 +87,7 @@ def plot_acceptance(stats: dict[str, Any], path: str | Path) -> None:
     ax.set_ylabel("candidates accepted (%)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    write_figure(path, fig, dpi=110)
 
 
 def unique_items(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -122,8 +120,7 @@ def plot_scores(records: list[dict[str, Any]], path: str | Path) -> None:
         ax.set_xlabel("similarity to the instruction")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    write_figure(path, fig, dpi=110)
 
 
 def rejection_reasons(records: list[dict[str, Any]]) -> Counter:
@@ -143,8 +140,7 @@ def plot_reasons(records: list[dict[str, Any]], path: str | Path, top: int = 12)
     ax.barh([k for k, _ in common], [v for _, v in common], color="#8172b3")
     ax.set_xlabel("rejected candidates")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    write_figure(path, fig, dpi=110)
 
 
 def write_report_files(records_path, stats_path, out: dict[str, str | Path]) -> None:
@@ -156,16 +152,19 @@ def write_report_files(records_path, stats_path, out: dict[str, str | Path]) -> 
     plot_acceptance(stats, out["acceptance"])
     plot_scores(records, out["scores"])
     plot_reasons(records, out["reasons"])
-    Path(out["stats"]).write_text(stats_table_html(stats))
-    Path(out["samples"]).write_text(samples_html(records))
+    write_text(out["stats"], stats_table_html(stats))
+    write_text(out["samples"], samples_html(records))
 
 
-def gpu_hours(stats: dict[str, Any], gpus_per_job: int) -> float:
-    wall = sum(stats.get("stage_wall_s", {}).get(s, 0.0) for s in GENERATION_STAGES)
+def gpu_hours(stats: dict[str, Any], gpus_per_job: int, gpu_stages: Sequence[str]) -> float:
+    """GPU hours of the stages whose jobs hold `gpus_per_job` GPUs each."""
+    wall = sum(stats.get("stage_wall_s", {}).get(s, 0.0) for s in gpu_stages)
     return round(wall * gpus_per_job / 3600, 3)
 
 
-def run_summary(stats: dict[str, Any], gpus_per_job: int = 0) -> str:
+def run_summary(
+    stats: dict[str, Any], gpus_per_job: int = 0, gpu_stages: Sequence[str] = ()
+) -> str:
     """One screen at the end of a run: records, complete share, time per stage, GPU hours."""
     lines = [
         "contrastgen run summary",
@@ -183,6 +182,7 @@ def run_summary(stats: dict[str, Any], gpus_per_job: int = 0) -> str:
     ]
     for stage, seconds in stats.get("stage_wall_s", {}).items():
         lines.append(f"  {stage:<14} {seconds:8.1f} s")
-    lines.append(f"  GPU hours      {gpu_hours(stats, gpus_per_job)} ({gpus_per_job} GPUs per job)")
+    hours = gpu_hours(stats, gpus_per_job, gpu_stages)
+    lines.append(f"  GPU hours      {hours} ({gpus_per_job} GPUs per job)")
     lines.append("  outputs        results/contrastive.jsonl, results/stats.json")
     return "\n".join(lines)

@@ -9,16 +9,17 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+from . import go_offline
 from .errors import UserError
-from .io import write_json
+from .files import write_json
 
 
 def setup_rule_logging(snakemake) -> logging.Logger:
     """Send logging, warnings and stderr (progress bars) to the rule's log file."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    go_offline()
     log_path = snakemake.log[0] if len(snakemake.log) else None
     if log_path:
         stream = open(log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
@@ -127,7 +128,9 @@ def claim_job_gpus(snakemake):
     )
 
 
-def print_run_summary(stats_path: str | Path, gpus_per_job: int, run_marker: str | Path) -> None:
+def print_run_summary(
+    stats_path: str | Path, gpus_per_job: int, run_marker: str | Path, gpu_stages: Sequence[str]
+) -> None:
     """The Snakefile's onsuccess: one screen about the run, when this run wrote the stats
     (not after e.g. `snakemake benchmark`, which leaves an older stats.json alone)."""
     from .report import run_summary
@@ -135,4 +138,4 @@ def print_run_summary(stats_path: str | Path, gpus_per_job: int, run_marker: str
     path = Path(stats_path)
     started = run_started(run_marker)
     if path.is_file() and (started is None or path.stat().st_mtime >= started):
-        print(run_summary(json.loads(path.read_text()), gpus_per_job), file=sys.stderr)
+        print(run_summary(json.loads(path.read_text()), gpus_per_job, gpu_stages), file=sys.stderr)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from contrastgen import go_offline
 
 REPO = Path(__file__).resolve().parents[2]
 TOKENIZER_DIR = REPO / "resources/models/SmolLM2-135M-Instruct"
@@ -63,7 +64,7 @@ def main() -> int:
         "--cpu", action="store_true", help="smoke-run on the CPU (use a small --config)"
     )
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    go_offline()
     import torch
 
     device = "cpu" if args.cpu else "cuda"
@@ -73,7 +74,7 @@ def main() -> int:
     from contrastgen import prompts
     from contrastgen.corpus import IngestLimits, check_record, read_corpus
     from contrastgen.engines.base import GenParams, render_chat
-    from contrastgen.engines.transformers_backend import BatchPlan, Engine, run_strategy
+    from contrastgen.engines.transformers_backend import BatchLimits, Engine, run_strategy
     from contrastgen.planner import plan
 
     tmp = Path(tempfile.mkdtemp(prefix="gpu-check-"))
@@ -105,13 +106,13 @@ def main() -> int:
             if strategy == "sequential" and batch_size != int(args.batch_sizes.split(",")[0]):
                 continue  # one batch size is enough for the baseline
             run_strategy(
-                strategy, engine, rendered[:batch_size], params, BatchPlan(batch_size, budget)
+                strategy, engine, rendered[:batch_size], params, BatchLimits(batch_size, budget)
             )
             if device == "cuda":
                 torch.cuda.synchronize()
                 torch.cuda.reset_peak_memory_stats()
             out, metrics = run_strategy(
-                strategy, engine, rendered, params, BatchPlan(batch_size, budget)
+                strategy, engine, rendered, params, BatchLimits(batch_size, budget)
             )
             if device == "cuda":
                 torch.cuda.synchronize()

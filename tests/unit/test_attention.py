@@ -5,7 +5,7 @@ import torch
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from contrastgen.attention import NAME, sdpa_packed_gqa
-from contrastgen.engines.transformers_backend import BatchPlan, Engine, GenParams, run_strategy
+from contrastgen.engines.transformers_backend import BatchLimits, Engine, GenParams, run_strategy
 from contrastgen.prompts import render_prompt
 
 
@@ -47,7 +47,7 @@ def test_engine_with_packed_gqa_generates_what_sdpa_generates(generator_dir):
         engine = Engine(generator_dir, device="cpu", threads=2, attn_implementation=attn)
         assert engine.model.config._attn_implementation == attn
         prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in instructions]
-        gens, _ = run_strategy("true_batch", engine, prompts, params, BatchPlan(8, 8192))
+        gens, _ = run_strategy("true_batch", engine, prompts, params, BatchLimits(8, 8192))
         texts[attn] = [g[0].text for g in gens]
     assert texts[NAME] == texts["sdpa"]
     assert len(set(texts[NAME])) == len(instructions)

@@ -15,8 +15,9 @@ import yaml
 
 from contrastgen.config import config_problems
 from contrastgen.corpus import CorpusFormatError, IngestLimits, read_corpus
-from contrastgen.io import read_jsonl, write_jsonl
-from contrastgen.pipeline import as_state, ingest, merge
+from contrastgen.files import read_jsonl, write_jsonl
+from contrastgen.pipeline import ingest, merge
+from contrastgen.records import IngestItem, ItemState
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,7 +69,7 @@ def test_ids_differing_only_in_case_keep_their_own_instruction(tmp_path):
     data = lines({"id": "a", "instruction": TEXT}, {"id": "b", "instruction": TEXT.upper()})
     summary, items, _ = run_ingest(tmp_path, data)
     assert summary["items"] == 1  # generated once...
-    state = as_state(items[0])
+    state = ItemState.start(IngestItem.from_json(items[0])).to_json()
     state["status"] = "failed"
     write_jsonl(tmp_path / "state.jsonl", [state])
     write_jsonl(tmp_path / "cand.jsonl", [])

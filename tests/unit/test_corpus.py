@@ -10,7 +10,7 @@ from contrastgen.corpus import (
     read_corpus,
     shard_ids,
 )
-from contrastgen.io import read_jsonl
+from contrastgen.files import read_jsonl
 from contrastgen.pipeline import BadRecordError, ingest
 
 LIMITS = IngestLimits(min_words=3, max_words=30)

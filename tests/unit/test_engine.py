@@ -1,8 +1,11 @@
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 
 from contrastgen.engines.transformers_backend import (
-    BatchPlan,
+    BatchLimits,
     Engine,
     GenParams,
     StrategyUnavailable,
@@ -12,6 +15,9 @@ from contrastgen.engines.transformers_backend import (
 )
 from contrastgen.errors import ConfigError
 from contrastgen.prompts import render_prompt
+from contrastgen.settings import GenerationSettings, GeneratorSettings
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_bucket_batches_bounds_rows_and_tokens_and_covers_every_prompt():
@@ -77,7 +83,7 @@ def engines(generator_dir):
 
 def test_batched_strategies_match_sequential_under_greedy_decoding(engines):
     params = GenParams(max_new_tokens=16, do_sample=False)
-    plan = BatchPlan(batch_size=4, token_budget=4096)
+    plan = BatchLimits(batch_size=4, token_budget=4096)
     outputs = {}
     for cached, engine in engines.items():
         prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in INSTRUCTIONS]
@@ -102,7 +108,7 @@ def test_samples_per_prompt_and_eos_stop(engines):
     engine = engines[True]
     prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in INSTRUCTIONS[:2]]
     params = GenParams(max_new_tokens=120, do_sample=True, temperature=0.8, samples_per_prompt=3)
-    gens, metrics = run_strategy("true_batch", engine, prompts, params, BatchPlan(8, 8192))
+    gens, metrics = run_strategy("true_batch", engine, prompts, params, BatchLimits(8, 8192))
     assert [len(g) for g in gens] == [3, 3] and metrics.rows == 6
     # rows that stopped at EOS count their own tokens only, never the padding after them
     assert any(g.new_tokens < 120 for row in gens for g in row)
@@ -139,7 +145,7 @@ def test_continuous_runs_or_says_it_is_unavailable(engines):
             engine,
             prompts,
             GenParams(max_new_tokens=8, do_sample=False),
-            BatchPlan(4, 4096),
+            BatchLimits(4, 4096),
         )
     except StrategyUnavailable as exc:
         assert "continuous" in str(exc)
@@ -149,7 +155,7 @@ def test_continuous_runs_or_says_it_is_unavailable(engines):
 
 def test_unknown_strategy_is_refused(engines):
     with pytest.raises(ValueError, match="unknown strategy"):
-        run_strategy("turbo", engines[True], ["x"], GenParams(), BatchPlan())
+        run_strategy("turbo", engines[True], ["x"], GenParams(), BatchLimits())
 
 
 def test_quantization_on_cpu_is_refused_naming_the_key():
@@ -170,16 +176,20 @@ def test_cuda_on_a_host_without_a_gpu_is_a_config_error():
 def test_dtype_and_attention_are_part_of_the_generation_cache_key(generator_dir):
     from contrastgen.engines import cache_identity as generation_cache_context
 
-    generation = {"max_new_tokens": 8, "temperature": 0.4, "top_p": 0.9, "seed": 1,
-                  "samples_per_prompt": 1}  # fmt: skip
-    base = {"model": str(generator_dir), "device": "cpu", "dtype": "float32"}
+    generation = GenerationSettings(
+        max_new_tokens=8, temperature=0.4, top_p=0.9, seed=1, samples_per_prompt=1
+    )
+    config = yaml.safe_load((REPO / "config.yaml").read_text())["generator"]
+    base = GeneratorSettings.from_config(config).but(
+        model=str(generator_dir), device="cpu", dtype="float32"
+    )
     keys = {
-        str(generation_cache_context({**base, **change}, generation))
+        str(generation_cache_context(base.but(**change), generation))
         for change in ({}, {"dtype": "float16"}, {"attn_implementation": "eager"},
                        {"backend": "vllm"})
     }  # fmt: skip
     assert len(keys) == 4
-    auto = generation_cache_context({**base, "dtype": "auto"}, generation)
+    auto = generation_cache_context(base.but(dtype="auto"), generation)
     assert auto == generation_cache_context(base, generation)  # auto is float32 on a CPU
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from contrastgen.validate import DEFAULT_THRESHOLDS, decide
+from contrastgen.validator import DEFAULT_THRESHOLDS, decide
 
 DATA = Path(__file__).parents[1] / "data" / "labelled_pairs.jsonl"
 

@@ -3,10 +3,10 @@
 import torch
 
 from contrastgen import spatial
-from contrastgen.io import read_jsonl, write_jsonl
+from contrastgen.files import read_jsonl, write_jsonl
 from contrastgen.mining import mine_negatives, nearest, replaces_a_fact
 from contrastgen.pipeline import mine
-from contrastgen.validate import DEFAULT_THRESHOLDS, decide
+from contrastgen.validator import DEFAULT_THRESHOLDS, decide
 
 TEXTS = [
     "turn to your 5 o'clock and fly to the white house next to the road",

@@ -13,6 +13,7 @@ from contrastgen.engines.base import GenParams, Request, stop_marks
 from contrastgen.engines.openai_backend import ServerError
 from contrastgen.errors import ConfigError
 from contrastgen.prompts import build_messages, parse_output
+from contrastgen.settings import GenerationSettings, GeneratorSettings
 
 INSTRUCTIONS = [
     "Turn to your 4 o'clock and go straight until you see the red roof house.",
@@ -31,8 +32,17 @@ def requests(budget=None, tag="NEGATIVE"):
     ]
 
 
+GENERATION = GenerationSettings(
+    max_new_tokens=96, temperature=0.4, top_p=0.95, seed=1, samples_per_prompt=3
+)
+
+
+def settings(generator: dict, **server) -> GeneratorSettings:
+    return GeneratorSettings.from_config(generator).but(server=server)
+
+
 def backend_for(generator, **server):
-    return make_backend({**generator, "server": {**generator["server"], **server}}, {})
+    return make_backend(settings(generator, **server), GENERATION)
 
 
 def test_answers_come_back_in_order_checkpointed_per_prompt_with_the_servers_usage(
@@ -119,21 +129,12 @@ def test_the_api_key_comes_from_the_named_variable(vllm_server, monkeypatch):
 
 def test_the_cache_key_names_the_servers_model_not_its_url(vllm_server):
     _, generator = vllm_server
-    generation = {
-        "max_new_tokens": 96,
-        "temperature": 0.4,
-        "top_p": 0.95,
-        "seed": 1,
-        "samples_per_prompt": 3,
-    }
 
     def identity(**server):
-        return cache_identity(
-            {**generator, "server": {**generator["server"], **server}}, generation
-        )
+        return cache_identity(settings(generator, **server), GENERATION)
 
     assert identity() == identity(base_url="http://gpu-node-7:8000/v1", max_concurrency=4)
     assert identity()["model"] == "smollm2"
     assert identity() != identity(model="mixtral")
     assert identity() != identity(api="chat")
-    assert identity() != cache_identity(generator, {**generation, "temperature": 0.8})
+    assert identity() != cache_identity(settings(generator), GENERATION.but(temperature=0.8))

@@ -8,8 +8,9 @@ import pyarrow.parquet as pq
 
 from contrastgen.corpus import IngestLimits
 from contrastgen.export import export_avdn, export_parquet, is_avdn
-from contrastgen.io import read_jsonl, write_jsonl
-from contrastgen.pipeline import as_state, ingest, merge
+from contrastgen.files import read_jsonl, write_jsonl
+from contrastgen.pipeline import ingest, merge
+from contrastgen.records import IngestItem, ItemState
 from contrastgen.report import run_summary, write_report_files
 
 EPISODES = [
@@ -41,7 +42,7 @@ def finished_run(tmp_path, corpus):
     ingest(corpus, [shard], tmp_path / "rejected.jsonl", IngestLimits(3, 80))
     states = []
     for item in read_jsonl(shard):
-        state = as_state(item)
+        state = ItemState.start(IngestItem.from_json(item)).to_json()
         state["status"] = "failed"
         if "north" in state["instruction"]:
             text = "fly north toward the building with the red roof"
@@ -173,6 +174,6 @@ def test_report_files_inspect_and_summary(tmp_path):
     )
     assert missing.returncode == 2 and "nope.jsonl: no such file" in missing.stderr
 
-    summary = run_summary(stats, gpus_per_job=2)
+    summary = run_summary(stats, gpus_per_job=2, gpu_stages=("generate", "refine"))
     assert "3 ingested" in summary and "1 rejected" in summary
     assert "GPU hours      4.0 (2 GPUs per job)" in summary  # 7200 s x 2 GPUs

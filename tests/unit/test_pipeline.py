@@ -4,9 +4,10 @@ import pytest
 
 from contrastgen.cache import ItemCache
 from contrastgen.engines.base import Generation, GenParams, Metrics, stop_marks
-from contrastgen.io import read_jsonl
+from contrastgen.files import read_jsonl
 from contrastgen.pipeline import Targets, generate, validate
-from contrastgen.validate import DEFAULT_THRESHOLDS, Thresholds
+from contrastgen.records import IngestItem, ItemState
+from contrastgen.validator import DEFAULT_THRESHOLDS, Thresholds
 
 TARGETS = Targets(positives=2, negatives=1)
 WORK = [
@@ -86,9 +87,11 @@ def test_generate_checkpoints_per_batch_and_a_rerun_is_served_from_the_cache(tmp
     assert [r["cached"] for r in a] == [False] * 3 and [r["cached"] for r in b] == [True] * 3
 
     # Another model or round is another question: nothing may come from the cache.
-    for round_, context in ((0, {"model": "other"}), (1, {"model": "m"})):
+    # (round 1 starts from states: the same items with nothing validated yet)
+    states = [ItemState.start(IngestItem.from_json(w)).to_json() for w in WORK]
+    for round_, work, context in ((0, WORK, {"model": "other"}), (1, states, {"model": "m"})):
         with pytest.raises(AssertionError, match="must not be loaded"):
-            generate(WORK, round_, tmp_path / "c.jsonl", TARGETS, no_model, PARAMS,
+            generate(work, round_, tmp_path / "c.jsonl", TARGETS, no_model, PARAMS,
                      cache=cache, cache_context=context)  # fmt: skip
 
 

@@ -13,6 +13,7 @@ import subprocess
 import pytest
 from transformers import AutoTokenizer
 
+from contrastgen import OFFLINE_ENV
 from contrastgen.engines.base import render_chat
 from contrastgen.prompts import build_messages
 
@@ -66,7 +67,7 @@ def test_transformers_5_and_vllm_give_the_same_ids(tokenizer, generator_dir, vll
         [str(vllm_python), "-c", OTHER_SIDE, str(generator_dir), json.dumps(texts)],
         capture_output=True,
         text=True,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        env={**OFFLINE_ENV, "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     other = json.loads(proc.stdout.strip().splitlines()[-1])

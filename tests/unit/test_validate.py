@@ -1,4 +1,4 @@
-from contrastgen.validate import Thresholds, decide
+from contrastgen.validator import Thresholds, decide
 
 T = Thresholds(0.7, 0.6, 0.995, 2.5)
 ORIGINAL = "Turn to your 3 o'clock and land on the red house next to the road."
@@ -81,7 +81,7 @@ def test_cli_defaults_match_config_yaml():
 
     import yaml
 
-    from contrastgen.validate import DEFAULT_THRESHOLDS
+    from contrastgen.validator import DEFAULT_THRESHOLDS
 
     config = yaml.safe_load((Path(__file__).parents[2] / "config.yaml").read_text())
     assert Thresholds(**config["validator"]["thresholds"]) == DEFAULT_THRESHOLDS

@@ -14,6 +14,7 @@ from contrastgen.engines import make_backend
 from contrastgen.engines.base import GenParams, Request, stop_marks
 from contrastgen.errors import ConfigError
 from contrastgen.prompts import build_messages, parse_output
+from contrastgen.settings import GenerationSettings, GeneratorSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,9 +28,10 @@ PARAMS = GenParams(max_new_tokens=96, temperature=0.4, top_p=0.95, samples_per_p
 
 def settings(generator_dir, python):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    generator = {**config["generator"], "backend": "vllm", "model": str(generator_dir)}
-    generator["vllm"] = {**generator["vllm"], "python": str(python), "cpu_kv_cache_gib": 1}
-    return generator, config["generation"]
+    vllm = {"python": str(python), "cpu_kv_cache_gib": 1}
+    generator = GeneratorSettings.from_config(config["generator"])
+    generator = generator.but(backend="vllm", model=str(generator_dir), vllm=vllm)
+    return generator, GenerationSettings.from_config(config["generation"])
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ def snakemake(workdir: Path, config: dict, *args: str, check: bool = True, env=N
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     bindir = str(Path(sys.executable).parent)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    env = {**os.environ, **(env or {})}  # offline: conftest ran go_offline()
     env["PATH"] = bindir + os.pathsep + env["PATH"]
     # --configfile last: like --resources it takes every word after it, targets included.
     cmd = [
@@ -40,3 +40,20 @@ def snakemake(workdir: Path, config: dict, *args: str, check: bool = True, env=N
             f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
         )
     return proc
+
+
+def dataset_llm_texts(workdir: Path, ids: list[str]) -> list[str]:
+    """Check a finished run's records (each id exactly once, every record valid against
+    the record schema); return the texts of its LLM candidates."""
+    import jsonschema
+
+    from contrastgen.files import read_jsonl
+
+    out = list(read_jsonl(workdir / "results/contrastive.jsonl"))
+    assert sorted(r["id"] for r in out) == sorted(ids)  # each id once
+    schema = yaml.safe_load((REPO / "workflow/schemas/record.schema.yaml").read_text())
+    llm = []
+    for record in out:
+        jsonschema.validate(record, schema)
+        llm += [c["text"] for c in record["candidates"] if c["source"] == "llm"]
+    return llm

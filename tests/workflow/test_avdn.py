@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from contrastgen.io import read_jsonl
+from contrastgen.files import read_jsonl
 
 from .helpers import base_config, snakemake
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from contrastgen.io import read_jsonl
+from contrastgen.files import read_jsonl
 
 from .helpers import REPO, base_config, snakemake
 

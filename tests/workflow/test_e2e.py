@@ -7,7 +7,14 @@ import jsonschema
 import pytest
 import yaml
 
-from contrastgen.io import read_jsonl
+from contrastgen.files import read_jsonl
+from contrastgen.records import (
+    IngestItem,
+    ItemState,
+    MinedNegatives,
+    OutputRecord,
+    RoundCandidates,
+)
 
 from .conftest import INSTRUCTIONS
 from .helpers import REPO
@@ -89,3 +96,27 @@ def test_end_of_run_summary_and_exports(e2e_run):
     rows = pq.read_table(work / "results/contrastive.parquet").to_pylist()
     assert len(rows) == stats["ingested"]
     assert not (work / "results/avdn_paraphrases.json").exists()  # JSONL corpus: no AVDN
+
+
+def test_every_file_between_stages_reads_back_as_its_type(e2e_run):
+    """Each stage's output, read with its record type and written again, is the same
+    JSON: the types are the files' format, not a description of it."""
+    work, _ = e2e_run
+    kinds = [
+        ("results/ingest/0*.jsonl", IngestItem),
+        ("results/mined/*.jsonl", MinedNegatives),
+        ("results/generate/*.jsonl", RoundCandidates),
+        ("results/refine/round*/*.jsonl", RoundCandidates),
+        ("results/validate/round*/*.jsonl", ItemState),
+        ("results/contrastive.jsonl", OutputRecord),
+    ]
+    for pattern, cls in kinds:
+        paths = sorted(work.glob(pattern))
+        assert paths, pattern
+        for path in paths:
+            for record in read_jsonl(path):
+                assert cls.from_json(record).to_json() == record, (path, record)
+    out = list(read_jsonl(work / "results/contrastive.jsonl"))
+    kinds_seen = {c["kind"] for r in out for c in r["candidates"]}
+    # the run has answers nothing could be read from, and they follow the schema too
+    assert "unparsed" in kinds_seen, kinds_seen

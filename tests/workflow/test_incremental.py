@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from contrastgen.io import read_jsonl
+from contrastgen.files import read_jsonl
 
 from .helpers import REPO, base_config, snakemake
 

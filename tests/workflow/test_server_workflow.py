@@ -8,15 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 from vllm_servers import free_port, served_requests, server_generator, start_vllm_server
 
-from contrastgen.io import read_jsonl
+from contrastgen.files import read_jsonl
 
 from .conftest import INSTRUCTIONS
-from .helpers import REPO, base_config, snakemake
+from .helpers import REPO, base_config, dataset_llm_texts, snakemake
 from .test_crash import cache_keys, wait_for_checkpoints
 
 pytestmark = pytest.mark.e2e
@@ -37,13 +36,7 @@ def test_the_workflow_builds_the_dataset_through_a_running_server(
     # no GPU resource at all: the generation jobs are clients and hold gpu=0
     snakemake(tmp_path, config, "--cores", "2")
 
-    out = list(read_jsonl(tmp_path / "results/contrastive.jsonl"))
-    assert sorted(r["id"] for r in out) == sorted(x["id"] for x in lines)  # each id once
-    schema = yaml.safe_load((REPO / "workflow/schemas/record.schema.yaml").read_text())
-    llm = []
-    for record in out:
-        jsonschema.validate(record, schema)
-        llm += [c["text"] for c in record["candidates"] if c["source"] == "llm"]
+    llm = dataset_llm_texts(tmp_path, [x["id"] for x in lines])
     assert len(llm) >= len(INSTRUCTIONS)
     assert all("<|im" not in t and "POSITIVE:" not in t for t in llm)
     stats = json.loads((tmp_path / "results/stats.json").read_text())

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from contrastgen.io import read_jsonl
+from contrastgen.files import read_jsonl
 
 from .helpers import REPO, base_config, snakemake
 from .slurm_cluster import local_slurm, unavailable_reason

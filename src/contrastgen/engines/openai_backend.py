@@ -22,7 +22,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
 import random
 import threading
 import time
@@ -30,14 +29,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 
 from ..errors import ConfigError, UserError
+from ..settings import GeneratorSettings, ServerSettings
 from .base import Generation, GenParams, Metrics, OnDone, OnProgress, Request, render_chat
 
 log = logging.getLogger(__name__)
 
-APIS = ("completions", "chat")
+# generator.server.api -> the endpoint it posts to
+ENDPOINTS = {"completions": "/completions", "chat": "/chat/completions"}
 # Answers worth another try: the server is busy, restarting or briefly unreachable.
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -46,46 +46,16 @@ class ServerError(UserError):
     """The server refused a request, or still failed after every retry."""
 
 
-@dataclass(frozen=True)
-class ServerSettings:
-    """generator.server of config.yaml."""
-
-    base_url: str
-    model: str
-    api: str = "completions"
-    api_key_env: str | None = None
-    max_concurrency: int = 32
-    timeout_s: float = 600.0
-    retries: int = 5
-    retry_backoff_s: float = 1.0
-
-    @classmethod
-    def from_config(cls, server: dict) -> ServerSettings:
-        return cls(**{**server, "base_url": server["base_url"].rstrip("/")})
-
-    def api_key(self) -> str | None:
-        """The key from the environment variable the config names (never the config)."""
-        if not self.api_key_env:
-            return None
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise ConfigError(
-                f"generator.server.api_key_env: the environment variable {self.api_key_env} "
-                "is not set (export it, or set the key to null for a server without one)"
-            )
-        return key
-
-
-def cache_identity(generator: dict) -> dict:
+def cache_identity(generator: GeneratorSettings) -> dict:
     """The server's model name (never its URL: the same model behind another address
     gives the same answers) and how prompts reach it; with `completions` also the local
     chat template that renders them."""
     from ..cache import model_identity
 
-    server = ServerSettings.from_config(generator["server"])
+    server = generator.server
     identity = {"model": server.model, "api": server.api}
     if server.api == "completions":
-        identity["chat_template"] = model_identity(generator["model"])["files"]
+        identity["chat_template"] = model_identity(generator.model)["files"]
     return identity
 
 
@@ -193,13 +163,13 @@ class OpenAIBackend:
             body.update(min_tokens=params.min_new_tokens, ignore_eos=True)
         if self.server.api == "completions":
             body["prompt"] = render_chat(self.tokenizer, request.messages, request.prefill)
-            return "/completions", body
+            return ENDPOINTS["completions"], body
         messages = list(request.messages)
         if request.prefill:
             messages.append({"role": "assistant", "content": request.prefill})
             body.update(continue_final_message=True, add_generation_prompt=False)
         body["messages"] = messages
-        return "/chat/completions", body
+        return ENDPOINTS["chat"], body
 
     def _row(self, request: Request, params: GenParams, sample: int) -> Generation:
         path, body = self._body(request, params, sample)
@@ -268,12 +238,11 @@ class OpenAIBackend:
         self._abort.set()
 
     @classmethod
-    def from_settings(cls, generator: dict, generation: dict | None = None) -> OpenAIBackend:
-        """From config.yaml's `generator` (its `server` section)."""
-        server = ServerSettings.from_config(generator["server"])
+    def from_settings(cls, generator: GeneratorSettings) -> OpenAIBackend:
+        server = generator.server
         tokenizer = None
         if server.api == "completions":
             from transformers import AutoTokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(generator["model"], local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(generator.model, local_files_only=True)
         return cls(server, tokenizer)

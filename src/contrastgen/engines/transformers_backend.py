@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from .. import attention
 from ..errors import ConfigError
+from ..settings import GenerationSettings, GeneratorSettings
 from .base import (
     Generation,
     GenParams,
@@ -146,7 +146,6 @@ class Engine:
         quantization: str = "none",
         batch_tokens: int = 16384,
     ):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -362,7 +361,7 @@ class StopMarks:
 
 
 @dataclass
-class BatchPlan:
+class BatchLimits:
     batch_size: int = 16
     token_budget: int = 8192  # bucketed: rows x (longest prompt + max_new_tokens) per batch
     progress: OnProgress | None = field(default=None, repr=False)
@@ -377,7 +376,7 @@ class BatchPlan:
     stops: Sequence[Sequence[str]] | None = field(default=None, repr=False)
 
 
-def _batched_call(engine: Engine, prompts, params: GenParams, metrics: Metrics, plan: BatchPlan):
+def _batched_call(engine: Engine, prompts, params: GenParams, metrics: Metrics, plan: BatchLimits):
     """`call(indices)`: generate for prompts[indices] (halving on OOM), report, checkpoint."""
 
     def run(batch: list[int], batch_params: GenParams) -> list[list[Generation]]:
@@ -544,7 +543,7 @@ STRATEGIES: dict[str, Callable] = {
 
 
 def run_strategy(
-    name: str, engine: Engine, prompts: list[str], params: GenParams, plan: BatchPlan
+    name: str, engine: Engine, prompts: list[str], params: GenParams, plan: BatchLimits
 ) -> tuple[list[list[Generation]], Metrics]:
     """Generate for every prompt with the named strategy; outputs in input order."""
     if name not in STRATEGIES:
@@ -583,7 +582,7 @@ class TransformersBackend:
         on_done: OnDone | None = None,
         progress: OnProgress | None = None,
     ) -> tuple[list[list[Generation]], Metrics]:
-        plan = BatchPlan(
+        plan = BatchLimits(
             self.batch_size,
             self.token_budget,
             progress,
@@ -598,30 +597,32 @@ class TransformersBackend:
         pass
 
     @classmethod
-    def from_settings(cls, generator: dict, generation: dict, threads: int | None = None):
-        """From the `generator` and `generation` sections of config.yaml."""
+    def from_settings(
+        cls,
+        generator: GeneratorSettings,
+        generation: GenerationSettings,
+        threads: int | None = None,
+    ) -> TransformersBackend:
         engine = Engine(
-            generator["model"],
-            device=generator.get("device", "auto"),
-            dtype=generator.get("dtype", "auto"),
+            generator.model,
+            device=generator.device,
+            dtype=generator.dtype,
             threads=threads,
-            attn_implementation=generator.get("attn_implementation"),
-            prefix_cache=generation.get("prefix_cache", True),
-            quantization=generator.get("quantization", "none"),
-            batch_tokens=generation["token_budget"],
+            attn_implementation=generator.attn_implementation,
+            prefix_cache=generation.prefix_cache,
+            quantization=generator.quantization,
+            batch_tokens=generation.token_budget,
         )
-        return cls(
-            engine, generation["strategy"], generation["batch_size"], generation["token_budget"]
-        )
+        return cls(engine, generation.strategy, generation.batch_size, generation.token_budget)
 
 
-def cache_identity(generator: dict) -> dict:
+def cache_identity(generator: GeneratorSettings) -> dict:
     """What, beside the model and the sampling params, changes this backend's tokens."""
-    device = resolve_device(generator.get("device", "auto"))
+    device = resolve_device(generator.device)
     return {
-        "quantization": generator.get("quantization", "none"),
+        "quantization": generator.quantization,
         # float16 and float32 (or two attention kernels) sample different tokens; `auto`
         # is resolved, since it means float32 on a CPU and bfloat16 on an A100
-        "dtype": str(resolve_dtype(generator.get("dtype", "auto"), device)),
-        "attn_implementation": generator.get("attn_implementation"),
+        "dtype": str(resolve_dtype(generator.dtype, device)),
+        "attn_implementation": generator.attn_implementation,
     }

@@ -19,7 +19,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import OFFLINE_ENV
 from ..errors import ConfigError
+from ..settings import GenerationSettings, GeneratorSettings
 from .base import Generation, GenParams, Metrics, OnDone, OnProgress, Request
 
 log = logging.getLogger(__name__)
@@ -31,11 +33,11 @@ class WorkerError(RuntimeError):
     """The vLLM worker failed or exited; its traceback is in the job's log above."""
 
 
-def vllm_python(generator: dict) -> str:
+def vllm_python(generator: GeneratorSettings) -> str:
     """The interpreter of the vLLM environment: generator.vllm.python, or, when the job
     itself runs in an environment that has vLLM (`--sdm conda` with envs/vllm.yaml), the
     job's own."""
-    configured = generator["vllm"]["python"]
+    configured = generator.vllm.python
     if Path(configured).is_file() and os.access(configured, os.X_OK):
         return str(Path(configured).absolute())
     from importlib.util import find_spec
@@ -48,12 +50,11 @@ def vllm_python(generator: dict) -> str:
     )
 
 
-def cache_identity(generator: dict) -> dict:
+def cache_identity(generator: GeneratorSettings) -> dict:
     """What, beside the model and the sampling params, changes this backend's tokens."""
     from .transformers_backend import resolve_device
 
-    device = resolve_device(generator.get("device", "auto"))
-    return {"dtype": resolve_vllm_dtype(generator.get("dtype", "auto"), device)}
+    return {"dtype": resolve_vllm_dtype(generator.dtype, resolve_device(generator.device))}
 
 
 def resolve_vllm_dtype(dtype: str, device: str) -> str:
@@ -71,9 +72,8 @@ def vllm_env(device: str, threads: int, compile_cache: str | None) -> dict[str, 
     """The environment of a vLLM process (this backend's worker, or `contrastgen serve`)."""
     env = {
         **os.environ,
+        **OFFLINE_ENV,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")])),
-        "HF_HUB_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
     }
     if device == "cpu" and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
         # vLLM pins its compute threads to all cores but one, which it keeps for its
@@ -220,36 +220,37 @@ class VllmBackend:
 
     @classmethod
     def from_settings(
-        cls, generator: dict, generation: dict, threads: int | None = None, gpus: int = 0
+        cls,
+        generator: GeneratorSettings,
+        generation: GenerationSettings,
+        threads: int | None = None,
+        gpus: int = 0,
     ) -> VllmBackend:
         """From config.yaml's `generator` (with its `vllm` section) and `generation`.
         `gpus`: the GPUs this job holds; tensor parallel runs over all of them."""
         from ..models import max_position_embeddings
         from .transformers_backend import resolve_device
 
-        vllm = generator["vllm"]
-        device = resolve_device(generator.get("device", "auto"))
-        quantization = generator.get("quantization", "none")
-        if quantization != "none":
+        vllm = generator.vllm
+        device = resolve_device(generator.device)
+        if generator.quantization != "none":
             raise ConfigError(
                 "generator.quantization: bitsandbytes 8bit/4bit is the transformers backend's; "
                 "with vllm use a checkpoint quantized for it (AWQ, GPTQ) and quantization: none"
             )
         settings = {
-            "model": str(Path(generator["model"]).absolute()),
+            "model": str(Path(generator.model).absolute()),
             "device": device,
-            "dtype": resolve_vllm_dtype(generator.get("dtype", "auto"), device),
+            "dtype": resolve_vllm_dtype(generator.dtype, device),
             # the plan's layout (gpus_per_job: auto), else tensor parallel over every GPU
             # the job holds
-            "tensor_parallel_size": vllm.get("tensor_parallel") or max(1, gpus)
-            if device == "cuda"
-            else 1,
-            "pipeline_parallel_size": vllm.get("pipeline_parallel") or 1,
-            "enforce_eager": vllm["enforce_eager"],
-            "cpu_kv_cache_gib": vllm["cpu_kv_cache_gib"],
-            "gpu_memory_utilization": vllm["gpu_memory_utilization"],
-            "compile_cache": vllm.get("compile_cache"),
-            "max_position_embeddings": max_position_embeddings(generator["model"]),
+            "tensor_parallel_size": vllm.tensor_parallel or max(1, gpus) if device == "cuda" else 1,
+            "pipeline_parallel_size": vllm.pipeline_parallel or 1,
+            "enforce_eager": vllm.enforce_eager,
+            "cpu_kv_cache_gib": vllm.cpu_kv_cache_gib,
+            "gpu_memory_utilization": vllm.gpu_memory_utilization,
+            "compile_cache": vllm.compile_cache,
+            "max_position_embeddings": max_position_embeddings(generator.model),
             "threads": threads or os.cpu_count() or 1,
         }
         return cls(vllm_python(generator), settings)

@@ -19,46 +19,52 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import UserError
+from ..settings import GeneratorSettings
 from .vllm_backend import kill_group, resolve_vllm_dtype, vllm_env, vllm_python
 
 
 def serve_command(
-    generator: dict, host: str, port: int, max_model_len: int, threads: int, gpus: int = 0
+    generator: GeneratorSettings,
+    host: str,
+    port: int,
+    max_model_len: int,
+    threads: int,
+    gpus: int = 0,
 ) -> tuple[list[str], dict[str, str]]:
     """The server's command line and environment. Its model name is
     generator.server.model, so the openai backend's requests find it."""
     from .transformers_backend import resolve_device
 
-    vllm = generator["vllm"]
-    device = resolve_device(generator.get("device", "auto"))
+    vllm = generator.vllm
+    device = resolve_device(generator.device)
     argv = [
         vllm_python(generator),
         "-m",
         "vllm.entrypoints.openai.api_server",
         "--model",
-        str(Path(generator["model"]).absolute()),
+        str(Path(generator.model).absolute()),
         "--served-model-name",
-        generator["server"]["model"],
+        generator.server.model,
         "--host",
         host,
         "--port",
         str(port),
         "--dtype",
-        resolve_vllm_dtype(generator.get("dtype", "auto"), device),
+        resolve_vllm_dtype(generator.dtype, device),
         "--max-model-len",
         str(max_model_len),
         "--enable-prefix-caching",
         "--uvicorn-log-level",
         "warning",
     ]
-    if vllm["enforce_eager"]:
+    if vllm.enforce_eager:
         argv.append("--enforce-eager")
     if device == "cpu":
-        argv += ["--kv-cache-memory-bytes", str(int(vllm["cpu_kv_cache_gib"] * 2**30))]
+        argv += ["--kv-cache-memory-bytes", str(int(vllm.cpu_kv_cache_gib * 2**30))]
     else:
-        argv += ["--gpu-memory-utilization", str(vllm["gpu_memory_utilization"])]
+        argv += ["--gpu-memory-utilization", str(vllm.gpu_memory_utilization)]
         argv += ["--tensor-parallel-size", str(max(1, gpus))]
-    return argv, vllm_env(device, threads, vllm.get("compile_cache"))
+    return argv, vllm_env(device, threads, vllm.compile_cache)
 
 
 def is_ready(base_url: str) -> bool:
@@ -111,7 +117,7 @@ class LocalServer:
 
 
 def start_server(
-    generator: dict,
+    generator: GeneratorSettings,
     host: str = "127.0.0.1",
     port: int = 8000,
     max_model_len: int = 4096,

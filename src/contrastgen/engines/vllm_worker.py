@@ -23,6 +23,7 @@ import sys
 import time
 import traceback
 
+from .. import go_offline
 from .base import Generation, GenParams, Metrics, Request, render_chat
 
 
@@ -171,7 +172,7 @@ def main() -> None:
     parser.add_argument("--out-fd", type=int, required=True)
     parser.add_argument("--settings", required=True)
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    go_offline()
     from ..rulekit import die_with_workflow
 
     # A killed job must not leave an engine running: this worker leads its own process

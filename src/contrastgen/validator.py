@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,6 @@ from .corpus import normalise
 
 log = logging.getLogger(__name__)
 
-VALIDATOR_VERSION = "v1"
 
 _META = re.compile(
     r"\b(?:positive|negative|paraphrase|rewrit\w*|instruction(?:s)? (?:is|are)|"
@@ -120,7 +118,6 @@ class Embedder:
     """Sentence embeddings, loaded once, computed in batches."""
 
     def __init__(self, model_dir: str | Path, batch_size: int = 64, threads: int | None = None):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         from sentence_transformers import SentenceTransformer
 

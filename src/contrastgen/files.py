@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +36,18 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: str | Path, write: Callable[[TextIO], None]) -> None:
-    """The one way files are written: `write(fh)` into a temp file beside `path`, fsync,
-    rename over `path`. Readers see the old file or the new one, never half of one; the
-    file gets the mode the umask gives (mkstemp alone would make it 0600)."""
+def write_atomic(path: str | Path, write: Callable[[IO], None], binary: bool = False) -> None:
+    """The one way files are written: `write(fh)` into a temp file beside `path` (text,
+    or bytes with `binary`), fsync, rename over `path`. Readers see the old file or the
+    new one, never half of one; the file gets the mode the umask gives (mkstemp alone
+    would make it 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8"}
+        with os.fdopen(fd, **mode) as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -53,6 +55,21 @@ def write_atomic(path: str | Path, write: Callable[[TextIO], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write `text` atomically (write_atomic)."""
+    write_atomic(path, lambda fh: fh.write(text))
+
+
+def write_figure(path: str | Path, fig, dpi: int) -> None:
+    """Save a matplotlib figure atomically (write_atomic), in the format of its suffix,
+    and close it."""
+    import matplotlib.pyplot as plt
+
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    write_atomic(path, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi), binary=True)
+    plt.close(fig)
 
 
 def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .io import read_jsonl
+from .files import read_jsonl
 
 STATUS_STYLE = {"complete": "green", "partial": "yellow", "failed": "red"}
 

@@ -1,0 +1,362 @@
+"""What flows between the stages: one type per record kind, with its JSON form.
+
+    corpus -> ingest --IngestItem--> mine --MinedNegatives--> generate/refine
+           --RoundCandidates--> validate --ItemState--> (next round ...) --> merge
+           --OutputRecord--> results/contrastive.jsonl (workflow/schemas/record.schema.yaml)
+
+Each stage reads the previous stage's JSONL with `from_json` and writes its own with
+`to_json`; the JSON keys are the files' format, the fields are what the code uses.
+`tests/unit/test_records.py` keeps these types and the record schema equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("positive", "negative")
+UNPARSED = "unparsed"  # the kind of an answer from which no candidate could be read
+SOURCES = ("llm", "rule", "corpus")
+STATUSES = ("complete", "partial", "failed")
+
+
+@dataclass
+class Member:
+    """One corpus record of an item: its id, where it came from (file:line), the fields
+    that pass through to the output, and its own normalised instruction."""
+
+    id: str
+    source: str
+    extra: dict[str, Any]
+    instruction: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "extra": self.extra,
+            "instruction": self.instruction,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], instruction: str) -> Member:
+        return cls(data["id"], data["source"], data["extra"], data.get("instruction", instruction))
+
+
+@dataclass
+class IngestItem:
+    """One unique normalised instruction and every corpus id that carries it (an ingest
+    shard's line)."""
+
+    item: str
+    instruction: str
+    members: list[Member]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "instruction": self.instruction,
+            "members": [m.to_json() for m in self.members],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IngestItem:
+        text = data["instruction"]
+        return cls(data["item"], text, [Member.from_json(m, text) for m in data["members"]])
+
+
+@dataclass
+class Rejected:
+    """A corpus record ingest could not use (results/rejected.jsonl)."""
+
+    id: Any
+    source: str
+    reason: str
+    instruction: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "reason": self.reason,
+            "instruction": self.instruction,
+        }
+
+
+@dataclass
+class Proposal:
+    """A candidate before it is judged: the LLM's line, a rule edit of the original
+    (`edit` names it) or another corpus instruction (`donor` is its item)."""
+
+    text: str
+    kind: str
+    source: str = "llm"
+    edit: str | None = None
+    donor: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"text": self.text, "kind": self.kind, "source": self.source}
+        if self.edit is not None:
+            data["edit"] = self.edit
+        if self.donor is not None:
+            data["donor"] = self.donor
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Proposal:
+        return cls(
+            data["text"],
+            data["kind"],
+            data.get("source", "llm"),
+            data.get("edit"),
+            data.get("donor"),
+        )
+
+
+@dataclass
+class MinedNegatives:
+    """Round 0's corpus-mined negatives of one item (results/mined/<shard>.jsonl)."""
+
+    item: str
+    candidates: list[Proposal]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"item": self.item, "candidates": [c.to_json() for c in self.candidates]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MinedNegatives:
+        return cls(data["item"], [Proposal.from_json(c) for c in data["candidates"]])
+
+
+def mined_by_item(records) -> dict[str, list[Proposal]]:
+    """item -> its mined negatives, from a results/mined/<shard>.jsonl."""
+    return {m.item: m.candidates for m in map(MinedNegatives.from_json, records)}
+
+
+@dataclass
+class RoundCandidates:
+    """What one round proposed for one item (results/generate, results/refine): the
+    LLM's parsed lines and round 0's other sources, the answers nothing could be read
+    from, and what asking cost."""
+
+    item: str
+    round: int
+    candidates: list[Proposal]
+    unparsed: list[str] = field(default_factory=list)
+    feedback: list[str] = field(default_factory=list)
+    asked_llm: bool = True
+    cached: bool = False  # answered from the per-item cache
+    written_at: float = 0.0  # epoch seconds: which run wrote it
+    cut_lines: int = 0  # last lines dropped because the answer hit its token budget
+    new_tokens: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "round": self.round,
+            "source": "llm",
+            "asked_llm": self.asked_llm,
+            "cached": self.cached,
+            "written_at": self.written_at,
+            "feedback": self.feedback,
+            "candidates": [c.to_json() for c in self.candidates],
+            "unparsed": self.unparsed,
+            "cut_lines": self.cut_lines,
+            "new_tokens": self.new_tokens,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RoundCandidates:
+        return cls(
+            item=data["item"],
+            round=data["round"],
+            candidates=[Proposal.from_json(c) for c in data["candidates"]],
+            unparsed=list(data.get("unparsed", [])),
+            feedback=list(data.get("feedback", [])),
+            asked_llm=data.get("asked_llm", True),
+            cached=data.get("cached", False),
+            written_at=data.get("written_at", 0.0),
+            cut_lines=data.get("cut_lines", 0),
+            new_tokens=data.get("new_tokens", 0),
+        )
+
+
+@dataclass
+class Candidate:
+    """A judged candidate: the proposal, the round it came in, and the decision."""
+
+    text: str
+    kind: str  # positive | negative | unparsed
+    round: int
+    source: str
+    valid: bool = False
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    scores: dict[str, Any] = field(default_factory=dict)
+    features: dict[str, Any] = field(default_factory=dict)
+    edit: str | None = None
+    donor: str | None = None
+
+    @classmethod
+    def proposed(cls, proposal: Proposal, round_: int) -> Candidate:
+        return cls(
+            proposal.text,
+            proposal.kind,
+            round_,
+            proposal.source,
+            edit=proposal.edit,
+            donor=proposal.donor,
+        )
+
+    @classmethod
+    def unparsed(cls, answer: str, round_: int) -> Candidate:
+        """An LLM answer from which no candidate line could be read."""
+        return cls(answer, UNPARSED, round_, "llm", reasons=[{"code": "unparseable"}])
+
+    def decided(self, decision: dict[str, Any]) -> None:
+        """Take validate.decide's {valid, reasons, scores, features}."""
+        self.valid = decision["valid"]
+        self.reasons = decision["reasons"]
+        self.scores = decision["scores"]
+        self.features = decision["features"]
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"text": self.text, "kind": self.kind, "round": self.round, "source": self.source}
+        if self.edit is not None:
+            data["edit"] = self.edit
+        if self.donor is not None:
+            data["donor"] = self.donor
+        data.update(
+            valid=self.valid, reasons=self.reasons, scores=self.scores, features=self.features
+        )
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Candidate:
+        return cls(
+            data["text"],
+            data["kind"],
+            data["round"],
+            data.get("source", "llm"),
+            data["valid"],
+            data["reasons"],
+            data["scores"],
+            data["features"],
+            data.get("edit"),
+            data.get("donor"),
+        )
+
+
+@dataclass
+class ItemState:
+    """An item after a round of validation (results/validate/round<r>/<shard>.jsonl):
+    what it has, every candidate so far, and how far it got."""
+
+    item: str
+    instruction: str
+    members: list[Member]
+    features: dict[str, Any]  # spatial.Features.to_json() of the instruction
+    positives: list[str] = field(default_factory=list)
+    negatives: list[str] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    rounds: int = 0
+    completed_round: int | None = None
+    status: str = "failed"
+
+    @classmethod
+    def start(cls, item: IngestItem) -> ItemState:
+        """An ingested item before round 0: nothing yet."""
+        from . import spatial
+
+        return cls(
+            item.item, item.instruction, item.members, spatial.extract(item.instruction).to_json()
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "instruction": self.instruction,
+            "members": [m.to_json() for m in self.members],
+            "features": self.features,
+            "positives": self.positives,
+            "negatives": self.negatives,
+            "candidates": [c.to_json() for c in self.candidates],
+            "rounds": self.rounds,
+            "completed_round": self.completed_round,
+            "status": self.status,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ItemState:
+        text = data["instruction"]
+        return cls(
+            data["item"],
+            text,
+            [Member.from_json(m, text) for m in data["members"]],
+            data["features"],
+            list(data["positives"]),
+            list(data["negatives"]),
+            [Candidate.from_json(c) for c in data["candidates"]],
+            data["rounds"],
+            data["completed_round"],
+            data.get("status", "failed"),
+        )
+
+
+def round_input(records, round_: int) -> list[ItemState]:
+    """What round `round_` starts from: the ingest shard (round 0) or the previous
+    round's validate states."""
+    if round_ == 0:
+        return [ItemState.start(IngestItem.from_json(r)) for r in records]
+    return [ItemState.from_json(r) for r in records]
+
+
+@dataclass
+class OutputRecord:
+    """One line of results/contrastive.jsonl: a corpus id with its item's result, and
+    the corpus record's other fields passed through."""
+
+    id: str
+    instruction: str
+    positives: list[str]
+    negatives: list[str]
+    status: str
+    rounds: int
+    source: str  # corpus file:line
+    candidates: list[Candidate]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, member: Member, state: ItemState) -> OutputRecord:
+        return cls(
+            member.id,
+            member.instruction,
+            state.positives,
+            state.negatives,
+            state.status,
+            state.rounds,
+            member.source,
+            state.candidates,
+            member.extra,
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OutputRecord:
+        fields = ("id", "instruction", "positives", "negatives", "status", "rounds", "source")
+        return cls(
+            *(data[k] for k in fields),
+            candidates=[Candidate.from_json(c) for c in data["candidates"]],
+            extra={k: v for k, v in data.items() if k not in (*fields, "candidates")},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.extra,
+            "id": self.id,
+            "instruction": self.instruction,
+            "positives": self.positives,
+            "negatives": self.negatives,
+            "status": self.status,
+            "rounds": self.rounds,
+            "source": self.source,
+            "candidates": [c.to_json() for c in self.candidates],
+        }

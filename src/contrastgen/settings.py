@@ -1,0 +1,158 @@
+"""config.yaml's sections as frozen, typed settings: built once from the validated config
+(`from_config`) and handed to the library, which never reads a raw config dict.
+
+The schema (workflow/schemas/config.schema.yaml) checks every value; these types name
+them. The lists the schema enumerates (backends, strategies, server APIs, quantizations)
+are the code's own registries, and tests/unit/test_records.py keeps them equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .engines.base import GenParams
+
+
+def _from(cls, data: dict[str, Any], **nested):
+    """`cls` from a config section: its own keys, with nested sections already built."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names and k not in nested}, **nested)
+
+
+@dataclass(frozen=True)
+class VllmSettings:
+    """generator.vllm: the vllm backend's engine."""
+
+    python: str
+    enforce_eager: bool = True
+    cpu_kv_cache_gib: float = 4.0
+    gpu_memory_utilization: float = 0.9
+    compile_cache: str | None = None
+    # From the GPU plan (gpus_per_job: auto); None: tensor parallel over the job's GPUs.
+    tensor_parallel: int | None = None
+    pipeline_parallel: int | None = None
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """generator.server: the running OpenAI-compatible server of the openai backend."""
+
+    base_url: str
+    model: str
+    api: str = "completions"
+    api_key_env: str | None = None
+    max_concurrency: int = 32
+    timeout_s: float = 600.0
+    retries: int = 5
+    retry_backoff_s: float = 1.0
+
+    def api_key(self) -> str | None:
+        """The key from the environment variable the config names (never the config)."""
+        import os
+
+        from .errors import ConfigError
+
+        if not self.api_key_env:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise ConfigError(
+                f"generator.server.api_key_env: the environment variable {self.api_key_env} "
+                "is not set (export it, or set the key to null for a server without one)"
+            )
+        return key
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    """generator: which model, where, and which backend runs it."""
+
+    model: str
+    vllm: VllmSettings
+    server: ServerSettings
+    backend: str = "transformers"
+    device: str = "auto"
+    dtype: str = "auto"
+    quantization: str = "none"
+    attn_implementation: str | None = None
+    gpus_per_job: int | str = 1
+    gpu_memory: str = "auto"
+    gpu_lock_dir: str = "/tmp/contrastgen-gpu-locks"
+    threads: int = 1
+
+    @classmethod
+    def from_config(cls, generator: dict[str, Any]) -> GeneratorSettings:
+        server = dict(generator["server"])
+        server["base_url"] = server["base_url"].rstrip("/")
+        return _from(
+            cls,
+            generator,
+            vllm=_from(VllmSettings, generator["vllm"]),
+            server=_from(ServerSettings, server),
+        )
+
+    def but(self, **changes) -> GeneratorSettings:
+        """A copy with `changes`; `vllm=` / `server=` take dicts of their own changes."""
+        for section in ("vllm", "server"):
+            if isinstance(changes.get(section), dict):
+                changes[section] = replace(getattr(self, section), **changes[section])
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """generation (or refine's overrides of it): batching and sampling."""
+
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    samples_per_prompt: int
+    seed: int
+    strategy: str = "bucketed"
+    prefix_cache: bool = True
+    batch_size: int = 32
+    token_budget: int = 16384
+
+    @classmethod
+    def from_config(cls, generation: dict[str, Any]) -> GenerationSettings:
+        return _from(cls, generation)
+
+    def params(self) -> GenParams:
+        return GenParams(
+            max_new_tokens=self.max_new_tokens,
+            do_sample=self.temperature > 0,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+            samples_per_prompt=self.samples_per_prompt,
+        )
+
+    def but(self, **changes) -> GenerationSettings:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """benchmark: the engine benchmark's sample and modes."""
+
+    sample_size: int
+    seed: int
+    strategies: tuple[str, ...]
+    sampled_strategies: tuple[str, ...]
+    vllm: bool | str
+    server: bool
+    max_new_tokens: int
+    fixed_new_tokens: bool
+    prefix_cache: bool
+    batch_size: int
+    token_budget: int
+
+    @classmethod
+    def from_config(cls, benchmark: dict[str, Any]) -> BenchmarkSettings:
+        return _from(
+            cls,
+            benchmark,
+            strategies=tuple(benchmark["strategies"]),
+            sampled_strategies=tuple(benchmark["sampled_strategies"]),
+        )

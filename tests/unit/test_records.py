@@ -1,0 +1,112 @@
+"""The record and settings types agree with the schemas, and every record survives its
+round trip through its type."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from contrastgen.benchmark import ENGINES, SERVER_ENGINES, VLLM
+from contrastgen.engines import BACKENDS
+from contrastgen.engines.openai_backend import ENDPOINTS
+from contrastgen.engines.transformers_backend import STRATEGIES
+from contrastgen.planner import QUANTIZATIONS
+from contrastgen.records import (
+    KINDS,
+    SOURCES,
+    STATUSES,
+    UNPARSED,
+    Candidate,
+    OutputRecord,
+    RoundCandidates,
+)
+from contrastgen.settings import (
+    BenchmarkSettings,
+    GenerationSettings,
+    GeneratorSettings,
+    ServerSettings,
+    VllmSettings,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+RECORD = yaml.safe_load((REPO / "workflow/schemas/record.schema.yaml").read_text())
+CONFIG = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["properties"]
+
+
+def test_the_record_schema_lists_what_the_types_hold():
+    candidate = RECORD["properties"]["candidates"]["items"]
+    assert candidate["properties"]["kind"]["enum"] == [*KINDS, UNPARSED]
+    assert candidate["properties"]["source"]["enum"] == list(SOURCES)
+    assert RECORD["properties"]["status"]["enum"] == list(STATUSES)
+    # what every candidate has (edit and donor only for their sources)
+    always = [f for f in Candidate.__dataclass_fields__ if f not in ("edit", "donor")]
+    assert sorted(candidate["required"]) == sorted(always)
+    assert set(candidate["properties"]) == set(Candidate.__dataclass_fields__)
+    fixed = [f for f in OutputRecord.__dataclass_fields__ if f != "extra"]
+    assert sorted(RECORD["required"]) == sorted(fixed)
+
+
+def test_the_config_schemas_enums_are_the_codes_registries():
+    generator = CONFIG["generator"]["properties"]
+    assert sorted(generator["backend"]["enum"]) == sorted(BACKENDS)
+    assert generator["quantization"]["enum"] == list(QUANTIZATIONS)
+    assert generator["server"]["properties"]["api"]["enum"] == list(ENDPOINTS)
+    assert CONFIG["generation"]["properties"]["strategy"]["enum"] == list(STRATEGIES)
+    bench = CONFIG["benchmark"]["properties"]
+    for key in ("strategies", "sampled_strategies"):
+        assert bench[key]["items"]["enum"] == list(STRATEGIES)
+    assert ENGINES == [*STRATEGIES, VLLM, *SERVER_ENGINES]
+
+
+def test_the_settings_take_every_key_of_their_config_section():
+    """A key the schema allows but a settings type drops would be a value that silently
+    does nothing."""
+    for section, cls in (
+        ("generation", GenerationSettings),
+        ("benchmark", BenchmarkSettings),
+    ):
+        assert set(CONFIG[section]["properties"]) == set(cls.__dataclass_fields__), section
+    generator = CONFIG["generator"]["properties"]
+    assert set(generator) == set(GeneratorSettings.__dataclass_fields__)
+    assert set(generator["server"]["properties"]) == set(ServerSettings.__dataclass_fields__)
+    # plus the plan's tensor x pipeline sizes, which common.smk adds
+    vllm = set(VllmSettings.__dataclass_fields__) - {"tensor_parallel", "pipeline_parallel"}
+    assert set(generator["vllm"]["properties"]) == vllm
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    built = GeneratorSettings.from_config(config["generator"])
+    assert built.server.base_url == config["generator"]["server"]["base_url"].rstrip("/")
+    assert built.vllm.python == config["generator"]["vllm"]["python"]
+    assert (
+        GenerationSettings.from_config(config["generation"]).params().samples_per_prompt
+        == (config["generation"]["samples_per_prompt"])
+    )
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"item": "i", "round": 0, "candidates": [], "unparsed": ["Sure!"]},
+        {
+            "item": "i",
+            "round": 1,
+            "source": "llm",
+            "asked_llm": True,
+            "cached": False,
+            "written_at": 1.5,
+            "feedback": ["kept the clock position"],
+            "candidates": [
+                {"text": "a", "kind": "positive", "source": "llm"},
+                {"text": "b", "kind": "negative", "source": "rule", "edit": "flip_lr"},
+                {"text": "c", "kind": "negative", "source": "corpus", "donor": "j"},
+            ],
+            "unparsed": [],
+            "cut_lines": 1,
+            "new_tokens": 40,
+        },
+    ],
+)
+def test_round_candidates_round_trip(record):
+    typed = RoundCandidates.from_json(record)
+    again = RoundCandidates.from_json(typed.to_json())
+    assert again == typed
+    assert [c.to_json() for c in typed.candidates] == record["candidates"]
