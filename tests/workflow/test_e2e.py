@@ -2,11 +2,13 @@
 
 import json
 import re
+from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
 
+from contrastgen.cache import ItemCache
 from contrastgen.files import read_jsonl
 from contrastgen.records import (
     IngestItem,
@@ -17,7 +19,8 @@ from contrastgen.records import (
 )
 
 from .conftest import INSTRUCTIONS
-from .helpers import REPO
+from .helpers import REPO, base_config, snakemake
+from .test_crash import cache_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -98,25 +101,61 @@ def test_end_of_run_summary_and_exports(e2e_run):
     assert not (work / "results/avdn_paraphrases.json").exists()  # JSONL corpus: no AVDN
 
 
-def test_every_file_between_stages_reads_back_as_its_type(e2e_run):
+def stage_files_read_back_as_their_types(work: Path) -> None:
     """Each stage's output, read with its record type and written again, is the same
     JSON: the types are the files' format, not a description of it."""
-    work, _ = e2e_run
     kinds = [
         ("results/ingest/0*.jsonl", IngestItem),
-        ("results/mined/*.jsonl", MinedNegatives),
         ("results/generate/*.jsonl", RoundCandidates),
-        ("results/refine/round*/*.jsonl", RoundCandidates),
         ("results/validate/round*/*.jsonl", ItemState),
         ("results/contrastive.jsonl", OutputRecord),
+        ("results/mined/*.jsonl", MinedNegatives),
+        ("results/refine/round*/*.jsonl", RoundCandidates),
     ]
     for pattern, cls in kinds:
         paths = sorted(work.glob(pattern))
-        assert paths, pattern
+        assert paths or "/mined/" in pattern or "/refine/" in pattern, pattern
         for path in paths:
             for record in read_jsonl(path):
                 assert cls.from_json(record).to_json() == record, (path, record)
-    out = list(read_jsonl(work / "results/contrastive.jsonl"))
-    kinds_seen = {c["kind"] for r in out for c in r["candidates"]}
-    # the run has answers nothing could be read from, and they follow the schema too
-    assert "unparsed" in kinds_seen, kinds_seen
+
+
+def test_every_file_between_stages_reads_back_as_its_type(e2e_run):
+    work, _ = e2e_run
+    stage_files_read_back_as_their_types(work)
+    assert list(work.glob("results/mined/*.jsonl")) and list(work.glob("results/refine/*/*"))
+
+
+def test_a_run_with_unparsed_answers_follows_the_schema_and_the_types(tmp_path, generator_dir):
+    """A real run (ingest, generate, validate, merge) in which one model answer has no
+    line a candidate can be read from. The real model gives such answers, but not on
+    demand, so that one answer is put in the per-item cache where an earlier run's
+    answer would be (a test double for the model's words only); everything else runs."""
+    lines = [{"id": f"u{i}", "instruction": t} for i, t in enumerate(INSTRUCTIONS[:2])]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    config = base_config()
+    config["corpus"] = str(corpus)
+    config["generator"]["model"] = str(generator_dir)
+    config["ingest"]["shards"] = 1
+    config["refine"]["max_rounds"] = 0
+    config["generation"]["max_new_tokens"] = 64
+    snakemake(tmp_path, config, "--cores", "2", "--resources", "gpu=0")
+    key = cache_keys(tmp_path / "cache/generate/round0-shard000.jsonl")[0]
+    chatter = {"text": "\nSure, here you go! Have a nice flight.", "new_tokens": 12}
+    ItemCache(tmp_path / "cache", "generate", "zz-earlier-run").put_many(
+        [(key, [{**chatter, "finished": True}] * config["generation"]["samples_per_prompt"])]
+    )
+    # generate again (it reads its answers from the cache) and everything after it
+    snakemake(tmp_path, config, "--forcerun", "generate", "--cores", "2", "--resources", "gpu=0")
+    log = (tmp_path / "logs/generate/000.log").read_text()
+    assert "'sent_to_llm': 0, 'cache_hits': 2" in log
+
+    schema = record_schema()
+    out = list(read_jsonl(tmp_path / "results/contrastive.jsonl"))
+    for record in out:
+        jsonschema.validate(record, schema)
+    unparsed = [c for r in out for c in r["candidates"] if c["kind"] == "unparsed"]
+    assert unparsed and unparsed[0]["text"] == chatter["text"], out
+    assert unparsed[0]["reasons"] == [{"code": "unparseable"}]
+    stage_files_read_back_as_their_types(tmp_path)
