@@ -9,7 +9,7 @@ from typing import Any
 
 from .corpus import avdn_turns, has_answer
 from .files import read_jsonl, write_atomic, write_json
-from .records import OutputRecord
+from .records import KINDS, OutputRecord, Rejected
 
 _WHERE = re.compile(r":episode\[(\d+)\]\.dialogs\[(\d+)\]$")
 
@@ -21,7 +21,7 @@ def is_avdn(path: str | Path) -> bool:
     return head.startswith(b"[")
 
 
-def paraphrases_field(record: dict[str, Any]) -> dict[str, Any]:
+def paraphrases_field(record: OutputRecord) -> dict[str, Any]:
     """The field AnsweringAgent training code reads.
 
     That code takes `positives[0]`, `positives[1]` and `negatives[0]` as its examples, so
@@ -29,44 +29,44 @@ def paraphrases_field(record: dict[str, Any]) -> dict[str, Any]:
     most the targets; empty where none was). `valid_*` repeat them for older readers;
     every candidate with its decision is under `validation_analysis`.
     """
-    cands = record["candidates"]
     return {
-        "positives": list(record["positives"]),
-        "negatives": list(record["negatives"]),
-        "valid_positives": list(record["positives"]),
-        "valid_negatives": list(record["negatives"]),
+        "positives": list(record.positives),
+        "negatives": list(record.negatives),
+        "valid_positives": list(record.positives),
+        "valid_negatives": list(record.negatives),
         "validation_analysis": {
-            "status": record["status"],
-            "rounds": record["rounds"],
+            "status": record.status,
+            "rounds": record.rounds,
             "candidates": [
                 {
-                    "text": c["text"],
-                    "kind": c["kind"],
-                    "valid": c["valid"],
-                    "reasons": [r["code"] for r in c["reasons"]],
-                    "similarity": c.get("scores", {}).get("similarity"),
+                    "text": c.text,
+                    "kind": c.kind,
+                    "valid": c.valid,
+                    "reasons": [r["code"] for r in c.reasons],
+                    "similarity": c.scores.get("similarity"),
                 }
-                for c in cands
-                if c["kind"] in ("positive", "negative")
+                for c in record.candidates
+                if c.kind in KINDS
             ],
         },
     }
 
 
-def rejected_field(reject: dict[str, Any]) -> dict[str, Any]:
+def rejected_field(reject: Rejected) -> dict[str, Any]:
     return {
         "positives": [],
         "negatives": [],
         "valid_positives": [],
         "valid_negatives": [],
-        "validation_analysis": {"status": "rejected", "reason": reject["reason"]},
+        "validation_analysis": {"status": "rejected", "reason": reject.reason},
     }
 
 
-def _by_position(rows) -> dict[tuple[int, int], dict[str, Any]]:
+def _by_position(rows):
+    """{(episode, turn): row} of records or rejects, from their `source` (file:where)."""
     out = {}
     for row in rows:
-        m = _WHERE.search(row["source"])
+        m = _WHERE.search(row.source)
         if m:
             out[(int(m[1]), int(m[2]))] = row
     return out
@@ -76,8 +76,8 @@ def export_avdn(corpus: str | Path, records_path, rejected_path, out_path) -> di
     """The corpus episodes, unchanged but for a `paraphrases` field on every answered turn
     (turns without an answer, such as turn 0, come out exactly as they went in)."""
     episodes = json.loads(Path(corpus).read_text(encoding="utf-8"))
-    records = _by_position(read_jsonl(records_path))
-    rejected = _by_position(read_jsonl(rejected_path))
+    records = _by_position(map(OutputRecord.from_json, read_jsonl(records_path)))
+    rejected = _by_position(map(Rejected.from_json, read_jsonl(rejected_path)))
     counts = {"turns": 0, "with_record": 0, "rejected": 0, "without_answer": 0}
     for ei, episode in enumerate(episodes):
         for ti, turn in enumerate(avdn_turns(episode) or []):

@@ -82,6 +82,10 @@ class Rejected:
             "instruction": self.instruction,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Rejected:
+        return cls(data["id"], data["source"], data["reason"], data["instruction"])
+
 
 @dataclass
 class Proposal:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import read_jsonl, write_figure, write_text
+from .records import OutputRecord
 
 
 def _plt():
@@ -44,17 +45,17 @@ def stats_table_html(stats: dict[str, Any]) -> str:
     return _page("Run statistics", f'<table id="stats">{rows}</table>')
 
 
-def samples_html(records: list[dict[str, Any]], n: int = 20, seed: int = 0) -> str:
+def samples_html(records: list[OutputRecord], n: int = 20, seed: int = 0) -> str:
     """A seeded sample of records: original, accepted positives and negatives, status."""
     picked = random.Random(seed).sample(records, min(n, len(records)))
-    picked.sort(key=lambda r: r["id"])
+    picked.sort(key=lambda r: r.id)
     rows = []
     for r in picked:
-        pos = "".join(f"<li>{html.escape(t)}</li>" for t in r["positives"])
-        neg = "".join(f"<li>{html.escape(t)}</li>" for t in r["negatives"])
+        pos = "".join(f"<li>{html.escape(t)}</li>" for t in r.positives)
+        neg = "".join(f"<li>{html.escape(t)}</li>" for t in r.negatives)
         rows.append(
-            f"<tr><td>{html.escape(r['id'])}</td><td>{html.escape(r['status'])}</td>"
-            f"<td>{html.escape(r['instruction'])}</td><td><ul>{pos}</ul></td>"
+            f"<tr><td>{html.escape(r.id)}</td><td>{html.escape(r.status)}</td>"
+            f"<td>{html.escape(r.instruction)}</td><td><ul>{pos}</ul></td>"
             f"<td><ul>{neg}</ul></td></tr>"
         )
     head = (
@@ -90,18 +91,18 @@ def plot_acceptance(stats: dict[str, Any], path: str | Path) -> None:
     write_figure(path, fig, dpi=110)
 
 
-def unique_items(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def unique_items(records: list[OutputRecord]) -> list[OutputRecord]:
     """One record per item: ids with the same instruction share one generation."""
     seen: set[str] = set()
     out = []
     for r in records:
-        if r["instruction"] not in seen:
-            seen.add(r["instruction"])
+        if r.instruction not in seen:
+            seen.add(r.instruction)
             out.append(r)
     return out
 
 
-def plot_scores(records: list[dict[str, Any]], path: str | Path) -> None:
+def plot_scores(records: list[OutputRecord], path: str | Path) -> None:
     """Similarity of candidates to their instruction, accepted vs rejected, per kind."""
     plt = _plt()
     items = unique_items(records)
@@ -109,10 +110,10 @@ def plot_scores(records: list[dict[str, Any]], path: str | Path) -> None:
     for ax, kind in zip(axes, ("positive", "negative"), strict=True):
         for valid, color in ((True, "#55a868"), (False, "#c44e52")):
             sims = [
-                c["scores"]["similarity"]
+                c.scores["similarity"]
                 for r in items
-                for c in r["candidates"]
-                if c["kind"] == kind and c["valid"] == valid and "similarity" in c["scores"]
+                for c in r.candidates
+                if c.kind == kind and c.valid == valid and "similarity" in c.scores
             ]
             label = f"{'accepted' if valid else 'rejected'} ({len(sims)})"
             ax.hist(sims, bins=20, range=(0, 1), alpha=0.6, color=color, label=label)
@@ -123,17 +124,17 @@ def plot_scores(records: list[dict[str, Any]], path: str | Path) -> None:
     write_figure(path, fig, dpi=110)
 
 
-def rejection_reasons(records: list[dict[str, Any]]) -> Counter:
+def rejection_reasons(records: list[OutputRecord]) -> Counter:
     """Decisive (first) reason of every rejected candidate, counted once per item."""
     counts: Counter = Counter()
     for r in unique_items(records):
-        for c in r["candidates"]:
-            if not c["valid"] and c["reasons"]:
-                counts[f"{c['kind']}: {c['reasons'][0]['code']}"] += 1
+        for c in r.candidates:
+            if not c.valid and c.reasons:
+                counts[f"{c.kind}: {c.reasons[0]['code']}"] += 1
     return counts
 
 
-def plot_reasons(records: list[dict[str, Any]], path: str | Path, top: int = 12) -> None:
+def plot_reasons(records: list[OutputRecord], path: str | Path, top: int = 12) -> None:
     plt = _plt()
     common = rejection_reasons(records).most_common(top)[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.3 * max(len(common), 3) + 1))
@@ -148,7 +149,7 @@ def write_report_files(records_path, stats_path, out: dict[str, str | Path]) -> 
     import json
 
     stats = json.loads(Path(stats_path).read_text())
-    records = list(read_jsonl(records_path))
+    records = [OutputRecord.from_json(r) for r in read_jsonl(records_path)]
     plot_acceptance(stats, out["acceptance"])
     plot_scores(records, out["scores"])
     plot_reasons(records, out["reasons"])
