@@ -13,6 +13,12 @@ from .helpers import base_config, dataset_llm_texts, snakemake
 pytestmark = pytest.mark.e2e
 
 
+def engine_pids() -> set[str]:
+    """Pids of the vLLM engine processes on this machine."""
+    found = subprocess.run(["pgrep", "-f", "VLLM::EngineCore"], capture_output=True, text=True)
+    return set(found.stdout.split())
+
+
 def test_the_vllm_backend_builds_the_dataset(tmp_path, generator_dir, vllm_python):
     lines = [{"id": f"v{i}", "instruction": t} for i, t in enumerate(INSTRUCTIONS)]
     corpus = tmp_path / "corpus.jsonl"
@@ -24,6 +30,7 @@ def test_the_vllm_backend_builds_the_dataset(tmp_path, generator_dir, vllm_pytho
     config["generator"]["vllm"].update(python=str(vllm_python), cpu_kv_cache_gib=1)
     config["ingest"]["shards"] = 2
     config["refine"]["max_rounds"] = 1
+    before = engine_pids()
     proc = snakemake(tmp_path, config, "--cores", "2", "--resources", "gpu=0")
 
     llm = dataset_llm_texts(tmp_path, [x["id"] for x in lines])
@@ -36,6 +43,7 @@ def test_the_vllm_backend_builds_the_dataset(tmp_path, generator_dir, vllm_pytho
     assert stats["llm_prompts"] >= len(INSTRUCTIONS) and stats["complete"] > 0
     log = (tmp_path / "logs/generate/000.log").read_text()
     assert "vLLM engine loaded" in log, log[-2000:]
-    left = subprocess.run(["pgrep", "-f", "VLLM::EngineCore"], capture_output=True, text=True)
-    assert left.stdout.strip() == "", "a generation job left its vLLM engine running"
+    # engines that were there before (the session's vLLM server) are not this run's
+    left = engine_pids() - before
+    assert not left, f"a generation job left its vLLM engine running: {left}"
     assert "Finished" in proc.output or proc.returncode == 0
