@@ -87,6 +87,12 @@ class Rejected:
         return cls(data["id"], data["source"], data["reason"], data["instruction"])
 
 
+def provenance(edit: str | None, donor: str | None) -> dict[str, str]:
+    """The keys that say where a non-LLM candidate came from: a rule's `edit`, a corpus
+    `donor` item; absent for the others."""
+    return {k: v for k, v in (("edit", edit), ("donor", donor)) if v is not None}
+
+
 @dataclass
 class Proposal:
     """A candidate before it is judged: the LLM's line, a rule edit of the original
@@ -100,10 +106,7 @@ class Proposal:
 
     def to_json(self) -> dict[str, Any]:
         data = {"text": self.text, "kind": self.kind, "source": self.source}
-        if self.edit is not None:
-            data["edit"] = self.edit
-        if self.donor is not None:
-            data["donor"] = self.donor
+        data.update(provenance(self.edit, self.donor))
         return data
 
     @classmethod
@@ -225,10 +228,7 @@ class Candidate:
 
     def to_json(self) -> dict[str, Any]:
         data = {"text": self.text, "kind": self.kind, "round": self.round, "source": self.source}
-        if self.edit is not None:
-            data["edit"] = self.edit
-        if self.donor is not None:
-            data["donor"] = self.donor
+        data.update(provenance(self.edit, self.donor))
         data.update(
             valid=self.valid, reasons=self.reasons, scores=self.scores, features=self.features
         )
