@@ -19,9 +19,8 @@ generate(
     Targets(**snakemake.params.targets),
     make_backend=lambda: make_backend(generator, generation, snakemake.threads, len(claim.ids)),
     params=generation.params(),
-    rule_negatives=snakemake.params.negatives["rule_based_per_item"]
-    if snakemake.params.negatives["rule_based"]
-    else 0,
+    rule_positives=snakemake.params.rule_edits["positives"],
+    rule_negatives=snakemake.params.rule_edits["negatives"],
     cache=ItemCache(snakemake.params.cache_dir, "generate", snakemake.params.writer),
     cache_context=cache_identity(generator, generation),
     # round 0 only (rule generate): corpus-mined negatives, when negatives.corpus_mined

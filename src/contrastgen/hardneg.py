@@ -43,9 +43,9 @@ def flip_direction(text: str, rng: random.Random) -> str | None:
 
 def move_clock(text: str, rng: random.Random) -> str | None:
     m = spatial._CLOCK.search(text.lower())
-    if not m or not (m.group("h") or m.group("h2")):
+    if not m:
         return None
-    group = "h" if m.group("h") else "h2"
+    group = next(g for g in ("h", "h2", "h3") if m.group(g))
     token = m.group(group)
     hour = int(token) if token.isdigit() else spatial.NUMBER_WORDS.get(token, 0)
     if not 1 <= hour <= 12:

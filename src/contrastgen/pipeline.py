@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import prompts, spatial
+from . import prompts
 from .cache import ItemCache, digest
 from .corpus import IngestLimits, check_record, item_id, read_corpus, shard_of
 from .engines.base import Backend, Generation, GenParams, Progress, Request, stop_marks
@@ -34,6 +34,7 @@ from .records import (
     RoundCandidates,
     round_input,
 )
+from .rewrite import rule_based_positives
 from .validator import Thresholds, decide
 
 log = logging.getLogger(__name__)
@@ -199,11 +200,19 @@ class Ask:
     other: list[Proposal]  # round 0's rule-based and corpus-mined negatives
 
 
-def other_negatives(
-    state: ItemState, rule_negatives: int, mined: dict[str, list[Proposal]] | None
+def other_candidates(
+    state: ItemState,
+    rule_positives: int,
+    rule_negatives: int,
+    mined: dict[str, list[Proposal]] | None,
 ) -> list[Proposal]:
-    """Round 0's negatives from beside the LLM: rule edits, then corpus-mined ones."""
+    """Round 0's candidates from beside the LLM: rule-made positives, rule-edited
+    negatives, then corpus-mined negatives."""
     out = [
+        Proposal(text, "positive", "rule", edit=edit)
+        for edit, text in rule_based_positives(state.instruction, rule_positives, state.item)
+    ]
+    out += [
         Proposal(text, "negative", "rule", edit=edit)
         for edit, text in rule_based_negatives(state.instruction, rule_negatives, state.item)
     ]
@@ -217,6 +226,7 @@ def generate(
     targets: Targets,
     make_backend: Callable[[], Backend],
     params: GenParams,
+    rule_positives: int = 0,
     rule_negatives: int = 0,
     cache: ItemCache | None = None,
     cache_context: dict[str, Any] | None = None,
@@ -233,8 +243,9 @@ def generate(
     answer cut off by its budget loses its last line (counted as `cut_lines`), never
     judged as a candidate.
 
-    In round 0, `rule_negatives` > 0 adds that many rule-based hard negatives per item
-    (source "rule") and `mined` (item -> candidates, from `mine`) the corpus-mined ones
+    In round 0, `rule_positives` and `rule_negatives` > 0 add that many rule-made
+    positives (rewrite.py) and rule-edited hard negatives (hardneg.py) per item (source
+    "rule"), and `mined` (item -> candidates, from `mine`) the corpus-mined ones
     (source "corpus"), after the LLM's candidates. An item with rule negatives asks the
     LLM for positives only: its answer stops at the NEGATIVE line (about a third of the
     tokens), and should the validator reject every other negative, the next round asks
@@ -245,11 +256,13 @@ def generate(
         need_pos, need_neg = needs(state, targets)
         if not (need_pos or need_neg):
             continue
-        other = other_negatives(state, rule_negatives, mined) if round_ == 0 else []
+        other = (
+            other_candidates(state, rule_positives, rule_negatives, mined) if round_ == 0 else []
+        )
         # Only the item's own rule edits decide what the LLM is asked: the corpus-mined
         # ones change when the corpus grows, and an item's prompt (so its cache key) must
         # depend on the item alone, or a grown corpus would regenerate old items.
-        has_rule = any(c.source == "rule" for c in other)
+        has_rule = any(c.source == "rule" and c.kind == "negative" for c in other)
         llm_neg = 0 if has_rule else need_neg
         fb = feedback_for(state) if round_ else []
         prefill = prompts.first_tag(need_pos, llm_neg)
@@ -399,10 +412,7 @@ def validate(
             len(todo),
         )
         for (state, entry), key in zip(pending, keys, strict=True):
-            of = spatial.Features({k: tuple(v) for k, v in state.features.items()})
-            entry.decided(
-                decide(state.instruction, entry.text, entry.kind, known[key], thresholds, of)
-            )
+            entry.decided(decide(state.instruction, entry.text, entry.kind, known[key], thresholds))
     for state in states:
         for entry in state.candidates:
             if entry.round != round_ or not entry.valid:

@@ -18,58 +18,156 @@ from functools import cache
 from . import spatial
 
 # Part of the generation cache key (with the text itself, see fingerprint()).
-PROMPT_VERSION = "v4"
+PROMPT_VERSION = "v5"
 
 SYSTEM = (
-    "You rewrite drone navigation instructions. A POSITIVE says the same thing in other "
-    "words and keeps every direction, clock position, landmark, color and number. A "
-    "NEGATIVE looks almost the same but changes exactly one direction, clock position, "
-    "color, number or landmark."
+    "You rewrite a guide's answers to a drone. A POSITIVE says exactly the same thing in "
+    "other words: it keeps the yes or no, right or wrong way, what is in view, every "
+    "direction, clock position, landmark, color and number, and adds nothing. A NEGATIVE "
+    "looks almost the same but changes exactly one of them."
 )
 
-# Worked examples in the shape of real AVDN answers: chatty openers, typos, two sentences,
-# a clock position or compass direction, a landmark with a color or relation. Every
-# positive keeps every fact (only the chatter and the wording change); every negative
-# swaps exactly one (a clock hour, a compass direction, a color).
-FEW_SHOT: list[tuple[str, list[str], list[str]]] = [
+# Worked examples in the shape of real AVDN answers (chatty openers, typos, two
+# sentences, a clock position or compass direction, a landmark with a color, count or
+# relation). Every clause of every turn names this example's own landmarks, so no
+# sentence of a turn can be copied into another answer without carrying a fact that
+# answer lacks (the validator rejects such a copy as `few_shot_copy`). The positives
+# reword with the synonyms the content check knows (content.SYNONYMS) and reorder
+# clauses; each negative changes one fact.
+FewShot = tuple[str, list[str], list[str]]
+FEW_SHOT: list[FewShot] = [
     (
-        "ok, turn to your 4 o'clock and go straight. you will see a parking lot, the "
+        "turn to your 4 o'clock and go straight. you will see a gas station, the "
         "destination is the building on the left side of it.",
         [
-            "Turn to your 4 o'clock and fly straight ahead. You will see a parking lot; the "
-            "destination is the building on the left side of it.",
-            "Face your 4 o'clock and keep going straight until the parking lot. The goal is "
-            "the building to the left of it.",
+            "Face your four o'clock and fly straight. You will spot a gas station; the goal "
+            "is the structure on the left side of it.",
+            "Turn to your 4 o'clock and go straight: you will see a gas station. The building "
+            "on the left side of the gas station is the destination.",
         ],
         [
-            "ok, turn to your 8 o'clock and go straight. you will see a parking lot, the "
+            "turn to your 8 o'clock and go straight. you will see a gas station, the "
             "destination is the building on the left side of it."
         ],
     ),
     (
-        "Hello, you are going the wrong way. Go back and head south east, the goal is a "
-        "small white house near the trees.",
+        "Hi drone, head south east over the river, the goal is a small white house with "
+        "solar panels next to the trees.",
         [
-            "You are going the wrong way. Go back and fly southeast; the goal is a small "
-            "white house near the trees.",
-            "Wrong way: go back and head south-east. The destination is the small white home "
-            "close to the trees.",
+            "Fly south-east over the river. The destination is a little white home with "
+            "solar panels beside the trees.",
+            "The goal is a small white house with solar panels next to the trees; head "
+            "southeast over the river.",
         ],
         [
-            "Hello, you are going the wrong way. Go back and head north east, the goal is a "
-            "small white house near the trees."
+            "Hi drone, head north east over the river, the goal is a small white house with "
+            "solar panels next to the trees."
         ],
     ),
     (
-        "yes thats it, the destination is at your 10 oclock, the big building with a red roof.",
+        "go foward till the second crossroad and turn left, its the grey warehouse with "
+        "three trucks in front.",
         [
-            "Yes, that's it: the destination is at your 10 o'clock, the big building with the "
-            "red roof.",
-            "That is the one. The goal is at your 10 o'clock, a large building with a red roof.",
+            "Fly forward until the 2nd junction and turn left. It is the gray warehouse with "
+            "3 trucks in front.",
+            "Move ahead until the second crossroads and turn left; it's the grey warehouse "
+            "that has three lorries in front.",
         ],
-        ["yes thats it, the destination is at your 10 oclock, the big building with a blue roof."],
+        [
+            "go foward till the second crossroad and turn right, its the grey warehouse "
+            "with three trucks in front."
+        ],
     ),
 ]
+
+# One more worked example after the shared ones, for an answer that says yes, no, wrong
+# way, right way or not in view: it shows that act kept in both positives, fused with
+# this example's own landmarks. Answers without such an act get none, so the turns they
+# see carry no act a small model could copy into them.
+ACT_SHOTS: dict[str, FewShot] = {
+    "no": (
+        "no, that is not it. turn to your 7 o'clock, the goal is the long shed with a blue roof.",
+        [
+            "No, that is not the one. Face your seven o'clock; the destination is the long "
+            "hut with a blue roof.",
+            "No, not that one. The target is the long shed with a blue roof at your 7 "
+            "o'clock; turn to it.",
+        ],
+        [
+            "no, that is not it. turn to your 10 o'clock, the goal is the long shed with a "
+            "blue roof."
+        ],
+    ),
+    "yes": (
+        "yes, you can see it now. the destination is the round tank at your 1 o'clock, "
+        "beside the red barn.",
+        [
+            "Yes, it is in your view now. The goal is the round silo at your one o'clock, "
+            "next to the red barn.",
+            "Yes, you can see it now: at your 1 o'clock, the destination is the round tank "
+            "beside the red barn.",
+        ],
+        [
+            "yes, you can see it now. the destination is the round tank at your 1 o'clock, "
+            "beside the blue barn."
+        ],
+    ),
+    "wrong way": (
+        "you are going the wrong way, turn around and fly back to the white tower near the bridge.",
+        [
+            "You are heading the wrong way: turn around and go back to the white tower "
+            "close to the bridge.",
+            "You are going in the wrong direction. Turn around and fly back to the white "
+            "tower near the bridge.",
+        ],
+        [
+            "you are going the wrong way, turn around and fly back to the white tower under "
+            "the bridge."
+        ],
+    ),
+    "right way": (
+        "you are on the right track, keep going and land on the flat roof of the third house.",
+        [
+            "You are going the right way; continue and land on the flat roof of the 3rd house.",
+            "You are on the right track. Keep flying and land on the flat roof of the third home.",
+        ],
+        ["you are on the right track, keep going and land on the flat roof of the fourth house."],
+    ),
+    "not in view": (
+        "it is not in your view yet. go ahead past the pond and look for a yellow building.",
+        [
+            "It is not in sight yet. Fly forward past the lake and look for a yellow structure.",
+            "It is not in your view yet: go straight past the pond and check for a yellow "
+            "building.",
+        ],
+        ["it is not in your view yet. go ahead past the pond and look for a green building."],
+    ),
+}
+
+
+def act_shot(instruction: str) -> FewShot | None:
+    """The act-matched worked example for `instruction`, or None (see ACT_SHOTS)."""
+    from . import dialogue
+
+    acts = dialogue.extract(instruction).values
+    for act, value in (
+        ("polarity", "no"),
+        ("polarity", "yes"),
+        ("progress", "wrong way"),
+        ("progress", "right way"),
+        ("progress", "close"),
+        ("visibility", "not in view"),
+    ):
+        if value in acts[act]:
+            return ACT_SHOTS["right way" if value == "close" else value]
+    return None
+
+
+def few_shot_turns(instruction: str) -> list[FewShot]:
+    """The worked examples one instruction's prompt shows: the shared ones, then its act's."""
+    extra = act_shot(instruction)
+    return FEW_SHOT + ([extra] if extra else [])
+
 
 _TAG = re.compile(
     r"^\s*(?:[-*•]\s*|\d+[.)]\s*)?\**(positive|negative|pos|neg)\s*(?:\d+|#\d+)?\s*\**\s*[:\-–]\s*(.*)$",
@@ -88,7 +186,15 @@ def fingerprint() -> str:
     per-item cache."""
     return hashlib.sha256(
         json.dumps(
-            [PROMPT_VERSION, SYSTEM, FEW_SHOT, ANSWER_LINES, TOKENS_PER_WORD, TOKENS_PER_LINE],
+            [
+                PROMPT_VERSION,
+                SYSTEM,
+                FEW_SHOT,
+                ACT_SHOTS,
+                ANSWER_LINES,
+                TOKENS_PER_WORD,
+                TOKENS_PER_LINE,
+            ],
             ensure_ascii=False,
         ).encode()
     ).hexdigest()[:16]
@@ -110,7 +216,7 @@ def build_messages(instruction: str, feedback: list[str] | None = None) -> list[
     top of the system message 20, notes in the user turn 15.
     """
     messages = [{"role": "system", "content": SYSTEM}]
-    for original, positives, negatives in FEW_SHOT:
+    for original, positives, negatives in few_shot_turns(instruction):
         messages.append({"role": "user", "content": original})
         messages.append({"role": "assistant", "content": answer_block(positives, negatives)})
     if feedback:
@@ -236,7 +342,7 @@ def _trigrams(text: str) -> set[tuple[str, ...]]:
 @cache
 def _few_shot_trigrams() -> frozenset[tuple[str, ...]]:
     grams: set[tuple[str, ...]] = set()
-    for original, positives, negatives in FEW_SHOT:
+    for original, positives, negatives in [*FEW_SHOT, *ACT_SHOTS.values()]:
         for text in (original, *positives, *negatives):
             grams |= {g for g in _trigrams(text) if any(w in _FACT_WORDS or w.isdigit() for w in g)}
     return frozenset(grams)
@@ -246,3 +352,42 @@ def few_shot_leak(instruction: str, candidate: str) -> bool:
     """Whether the candidate copies a fact-bearing word trigram of the few-shot turns that
     its instruction does not have (the small model's commonest off-topic failure)."""
     return bool((_trigrams(candidate) & _few_shot_trigrams()) - _trigrams(instruction))
+
+
+_CLAUSE = re.compile(r"[^.,;:!?]+")
+
+
+def _clauses(text: str) -> list[str]:
+    """A text's clauses as words joined by one space, those of three words or more once
+    the dialogue-act phrases are blanked: an act example's "you are on the right track"
+    is shown only to answers that say it, so a copy of it adds nothing."""
+    from . import dialogue
+
+    out = []
+    for part in _CLAUSE.findall(dialogue.without_acts(text)):
+        words = _WORD.findall(part)
+        if len(words) >= 3:
+            out.append(" ".join(words))
+    return out
+
+
+@cache
+def _few_shot_clauses() -> frozenset[str]:
+    return frozenset(
+        c
+        for original, positives, negatives in [*FEW_SHOT, *ACT_SHOTS.values()]
+        for text in (original, *positives, *negatives)
+        for c in _clauses(text)
+    )
+
+
+def few_shot_copy(instruction: str, candidate: str) -> str | None:
+    """A clause of a few-shot turn that the candidate carries and the instruction does
+    not (the clause), or None. A small model copies whole clauses of its worked examples
+    ("you are going the wrong way") into answers that never said them."""
+    said = " ".join(_WORD.findall(instruction.lower().replace("\u2019", "'")))
+    text = " " + " ".join(_WORD.findall(candidate.lower().replace("\u2019", "'"))) + " "
+    for clause in sorted(_few_shot_clauses(), key=len, reverse=True):
+        if f" {clause} " in text and clause not in said:
+            return clause
+    return None

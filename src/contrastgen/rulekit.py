@@ -54,8 +54,21 @@ def _proc_stat(pid: int | str) -> tuple[int, int] | None:
     return int(fields[1]), int(fields[19])
 
 
+def _is_snakemake(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(Path(a.decode(errors="replace")).name.startswith("snakemake") for a in argv[:3])
+
+
 def _ancestors() -> list[tuple[int, int]]:
-    """(pid, start time) of every ancestor of this process up to, not including, init."""
+    """(pid, start time) of this job's ancestors up to and including its own snakemake.
+
+    The shells above snakemake are not watched: a run launched from a shell that exits
+    (`nohup snakemake ... &`, an ssh logout) goes on. Without a snakemake among the
+    ancestors (a function called outside a workflow), the parent alone is watched.
+    """
     chain = []
     me = _proc_stat("self")
     pid = me[0] if me else 0
@@ -64,8 +77,10 @@ def _ancestors() -> list[tuple[int, int]]:
         if stat is None:
             break
         chain.append((pid, stat[1]))
+        if _is_snakemake(pid):
+            return chain
         pid = stat[0]
-    return chain
+    return chain[:1]
 
 
 def die_with_workflow(poll_s: float = 0.5, kill_group: bool = False) -> None:
@@ -73,8 +88,9 @@ def die_with_workflow(poll_s: float = 0.5, kill_group: bool = False) -> None:
 
     A SIGKILLed snakemake cannot stop its jobs: they would run on (parent pid 1) and
     write their outputs late, while the user already reruns. A daemon thread watches the
-    ancestors (a pid reused by a new process has another start time) and kills this
-    process within `poll_s` once one of them dies; the kernel then drops its GPU locks.
+    ancestors up to the job's own snakemake (a pid reused by a new process has another
+    start time) and kills this process within `poll_s` once one of them dies; the kernel
+    then drops its GPU locks.
     `kill_group`: kill this process's whole process group (itself and the children that
     share it), for a process that leads a group of its own. Needs /proc (Linux);
     elsewhere it does nothing.

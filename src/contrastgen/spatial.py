@@ -28,7 +28,16 @@ _NUM = r"(?:\d{1,3}|" + "|".join(NUMBER_WORDS) + r")"
 _CLOCK = re.compile(
     rf"\b(?P<h>{_NUM})\s*(?:'\s*o|o\s*'|o)?\s*'?\s*(?:clock|oclock|o'clock)\b"
     r"|\b(?P<h2>\d{1,2}):00\b"
+    # "follow the 1 hour direction", "turn to 7 hrs": AVDN guides write hours for clock
+    rf"|\b(?P<h3>{_NUM})\s*(?:hours?|hrs?|h)\b"
 )
+
+
+def clock_hour(match: re.Match[str]) -> int:
+    """The hour of a _CLOCK match, whichever spelling matched."""
+    return _number(match.group("h") or match.group("h2") or match.group("h3"))
+
+
 # "at your 10": only with "your" and only where a direction word may follow, so that
 # "go to your 3 blue cars" stays a count.
 _CLOCK_BARE = re.compile(
@@ -38,8 +47,10 @@ _CLOCK_BARE = re.compile(
 )
 # "right" as in "correct", and "a little" as in "a bit": not spatial facts.
 _NOT_SPATIAL = re.compile(
-    r"\b(?:(?:on\s+the\s+)?right\s+(?:track|way|path)|(?:you(?:'re|\s+are)|that(?:'s|\s+is)"
-    r"|it(?:'s|\s+is)|all)\s+right|right\s+(?:now|away|here|there))\b"
+    r"\b(?:(?:on\s+the\s+|in\s+the\s+)?right\s+(?:track|way|path|direction)|(?:you(?:'re|\s+are)|that(?:'s|\s+is)"
+    r"|it(?:'s|\s+is)|all)\s+right|right\s+(?:now|away|here|there)"
+    # "lots of cars" is a quantity, not a parking lot
+    r"|(?:a\s+)?lots?\s+of)\b"
 )
 _ADVERB_LITTLE = re.compile(r"\ba\s+(?:little|bit)(?:\s+bit)?\b(?!\s+(?:{}))")
 _ANGLE = re.compile(rf"\b(?P<a>{_NUM})\s*(?:degrees?|degree|deg\b|°)")
@@ -60,8 +71,8 @@ _AROUND = re.compile(
     r"\b(?:turn(?:ing)?\s+(?:a)?round|u[\s-]?turn|about[\s-]face|opposite\s+direction)\b"
 )
 
-_CARDINAL_COMPOUND = re.compile(r"\b(north|south)[\s-]?(east|west)(?:ern|wards?|erly)?\b")
-_CARDINAL = re.compile(r"\b(north|south|east|west)(?:ern|wards?|erly)?\b")
+_CARDINAL_COMPOUND = re.compile(r"\b(north|south)[\s-]?(east|west)(?:ern(?:most)?|wards?|erly)?\b")
+_CARDINAL = re.compile(r"\b(north|south|east|west)(?:ern(?:most)?|most|wards?|erly)?\b")
 _CARDINAL_ABBR = {"north": "N", "south": "S", "east": "E", "west": "W"}
 
 # Landmark synonyms: every surface form maps to one canonical name. Multi-word forms are
@@ -147,7 +158,7 @@ _ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|
 
 # Relations, longest phrases first; each maps to a canonical relation.
 RELATIONS: list[tuple[str, str]] = [
-    (r"in\s+front\s+of", "in front of"), (r"behind", "behind"), (r"back\s+of", "behind"),
+    (r"in\s+front(?:\s+of)?", "in front of"), (r"behind", "behind"), (r"back\s+of", "behind"),
     (r"next\s+to", "next to"), (r"beside", "next to"), (r"besides", "next to"),
     (r"adjacent\s+to", "next to"), (r"alongside", "next to"), (r"by\s+the\s+side\s+of", "next to"),
     (r"(?:to\s+the\s+|on\s+the\s+)?left\s+(?:side\s+)?of", "left of"),
@@ -157,6 +168,13 @@ RELATIONS: list[tuple[str, str]] = [
     (r"across", "across"), (r"past", "past"), (r"beyond", "past"),
     (r"through", "through"), (r"thru", "through"), (r"between", "between"),
     (r"opposite(?!\s+direction)", "opposite"), (r"along", "along"),
+    (r"not\s+(?:very\s+|too\s+)?far(?:\s+(?:away\s+)?from)?", "near"),
+    (r"far(?:\s+away)?(?:\s+from)?", "far from"),
+    (r"before", "before"),
+    (r"after(?!\s+(?:that|this|you|passing|crossing|reaching|which))", "after"),
+    (r"in\s+the\s+middle(?:\s+of)?", "middle"),
+    (r"in\s+the\s+(?:center|centre)(?:\s+of)?", "middle"), (r"at\s+the\s+edge\s+of", "edge"),
+    (r"pass(?:es|ed|ing)?", "past"),
     (r"near", "near"), (r"close\s+to", "near"), (r"around", "around"),
     (r"inside", "inside"), (r"within", "inside"), (r"outside", "outside"),
 ]  # fmt: skip
@@ -211,7 +229,7 @@ def extract(text: str) -> Features:
     t = _ADVERB_LITTLE.sub(lambda m: " " * len(m.group(0)), t)
 
     for m in list(_CLOCK.finditer(t)):
-        hour = _number(m.group("h") or m.group("h2"))
+        hour = clock_hour(m)
         if 1 <= hour <= 12:
             found["clock"].add(hour)
         t = _blank(t, m)

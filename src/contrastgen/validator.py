@@ -1,4 +1,5 @@
-"""Decisions on candidates: spatial comparison plus embedding similarity, with reasons."""
+"""Decisions on candidates: facts (spatial, dialogue acts, person and mood), content words
+and embedding similarity, with reasons."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import spatial
+from . import content, dialogue, spatial
 from .corpus import normalise
+from .prompts import few_shot_copy
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +29,18 @@ class Thresholds:
     negative_min_similarity: float
     negative_max_similarity: float
     max_length_ratio: float
+    # A positive must differ from the original by at least this many words (word-level
+    # edit distance); 1 keeps every rewording, higher drops trivial ones.
+    positive_min_word_edits: int = 1
 
 
 # The CLI's defaults; config.yaml carries the same values (a test keeps them equal).
 DEFAULT_THRESHOLDS = Thresholds(
     positive_min_similarity=0.65,
     negative_min_similarity=0.6,
-    negative_max_similarity=0.995,
+    negative_max_similarity=0.999,
     max_length_ratio=2.5,
+    positive_min_word_edits=1,
 )
 
 
@@ -47,23 +53,134 @@ def same_text(a: str, b: str) -> bool:
     return _comparable(a) == _comparable(b)
 
 
+def word_edits(a: str, b: str) -> int:
+    """Word-level edit distance (insertions, deletions, substitutions) of two texts."""
+    x, y = _comparable(a).split(), _comparable(b).split()
+    row = list(range(len(y) + 1))
+    for i, wx in enumerate(x, 1):
+        prev, row[0] = row[0], i
+        for j, wy in enumerate(y, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (wx != wy))
+    return row[-1]
+
+
+# Concepts a negative may change beside its one fact: the fact's own words (the spatial
+# lexicon's values) and the words of a flipped dialogue act.
+_ACT_WORDS = frozenset(
+    "yes no nope not yet wrong right correct view visible sight see close almost there "
+    "yeah yep yup nah negative".split()
+)
+
+
+_SPATIAL_WORDS = frozenset(
+    "left right forward backward around north south east west northeast northwest "
+    "southeast southwest over under above below beneath behind front next close across "
+    "past beyond through between opposite along inside within outside top most far middle "
+    "edge center pass before".split()
+)
+
+
+def _fact_concept(concept: str) -> bool:
+    return (
+        concept in _ACT_WORDS
+        or concept in spatial.LANDMARKS
+        or concept in spatial.COLORS.values()
+        or concept in spatial.SIZES
+        or concept in spatial.SIZES.values()
+        or concept in _SPATIAL_WORDS
+        or concept.isdigit()
+        or concept.startswith(("clock", "#"))
+    )
+
+
+# The answer's yes / no and its "that's it" say one thing: flipping both is one change.
+_ONE_ACT = {"affirmation": "polarity"}
+# A landmark named by its kind: "a red house" -> "a red building" is no contrast.
+_BUILDINGS = {
+    "house", "warehouse", "shed", "school", "church", "factory", "apartment", "hangar",
+    "tower", "stadium",
+}  # fmt: skip
+
+
+def _hypernym(reason: dict) -> bool:
+    if reason["code"] != "landmark_changed":
+        return False
+    pair = {reason["from"], reason["to"]}
+    return "building" in pair and bool(pair & _BUILDINGS)
+
+
+def change_count(diffs: list[dict]) -> int:
+    """How many facts a list of reasons changes: one per family swapped, and what one
+    family dropped and another added is one replacement ("in the middle" -> "on the
+    left"). A direction that only mirrors a relation's ("left of" -> "right of") and an
+    affirmation beside its polarity count with them."""
+    relation_sides = {
+        str(d.get(k, "")).split()[0]
+        for d in diffs
+        if d["code"].startswith("relation_")
+        for k in ("from", "to", "value")
+        if str(d.get(k, "")).endswith(" of")
+    }
+    seen: set[str] = set()
+    count = {"changed": 0, "dropped": 0, "added": 0}
+    for d in diffs:
+        family, _, what = d["code"].rpartition("_")
+        values = {str(d.get(k)) for k in ("from", "to", "value") if k in d}
+        if family == "direction" and values <= relation_sides:
+            continue
+        family = _ONE_ACT.get(family, family)
+        if family not in seen:
+            seen.add(family)
+            count[what] += 1
+    return count["changed"] + max(count["dropped"], count["added"])
+
+
+def fact_changes(original: str, candidate: str) -> list[dict]:
+    """Every fact the candidate changed, dropped or added: spatial families (read beside
+    the act phrases, so "you are near" or "the right direction" is no place), then
+    dialogue acts, person and mood, then the order of the route's steps."""
+    (oa, orest), (ca, crest) = dialogue.read(original), dialogue.read(candidate)
+    diffs = spatial.compare(spatial.extract(orest), spatial.extract(crest))
+    diffs += dialogue.compare(oa, ca)
+    if _SEQUENCE.search(orest):
+        before, after = _steps(orest), _steps(crest)
+        if sorted(before) == sorted(after) and before != after:
+            diffs.append({"code": "order_changed", "from": before, "to": after})
+    return diffs
+
+
+# Words that make an answer a sequence of steps, whose order is then a fact.
+_SEQUENCE = re.compile(r"\b(?:then|after|afterwards|until|till|untill|before|once|first|next)\b")
+_STEP = re.compile(
+    r"\b(?:left|right|forward|foward|ahead|straight|back|backward|around|north|south|east"
+    r"|west)\b|" + spatial._CLOCK.pattern
+)
+
+
+def _steps(text: str) -> list[str]:
+    """The direction words of a text in the order they come."""
+    return [m.group(0).split()[0] for m in _STEP.finditer(text.lower())]
+
+
 def decide(
     original: str,
     candidate: str,
     kind: str,
     similarity: float,
     thresholds: Thresholds,
-    original_features: spatial.Features | None = None,
 ) -> dict:
     """Decide one candidate. Returns {valid, reasons, scores, features}.
 
-    Positive: not a copy, no meta text, similar enough, every spatial fact kept.
-    Negative: not a copy, no meta text, similarity in a band, and at least one spatial
-    fact replaced or added (only dropping a fact makes an instruction vaguer, not wrong).
+    Both kinds: not a copy, no meta text, no sentence copied from a few-shot turn, a
+    length close to the original's.
+    Positive: similar enough, every fact kept (spatial families, dialogue acts, person
+    and mood), every content word of the original kept or replaced by an equivalent and
+    none added (content.py).
+    Negative: similarity in a band, at least one fact replaced or added (only dropping a
+    fact makes an instruction vaguer, not wrong), no fact dropped, and no content changed
+    beside the facts.
     """
-    of = original_features or spatial.extract(original)
-    cf = spatial.extract(candidate)
-    diffs = spatial.compare(of, cf)
+    diffs = fact_changes(original, candidate)
     reasons: list[dict] = []
     if same_text(candidate, original):
         reasons.append({"code": "identical"})
@@ -71,13 +188,27 @@ def decide(
     original_meta = {m.lower() for m in _META.findall(original)}
     if any(m.lower() not in original_meta for m in _META.findall(candidate)):
         reasons.append({"code": "meta_text"})
+    copied = few_shot_copy(original, candidate)
+    if copied:
+        reasons.append({"code": "few_shot_copy", "sentence": copied})
     ratio = len(candidate.split()) / max(1, len(original.split()))
     if ratio > thresholds.max_length_ratio or ratio < 1 / thresholds.max_length_ratio:
         reasons.append({"code": "length_mismatch", "ratio": round(ratio, 2)})
+    # the facts are compared above; the content check covers every other word
+    dropped, added = (
+        [c for c in words if not _fact_concept(c)] for words in content.compare(original, candidate)
+    )
+    edits = word_edits(original, candidate)
     if kind == "positive":
         if similarity < thresholds.positive_min_similarity:
             reasons.append({"code": "off_topic", "similarity": round(similarity, 3)})
         reasons += diffs
+        if dropped:
+            reasons.append({"code": "content_dropped", "words": dropped})
+        if added:
+            reasons.append({"code": "content_added", "words": added})
+        if 0 < edits < thresholds.positive_min_word_edits:
+            reasons.append({"code": "trivial_edit", "word_edits": edits})
     else:
         if similarity < thresholds.negative_min_similarity:
             reasons.append({"code": "off_topic", "similarity": round(similarity, 3)})
@@ -88,12 +219,25 @@ def decide(
             reasons.append({"code": "no_spatial_change"})
         elif not changes:
             reasons.append({"code": "only_dropped", "dropped": diffs})
+        elif change_count(diffs) > 1:
+            reasons.append({"code": "several_changes", "changes": diffs})
+        if any(_hypernym(d) for d in changes):
+            reasons.append(
+                {"code": "not_a_contrast", "changes": [d for d in changes if _hypernym(d)]}
+            )
+        # one content word may give way to the changed fact ("flat roof" -> "red roof")
+        if len(added) + max(0, len(dropped) - 1) > 0:
+            reasons.append({"code": "content_changed", "words": sorted({*dropped, *added})})
     valid = not reasons
     return {
         "valid": valid,
         "reasons": reasons if not valid else ([] if kind == "positive" else diffs),
-        "scores": {"similarity": round(similarity, 4), "length_ratio": round(ratio, 3)},
-        "features": cf.to_json(),
+        "scores": {
+            "similarity": round(similarity, 4),
+            "length_ratio": round(ratio, 3),
+            "word_edits": edits,
+        },
+        "features": spatial.extract(candidate).to_json(),
     }
 
 

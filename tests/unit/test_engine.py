@@ -119,7 +119,12 @@ def test_a_stop_tag_ends_its_rows_at_the_negative_line_and_only_those(engines):
     from contrastgen.prompts import parse_output
 
     engine = engines[True]
-    prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in INSTRUCTIONS[:2]]
+    # two instructions whose greedy answers (in the few-shot shape) reach a NEGATIVE line
+    shaped = [
+        INSTRUCTIONS[1],
+        "No, not that one. Turn around and go back, the destination is behind you on the left.",
+    ]
+    prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in shaped]
     params = GenParams(max_new_tokens=160, do_sample=False)
     free = [g[0] for g in engine.generate(prompts, params, Metrics())]
     assert all("NEGATIVE:" in g.text for g in free), "the few-shot shape ends with a negative"

@@ -173,7 +173,7 @@ def test_bad_model_output_becomes_rejected_candidates_with_reasons(tmp_path, emb
 
 def test_validate_caches_similarities_and_new_thresholds_need_no_model(tmp_path, embedder):
     outputs = [
-        "Turn toward your 4 o'clock and keep going that way to the destination."
+        "Turn toward your 4 o'clock and keep going that way till the destination."
         "\nNEGATIVE: Turn to your 8 clock and keep on that way till the destination."
     ]
     work = WORK[:1]

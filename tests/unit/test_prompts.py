@@ -81,5 +81,5 @@ def test_few_shot_leak_is_a_copied_fact_phrase_the_instruction_lacks():
     original, positives, _ = FEW_SHOT[1]
     leaked = "Go back and fly to the small white house near the trees."
     assert few_shot_leak("turn left and land at the red car", leaked)
-    assert not few_shot_leak(original, positives[0])  # its own words
+    assert not few_shot_leak(original, "Hi drone, head south east over the river.")  # its own
     assert not few_shot_leak("turn left at the road", "Go left at the road.")

@@ -65,7 +65,8 @@ def test_negative_needs_a_spatial_change_not_only_a_drop():
         0.97,
         T,
     )
-    assert codes(same) == ["no_spatial_change"]
+    # no fact changed, and "go" for "turn" is a content change beside no fact
+    assert codes(same) == ["no_spatial_change", "content_changed"]
     drop = decide(
         ORIGINAL,
         "Turn to your 3 o'clock and land on the house next to the road.",

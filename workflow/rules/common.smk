@@ -92,6 +92,14 @@ def previous_state(wildcards):
     return f"results/validate/round{r - 1}/{wildcards.shard}.jsonl"
 
 
+def rule_edits_per_item():
+    """Round 0's rule-made candidates per item: {positives: n, negatives: m} (0 when off)."""
+    return {
+        kind: config[kind]["rule_based_per_item"] if config[kind]["rule_based"] else 0
+        for kind in ("positives", "negatives")
+    }
+
+
 def mined_negatives(wildcards):
     """Round 0's corpus-mined negatives of the shard, when negatives.corpus_mined is on."""
     if not config["negatives"]["corpus_mined"]:

@@ -24,7 +24,7 @@ rule generate:
         cache_dir=config["cache"]["dir"],
         writer="round0-shard{shard}",
         targets=config["targets"],
-        negatives=config["negatives"],
+        rule_edits=rule_edits_per_item(),
         generator=generator_settings(),
         generation=generation_settings(),
     script:
@@ -51,7 +51,7 @@ rule refine:
         cache_dir=config["cache"]["dir"],
         writer="round{round}-shard{shard}",
         targets=config["targets"],
-        negatives=config["negatives"],
+        rule_edits={"positives": 0, "negatives": 0},
         generator=generator_settings(),
         generation=refine_generation(),
     script:

@@ -1,0 +1,210 @@
+"""Content words of an answer, and what a rewording kept, dropped or added.
+
+The spatial lexicon (spatial.py) knows the facts that have families; an answer says more
+than that: "dormers", "terminal entryway", "after passing the tree", "the one nearest
+the shed". This check reads every word: each content word of the original must be in
+the candidate, itself or an equivalent, and the candidate must not assert a content word
+the original does not have. Words are compared as concepts: a light stem, then one
+canonical name per synonym group (SYNONYMS, plus the spatial lexicon's own spellings),
+so "goal" / "destination", "grey" / "gray", "foward" / "forward", "car park" /
+"parking lot" are the same word.
+
+The synonym table is curated, not learned: a pair is in it only when swapping the words
+never changes what an AVDN answer tells the drone (docs/judged-set.md says how it was
+checked). The rule-made positives (rewrite.py) draw their substitutions from the same
+table, so what they write is what this check accepts.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from . import dialogue, spatial
+
+# Synonym groups: the first word is the canonical one. Multi-word forms are phrases
+# matched before single words. Each group is a set of words a guide uses for one thing.
+SYNONYMS: list[list[str]] = [
+    ["destination", "goal", "target", "endpoint"],
+    ["go", "fly", "head", "move", "proceed", "travel", "navigate"],
+    ["continue", "keep going", "keep flying", "keep moving", "keep on", "carry on", "keep"],
+    ["see", "spot", "notice", "find", "come across"],
+    ["reach", "get to", "arrive at"],
+    ["turn", "rotate", "face"],
+    ["look", "check"],
+    ["land", "touch down"],
+    ["stop", "halt"],
+    ["pass", "go past", "fly past", "passing", "past"],
+    ["cross", "go across", "fly across", "crossing"],
+    ["big", "large", "huge"],
+    ["small", "little", "tiny"],
+    ["bigger", "larger"],
+    ["smaller", "littler"],
+    ["close", "near", "nearby"],
+    ["next", "next to", "beside", "besides", "adjacent", "adjacent to", "alongside"],
+    ["slightly", "a bit", "a little bit", "a tad"],
+    ["many", "lots of", "a lot of", "plenty of", "numerous"],
+    ["some", "several", "a few"],
+    ["middle", "center", "centre"],
+    ["edge", "border"],
+    ["end", "far end"],
+    ["corner"],
+    ["flat", "level"],
+    # "the goal looks like a red house" says what "the goal is a red house" says
+    [
+        "be",
+        "look like",
+        "looks like",
+        "looking like",
+        "resemble",
+        "resembles",
+        "appear",
+        "appears",
+        "seems to be",
+    ],
+    ["2", "a pair of", "pair of", "a couple of", "couple of", "both"],
+    ["surround", "surrounded"],
+    ["main road", "main street"],
+    ["office", "offices"],
+    ["far", "distant"],
+    ["there", "that spot", "that place"],
+]
+
+# Words that carry no content of their own in an AVDN answer: articles, pronouns,
+# auxiliaries, prepositions the spatial families do not cover, chatty fillers ("ok",
+# "hi", "drone", "please"), and the units and hedges of the spatial families' numbers
+# ("100 meters", "about 50 m", "180 degrees": the spatial check compares those), and
+# sequence words ("then", "after", "once": the validator compares the order of steps).
+# Negation ("not", "no", "never"), "before" and quantity ("only", "all", "each") are not
+# in it: they change what is said.
+STOPWORDS = frozenset(
+    """
+    a an the this that these those it its it's is are was were be been being am
+    you your you're yours ur u we our us i me my he she they them their there's here
+    of at in on by for with from into onto about as up down out off to toward towards
+    and or but so if also just now well ok okay alright hi hello hey drone dear please
+    thanks thank sir
+    will would can could should shall may might must do does did done has have had
+    get got let lets let's thats its whats youre theres heres
+    reach be until till untill til need needs
+    then afterwards after once
+    about roughly approximately around
+    m meter meters metre metres km feet ft foot yard yards yd yds mile miles
+    degree degrees deg
+    which who whom whose what where when how among
+    one ones thing
+    direction side position way area point location place
+    located placed situated
+    """.split()
+)
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_IRREGULAR = {
+    "went": "go", "gone": "go", "going": "go", "flew": "fly", "flown": "fly",
+    "flying": "fly", "flies": "fly", "saw": "see", "seen": "see", "found": "find",
+    "kept": "keep", "leaves": "leave", "left": "left", "buses": "bus", "busses": "bus",
+    "lying": "lie", "parked": "park", "houses": "house", "trees": "tree",
+}  # fmt: skip
+
+
+def stem(word: str) -> str:
+    """A light stem: plural -s, -ing, -ed, -es; enough for the words of AVDN answers."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if word.isdigit() or len(word) <= 3:
+        return word
+    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)] + keep
+            if suffix == "s" and word.endswith("ss"):
+                return word
+            if suffix in ("ing", "ed") and len(base) > 2 and base[-1] == base[-2]:
+                base = base[:-1]  # "stopped" -> "stop"
+            return base
+    return word
+
+
+@cache
+def _concept_table() -> tuple[dict[str, str], re.Pattern[str]]:
+    """Surface phrase -> concept, and one regex over the multi-word phrases."""
+    table: dict[str, str] = {}
+    for group in SYNONYMS:
+        for form in group:
+            table[form] = group[0]
+    for canon, forms in spatial.LANDMARKS.items():
+        for form in forms:
+            table.setdefault(form, canon)
+    for word, canon in {**spatial.COLORS, **spatial._DIRECTION_WORDS}.items():
+        table.setdefault(word, canon)
+    for word, n in spatial.NUMBER_WORDS.items():
+        table.setdefault(word, str(n))
+    for word, n in spatial.ORDINALS.items():
+        table.setdefault(word, f"#{n}")
+    phrases = sorted((f for f in table if " " in f), key=len, reverse=True)
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b")
+    return table, pattern
+
+
+@cache
+def _a_little() -> re.Pattern[str]:
+    nouns = [*spatial.COLORS, *spatial.SIZES, *(f for fs in spatial.LANDMARKS.values() for f in fs)]
+    return re.compile(r"\ba little\b(?!\s+(?:" + "|".join(map(re.escape, nouns)) + r")\b)")
+
+
+def _prepare(text: str) -> str:
+    t = dialogue.without_acts(text).replace("`", "'")
+    t = re.sub(r"\b(?:hi|hello|hey)\s+there\b", " ", t)  # a greeting, not a place
+    t = re.sub(r"\b(north|south)[\s-]+(east|west)", r"\1\2", t)
+    # "go back a little" is "a bit"; "a little house" is a small one
+    t = _a_little().sub("slightly", t)
+    t = re.sub(r"\b(\d+)(?:st|nd|rd|th)\b", r"#\1", t)
+    t = re.sub(r"\b(north|south|east|west)(?:ern)?most\b", r"most \1", t)
+    t = re.sub(r"\b(?:farthest|furthest)\b", "most", t)
+    # a clock position or angle is one concept: "7'o clock", "7 hrs", "90 degrees"
+    t = spatial._CLOCK.sub(lambda m: f" clock{spatial.clock_hour(m)} ", t)
+    t = re.sub(r"\bo'?\s*clock\b|\boclock\b", " ", t)
+    return t
+
+
+def concepts(text: str) -> list[str]:
+    """The content concepts of `text`, in order (synonyms and spellings merged)."""
+    table, phrases = _concept_table()
+    t = _prepare(text)
+    out: list[str] = []
+    pos = 0
+    for m in phrases.finditer(t):
+        out += _words(t[pos : m.start()], table)
+        if table[m.group(0)] not in STOPWORDS:
+            out.append(table[m.group(0)])
+        pos = m.end()
+    out += _words(t[pos:], table)
+    return out
+
+
+def _words(chunk: str, table: dict[str, str]) -> list[str]:
+    out = []
+    for raw in re.findall(r"#?[a-z0-9]+(?:'[a-z]+)?", chunk):
+        word = raw.removesuffix("'s").replace("'", "")  # "can't" and "cant" alike
+        if word in STOPWORDS or raw in STOPWORDS:
+            continue
+        if word.startswith("clock"):
+            hour = word[5:]
+            out.append(f"clock{spatial._number(hour) if not hour.isdigit() else int(hour)}")
+            continue
+        if word.startswith("#"):
+            out.append(word)
+            continue
+        concept = table.get(word) or table.get(stem(word))
+        if concept is None:
+            concept = stem(word)
+            concept = table.get(concept, concept)
+        if concept in STOPWORDS:
+            continue
+        out.append(concept)
+    return out
+
+
+def compare(original: str, candidate: str) -> tuple[list[str], list[str]]:
+    """(concepts of the original the candidate lacks, concepts it adds), sorted."""
+    before, after = set(concepts(original)), set(concepts(candidate))
+    return sorted(before - after), sorted(after - before)

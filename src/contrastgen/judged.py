@@ -1,0 +1,51 @@
+"""The validator against the hand-judged set (tests/data/judged_pairs.jsonl).
+
+Each row is a pair a person judged by reading (docs/judged-set.md has the rules): `label`
+true when the candidate is what it claims to be (a faithful positive, a one-fact
+negative). A third of the originals, chosen by hash, are `heldout`: never looked at
+while the validator was tuned, and the figures users see come from them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+JUDGED_SET = Path(__file__).parents[2] / "tests" / "data" / "judged_pairs.jsonl"
+
+
+@dataclass(frozen=True)
+class JudgedPair:
+    original: str
+    candidate: str
+    kind: str
+    label: bool
+    note: str
+    origin: str
+    split: str
+
+
+def load(path: str | Path = JUDGED_SET) -> list[JudgedPair]:
+    return [JudgedPair(**json.loads(line)) for line in Path(path).read_text().splitlines()]
+
+
+def score(
+    pairs: Iterable[JudgedPair], accepted: Callable[[JudgedPair], bool]
+) -> dict[str, dict[str, float | int]]:
+    """Per kind: the share of faithful pairs accepted, of changed pairs rejected, and the
+    precision of what is accepted (accepted and faithful / accepted)."""
+    out = {}
+    for kind in ("positive", "negative"):
+        rows = [(p.label, accepted(p)) for p in pairs if p.kind == kind]
+        good = [a for label, a in rows if label]
+        bad = [a for label, a in rows if not label]
+        taken = [label for label, a in rows if a]
+        out[kind] = {
+            "pairs": len(rows),
+            "faithful_accepted": round(sum(good) / len(good), 4) if good else 0.0,
+            "changed_rejected": round(1 - sum(bad) / len(bad), 4) if bad else 0.0,
+            "precision": round(sum(taken) / len(taken), 4) if taken else 0.0,
+        }
+    return out
