@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from contrastgen.pipeline import merge, stage_seconds
+from contrastgen.records import made_by
 from contrastgen.rulekit import run_started, setup_rule_logging
 
 setup_rule_logging(snakemake)
@@ -17,4 +18,6 @@ merge(
     stage_seconds(snakemake.params.stage_benchmarks),
     run_started(snakemake.params.run_marker),
     json.loads(Path(snakemake.input.ingest_summary).read_text()),
+    made_by(**snakemake.params.made_by),
+    json.loads(Path(snakemake.input.judged).read_text()),
 )

@@ -85,7 +85,7 @@ STOPWORDS = frozenset(
     and or but so if also just now well ok okay alright hi hello hey drone dear please
     thanks thank sir
     will would can could should shall may might must do does did done has have had
-    get got let lets let's thats its whats youre theres heres
+    get got let lets let's thats its whats youre theres heres make makes
     reach be until till untill til need needs
     then afterwards after once
     about roughly approximately around

@@ -116,8 +116,8 @@ def without_acts(text: str) -> str:
 # "That is the destination." in front of what follows affirms what the drone sees; at the
 # end ("a red house, that is your destination") it only names the goal.
 _LEADING_AFFIRMATION = re.compile(
-    r"^\s*(?:(?:yes|yeah|yep|ok)\W+)?(?:that|this)(?:'s|\s+is|s)\s+(?:the|your|our)\s+"
-    r"(?:destination|goal|target|one)\s*[.!:;,]"
+    r"^\s*(?:(?:yes|yeah|yep|ok|okay|hi|hello|hey)(?:\s+(?:there|drone))?\W+)*(?:that|this)(?:'s|\s+is|s)\s+(?:the|your|our)\s+"
+    r"(?:destination|goal|target|one)\s*(?:[.!:;,]|$)"
 )
 
 

@@ -117,6 +117,7 @@ def export_parquet(records_path, out_path) -> int:
                 "source": r.source,
                 "candidates": json.dumps([c.to_json() for c in r.candidates], ensure_ascii=False),
                 "extra": json.dumps(r.extra, ensure_ascii=False),
+                "made_by": json.dumps(r.made_by, ensure_ascii=False),
             }
         )
     schema = pa.schema(
@@ -130,8 +131,100 @@ def export_parquet(records_path, out_path) -> int:
             ("source", pa.string()),
             ("candidates", pa.string()),
             ("extra", pa.string()),
+            ("made_by", pa.string()),
         ]
     )
     table = pa.Table.from_pylist(rows, schema=schema)
     write_atomic(out_path, lambda fh: pq.write_table(table, fh), binary=True)
     return len(rows)
+
+
+# The parquet's columns as the Hugging Face dataset card names their types.
+_CARD_FEATURES = [
+    ("id", "string"),
+    ("instruction", "string"),
+    ("positives", "list"),
+    ("negatives", "list"),
+    ("status", "string"),
+    ("rounds", "int32"),
+    ("source", "string"),
+    ("candidates", "string"),
+    ("extra", "string"),
+    ("made_by", "string"),
+]
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
+        if n < limit:
+            return name
+    return "100K<n<1M" if n < 1_000_000 else "n>1M"
+
+
+def dataset_card(stats: dict[str, Any]) -> str:
+    """results/README.md: a Hugging Face dataset card for results/contrastive.parquet
+    (YAML header with size and features; how the data was made; the judged precision)."""
+    rows = stats["ingested"]
+    features = "\n".join(
+        f"  - name: {name}\n"
+        + ("    sequence: string" if dtype == "list" else f"    dtype: {dtype}")
+        for name, dtype in _CARD_FEATURES
+    )
+    header = (
+        "---\n"
+        "pretty_name: AVDN contrastive paraphrases\n"
+        "language:\n- en\n"
+        "task_categories:\n- sentence-similarity\n"
+        f"size_categories:\n- {_size_category(rows)}\n"
+        "configs:\n- config_name: default\n  data_files:\n  - split: train\n"
+        "    path: contrastive.parquet\n"
+        "dataset_info:\n  features:\n"
+        f"{features}\n"
+        f"  splits:\n  - name: train\n    num_examples: {rows}\n"
+        "---\n"
+    )
+    made = stats.get("made_by", {})
+    judged = stats.get("judged_heldout", {})
+    lines = [
+        "# AVDN contrastive paraphrases",
+        "",
+        "For each navigation answer: positives that say exactly what it says and hard "
+        "negatives that change one fact (a direction, clock position, landmark, color, "
+        "count, relation, or the answer's yes / no, right / wrong way, what is in view).",
+        "",
+        "## How it was made",
+        f"- generator: `{made.get('generator', {}).get('model')}` through the "
+        f"`{made.get('generator', {}).get('backend')}` backend, plus rule-made positives "
+        "and negatives (`source: rule`) and corpus-mined negatives (`source: corpus`)",
+        f"- validator: `{made.get('validator', {}).get('model')}`, thresholds "
+        f"`{json.dumps(made.get('validator', {}).get('thresholds', {}), sort_keys=True)}`",
+        f"- settings hash (on every record as `made_by.hash`): `{made.get('hash')}`",
+        f"- {rows} answers: {stats['complete']} complete, {stats['partial']} partial, "
+        f"{stats['failed']} failed; {stats['rejected']} corpus records rejected",
+        "",
+        "## Judged precision",
+        "The validator of this run on the held-out third of the hand-judged pairs "
+        "(resources/judged/judged_pairs.jsonl, rules in docs/judged-set.md):",
+        "",
+        "| kind | pairs | faithful accepted | changed rejected | precision |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind, s in judged.items():
+        lines.append(
+            f"| {kind} | {s['pairs']} | {s['faithful_accepted']:.1%} | "
+            f"{s['changed_rejected']:.1%} | {s['precision']:.1%} |"
+        )
+    lines += ["", "## Per source", "", "| source | acceptance | share of kept | word edits |"]
+    lines.append("|---|---:|---:|---:|")
+    for name, s in stats.get("per_source", {}).items():
+        lines.append(
+            f"| {name} | {s['acceptance']:.1%} | {s['share_of_kept']:.1%} | "
+            f"{s['kept_word_edits']['median']:g} (median) |"
+        )
+    return header + "\n".join(lines) + "\n"
+
+
+def write_dataset_card(stats_path: str | Path, out_path: str | Path) -> None:
+    stats = json.loads(Path(stats_path).read_text())
+    card = dataset_card(stats)
+    write_atomic(out_path, lambda fh: fh.write(card))

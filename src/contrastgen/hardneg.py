@@ -2,7 +2,8 @@
 
 Each edit works on the original's own words (so the negative reads like the original):
 flip left/right, move a clock hour by 3-6 hours, swap a compass direction, swap a color,
-swap a landmark for a non-synonym, change a count. The results are candidates like any
+swap a landmark for a non-synonym, change a count, flip the answer's yes / no, its
+right / wrong way or what is in view. The results are candidates like any
 other: the validator decides them, and their `source` is "rule".
 """
 
@@ -17,7 +18,8 @@ from . import spatial
 _FLIP = {"left": "right", "right": "left"}
 _CARDINAL_FLIP = {"north": "south", "south": "north", "east": "west", "west": "east"}
 _COLOR_SWAP = ["red", "blue", "green", "white", "black", "yellow", "orange", "brown"]
-_LANDMARK_SWAP = ["building", "house", "truck", "tower", "field", "pool", "tree", "car", "shed"]
+# No "building": a house turned into a building is its kind, not another landmark.
+_LANDMARK_SWAP = ["house", "truck", "tower", "field", "pool", "tree", "car", "shed", "road"]
 _NUMBER_WORDS = {v: k for k, v in spatial.NUMBER_WORDS.items()}
 
 
@@ -78,7 +80,8 @@ def swap_landmark(text: str, rng: random.Random) -> str | None:
     if not m:
         return None
     canon = spatial._LANDMARK_CANON[m.group(1)]
-    new = rng.choice([w for w in _LANDMARK_SWAP if w != canon])
+    kinds = spatial.BUILDING_KINDS if canon == "building" else set()
+    new = rng.choice([w for w in _LANDMARK_SWAP if w != canon and w not in kinds])
     plural = m.group(1).endswith("s") and m.group(1) not in ("bus", "grass")
     return _replace(text, *m.span(), new + ("s" if plural else ""))
 
@@ -101,6 +104,41 @@ def change_count(text: str, rng: random.Random) -> str | None:
     return None
 
 
+_LEADING_ANSWER = re.compile(r"^(\W*)(yes|yeah|yep|no|nope)\b", re.IGNORECASE)
+_PROGRESS = re.compile(r"\b(right|correct|wrong)(\s+(?:way|direction|track|path))\b", re.I)
+_IN_VIEW = re.compile(r"\byou\s+can\s+see\s+it\b|\bin\s+your\s+(?:view|sight)\b", re.I)
+
+
+def flip_polarity(text: str, rng: random.Random) -> str | None:
+    """The answer's leading yes for a no, or no for a yes."""
+    m = _LEADING_ANSWER.match(text)
+    if not m:
+        return None
+    new = "no" if m.group(2).lower().startswith("y") else "yes"
+    return _replace(text, *m.span(2), new)
+
+
+def flip_progress(text: str, rng: random.Random) -> str | None:
+    """ "the right way" for "the wrong way", and back."""
+    m = _PROGRESS.search(text)
+    if not m:
+        return None
+    return _replace(text, *m.span(1), "right" if m.group(1).lower() == "wrong" else "wrong")
+
+
+def flip_visibility(text: str, rng: random.Random) -> str | None:
+    """ "you can see it" / "in your view" for "you cannot see it" / "not in your view"."""
+    m = _IN_VIEW.search(text)
+    if not m:
+        return None
+    phrase = m.group(0)
+    if phrase.lower().startswith("you"):
+        new = phrase[:3] + " cannot see it"
+    else:
+        new = "not " + phrase
+    return _replace(text, *m.span(), new)
+
+
 EDITS: list[tuple[str, Callable[[str, random.Random], str | None]]] = [
     ("flip_direction", flip_direction),
     ("move_clock", move_clock),
@@ -108,6 +146,9 @@ EDITS: list[tuple[str, Callable[[str, random.Random], str | None]]] = [
     ("swap_color", swap_color),
     ("swap_landmark", swap_landmark),
     ("change_count", change_count),
+    ("flip_polarity", flip_polarity),
+    ("flip_progress", flip_progress),
+    ("flip_visibility", flip_visibility),
 ]
 
 

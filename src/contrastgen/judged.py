@@ -1,4 +1,4 @@
-"""The validator against the hand-judged set (tests/data/judged_pairs.jsonl).
+"""The validator against the hand-judged set (resources/judged/judged_pairs.jsonl).
 
 Each row is a pair a person judged by reading (docs/judged-set.md has the rules): `label`
 true when the candidate is what it claims to be (a faithful positive, a one-fact
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-JUDGED_SET = Path(__file__).parents[2] / "tests" / "data" / "judged_pairs.jsonl"
+JUDGED_SET = Path(__file__).parents[2] / "resources" / "judged" / "judged_pairs.jsonl"
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,19 @@ def score(
             "precision": round(sum(taken) / len(taken), 4) if taken else 0.0,
         }
     return out
+
+
+def heldout_figures(
+    thresholds, similarities: Callable[[list[tuple[str, str]]], list[float]], path=JUDGED_SET
+) -> dict[str, dict[str, float | int]]:
+    """score() of the validator (these thresholds, this embedding model) on the held-out
+    pairs: what a run's stats and dataset card report as its judged precision."""
+    from .validator import decide
+
+    pairs = [p for p in load(path) if p.split == "heldout"]
+    sims = similarities([(p.original, p.candidate) for p in pairs])
+    verdict = {
+        id(p): decide(p.original, p.candidate, p.kind, s, thresholds)["valid"]
+        for p, s in zip(pairs, sims, strict=True)
+    }
+    return score(pairs, lambda p: verdict[id(p)])

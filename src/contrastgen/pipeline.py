@@ -449,8 +449,15 @@ def merge(
     stage_seconds: dict[str, float] | None = None,
     run_started: float | None = None,
     ingest_summary: dict[str, int] | None = None,
+    made: dict[str, Any] | None = None,
+    judged: dict[str, Any] | None = None,
 ) -> dict:
     """One output record per ingested id, and the run's stats.
+
+    `made` (records.made_by) goes on every record and into the stats; `judged` is the
+    run's validator on the held-out hand-judged pairs (judged.heldout_figures). Per source
+    the stats give acceptance, the share of the accepted pairs and how far accepted
+    positives move from the original (word edits).
 
     `run_started` (epoch seconds of this snakemake invocation) tells which candidate files
     this run wrote, for what this run cost: `generated_items` (distinct items sent to the
@@ -461,6 +468,7 @@ def merge(
     per_round: dict[int, RoundTally] = {r: RoundTally() for r in range(max_rounds + 1)}
     status = Counter()
     by_source: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    kept_edits: dict[tuple[str, str], list[int]] = defaultdict(list)  # accepted pairs
     items = 0
     for path in state_paths:
         for state in map(ItemState.from_json, read_jsonl(path)):
@@ -471,9 +479,11 @@ def merge(
                 by_source[(cand.source, cand.kind)]["valid"] += cand.valid
             if state.completed_round is not None:
                 per_round[state.completed_round].items_completed += 1
+            for cand in accepted(state):
+                kept_edits[(cand.source, cand.kind)].append(cand.scores.get("word_edits", 0))
             for member in state.members:
                 status[state.status] += 1
-                records.append(OutputRecord.of(member, state))
+                records.append(OutputRecord.of(member, state, made or {}))
     cost = Counter()
     sent_items = set()
     for path in candidate_paths:
@@ -520,10 +530,19 @@ def merge(
                 "candidates": c["candidates"],
                 "valid": c["valid"],
                 "acceptance": share(c["valid"], c["candidates"]),
+                # of the pairs the dataset keeps (an item's first accepted ones)
+                "kept": len(kept_edits[(source, kind)]),
+                "share_of_kept": share(
+                    len(kept_edits[(source, kind)]),
+                    sum(len(v) for (_, k), v in kept_edits.items() if k == kind),
+                ),
+                "kept_word_edits": edit_summary(kept_edits[(source, kind)]),
             }
             for (source, kind), c in sorted(by_source.items())
             if kind != "unparsed"
         },
+        "judged_heldout": judged or {},
+        "made_by": made or {},
         "stage_wall_s": stage_seconds or {},
     }
     write_json(stats_path, stats)
@@ -531,6 +550,32 @@ def merge(
         "merge: %d records (%d complete), %d rejected", ingested, status["complete"], n_rejected
     )
     return stats
+
+
+def accepted(state: ItemState) -> list[Candidate]:
+    """The candidates behind an item's kept positives and negatives, in the order kept."""
+    first: dict[tuple[str, str], Candidate] = {}
+    for cand in state.candidates:
+        if cand.valid:
+            first.setdefault((cand.kind, cand.text), cand)
+    kept = [("positive", t) for t in state.positives] + [("negative", t) for t in state.negatives]
+    return [first[key] for key in kept if key in first]
+
+
+def edit_summary(edits: list[int]) -> dict[str, float]:
+    """Word edit distances of accepted pairs: mean, median and the share under 3 (a
+    dropped "ok", one swapped word: what validator.thresholds.positive_min_word_edits can
+    drop)."""
+    if not edits:
+        return {"mean": 0.0, "median": 0.0, "under_3": 0.0}
+    ordered = sorted(edits)
+    mid = len(ordered) // 2
+    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return {
+        "mean": round(sum(edits) / len(edits), 2),
+        "median": float(median),
+        "under_3": share(sum(e < 3 for e in edits), len(edits)),
+    }
 
 
 def share(part: int, total: int) -> float:

@@ -385,9 +385,15 @@ def few_shot_copy(instruction: str, candidate: str) -> str | None:
     """A clause of a few-shot turn that the candidate carries and the instruction does
     not (the clause), or None. A small model copies whole clauses of its worked examples
     ("you are going the wrong way") into answers that never said them."""
+    from . import content
+
     said = " ".join(_WORD.findall(instruction.lower().replace("\u2019", "'")))
     text = " " + " ".join(_WORD.findall(candidate.lower().replace("\u2019", "'"))) + " "
+    known = set(content.concepts(instruction))
     for clause in sorted(_few_shot_clauses(), key=len, reverse=True):
+        # a clause that brings at most one new word ("turn to your 10 o'clock" in a
+        # negative that moved the clock) is the answer's own; a copy brings several
         if f" {clause} " in text and clause not in said:
-            return clause
+            if len(set(content.concepts(clause)) - known) >= 2:
+                return clause
     return None

@@ -327,10 +327,11 @@ class OutputRecord:
     rounds: int
     source: str  # corpus file:line
     candidates: list[Candidate]
+    made_by: dict[str, Any]  # made_by(): the models and thresholds that decided it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, member: Member, state: ItemState) -> OutputRecord:
+    def of(cls, member: Member, state: ItemState, made: dict[str, Any]) -> OutputRecord:
         return cls(
             member.id,
             member.instruction,
@@ -340,16 +341,19 @@ class OutputRecord:
             state.rounds,
             member.source,
             state.candidates,
+            made,
             member.extra,
         )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OutputRecord:
         fields = ("id", "instruction", "positives", "negatives", "status", "rounds", "source")
+        own = (*fields, "candidates", "made_by")
         return cls(
             *(data[k] for k in fields),
             candidates=[Candidate.from_json(c) for c in data["candidates"]],
-            extra={k: v for k, v in data.items() if k not in (*fields, "candidates")},
+            made_by=data["made_by"],
+            extra={k: v for k, v in data.items() if k not in own},
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -363,4 +367,20 @@ class OutputRecord:
             "rounds": self.rounds,
             "source": self.source,
             "candidates": [c.to_json() for c in self.candidates],
+            "made_by": self.made_by,
         }
+
+
+def made_by(
+    generator_model: str, backend: str, validator_model: str, thresholds: dict[str, Any]
+) -> dict[str, Any]:
+    """What decided a run's records, readable and as a short hash, so that two runs'
+    data can be told apart: the generator model and backend, the validator model and its
+    thresholds. On every output record, in stats.json and in the dataset card."""
+    from .cache import digest
+
+    settings = {
+        "generator": {"model": generator_model, "backend": backend},
+        "validator": {"model": validator_model, "thresholds": dict(sorted(thresholds.items()))},
+    }
+    return {**settings, "hash": digest(settings)[:12]}

@@ -92,6 +92,12 @@ def _match_case(old: str, new: str) -> str:
     return new[:1].upper() + new[1:] if old[:1].isupper() else new
 
 
+def _lower(phrase: str) -> str:
+    """A phrase moved into the middle of a sentence: its leading article lower-cased."""
+    head, _, rest = phrase.partition(" ")
+    return f"{head.lower()} {rest}" if head.lower() in ("the", "a", "an") else phrase
+
+
 def _capitalise(text: str) -> str:
     text = text.strip()
     return text[:1].upper() + text[1:]
@@ -149,7 +155,7 @@ def swap_destination(text: str, rng: random.Random) -> str | None:
     for i, part in enumerate(parts):
         for pattern, build in (
             (_DEST_FIRST, lambda m: f"{m['x']} is {m['det'].lower()} {m['noun'].lower()}"),
-            (_DEST_LAST, lambda m: f"{m['det'].lower()} {m['noun'].lower()} is {m['x']}"),
+            (_DEST_LAST, lambda m: f"{m['det'].lower()} {m['noun'].lower()} is {_lower(m['x'])}"),
         ):
             m = pattern.match(part.rstrip(","))
             if m and not dialogue.extract(m["x"]).values["mood"]:

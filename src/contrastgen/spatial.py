@@ -15,7 +15,7 @@ NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
     "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
-    "fifty": 50, "hundred": 100,
+    "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
 }  # fmt: skip
 ORDINALS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
@@ -128,6 +128,12 @@ LANDMARKS: dict[str, list[str]] = {
     "trailer": ["trailer", "trailers", "caravan"],
     "lot": ["lot", "lots", "empty lot", "open area", "clearing"],
 }  # fmt: skip
+# Landmarks that are kinds of building: "a red house" -> "a red building" only names its
+# kind, it is no contrast.
+BUILDING_KINDS = frozenset(
+    {"house", "warehouse", "shed", "school", "church", "factory", "apartment", "hangar",
+     "tower", "stadium"}
+)  # fmt: skip
 _LANDMARK_FORMS = sorted(
     ((form, canon) for canon, forms in LANDMARKS.items() for form in forms),
     key=lambda fc: -len(fc[0]),

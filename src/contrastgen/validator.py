@@ -95,18 +95,13 @@ def _fact_concept(concept: str) -> bool:
 
 # The answer's yes / no and its "that's it" say one thing: flipping both is one change.
 _ONE_ACT = {"affirmation": "polarity"}
-# A landmark named by its kind: "a red house" -> "a red building" is no contrast.
-_BUILDINGS = {
-    "house", "warehouse", "shed", "school", "church", "factory", "apartment", "hangar",
-    "tower", "stadium",
-}  # fmt: skip
 
 
 def _hypernym(reason: dict) -> bool:
     if reason["code"] != "landmark_changed":
         return False
     pair = {reason["from"], reason["to"]}
-    return "building" in pair and bool(pair & _BUILDINGS)
+    return "building" in pair and bool(pair & spatial.BUILDING_KINDS)
 
 
 def change_count(diffs: list[dict]) -> int:
@@ -153,7 +148,7 @@ def fact_changes(original: str, candidate: str) -> list[dict]:
 _SEQUENCE = re.compile(r"\b(?:then|after|afterwards|until|till|untill|before|once|first|next)\b")
 _STEP = re.compile(
     r"\b(?:left|right|forward|foward|ahead|straight|back|backward|around|north|south|east"
-    r"|west)\b|" + spatial._CLOCK.pattern
+    r"|west|land|stop|cross)\b|" + spatial._CLOCK.pattern
 )
 
 

@@ -1,10 +1,12 @@
-from contrastgen.hardneg import rule_based_negatives
+from contrastgen import dialogue
+from contrastgen.hardneg import EDITS, rule_based_negatives
 from contrastgen.spatial import compare, extract
+from contrastgen.validator import DEFAULT_THRESHOLDS, decide
 
 
 def test_each_rule_negative_changes_exactly_the_fact_it_edits():
     original = "Yes, turn left to your 7 o'clock, fly north to the two red houses."
-    negatives = rule_based_negatives(original, limit=6, seed="x")
+    negatives = rule_based_negatives(original, limit=len(EDITS), seed="x")
     edits = {name for name, _ in negatives}
     assert edits == {
         "flip_direction",
@@ -13,6 +15,7 @@ def test_each_rule_negative_changes_exactly_the_fact_it_edits():
         "swap_color",
         "swap_landmark",
         "change_count",
+        "flip_polarity",
     }
     family = {
         "flip_direction": "direction",
@@ -23,8 +26,23 @@ def test_each_rule_negative_changes_exactly_the_fact_it_edits():
         "change_count": "count",
     }
     for name, text in negatives:
+        if name == "flip_polarity":
+            continue  # a dialogue act: the test below
         reasons = compare(extract(original), extract(text))
         assert [r["code"] for r in reasons] == [f"{family[name]}_changed"], (name, text)
+
+
+def test_act_flips_change_exactly_that_act_and_pass_the_validator():
+    cases = {
+        "flip_polarity": ("Yes, land on the red roof.", "polarity"),
+        "flip_progress": ("you are in the right direction, keep going north", "progress"),
+        "flip_visibility": ("you can see it now, it is the gym at your 2 o'clock", "visibility"),
+    }
+    for name, (original, act) in cases.items():
+        text = dict(rule_based_negatives(original, len(EDITS), "s"))[name]
+        reasons = dialogue.compare(dialogue.extract(original), dialogue.extract(text))
+        assert [r["code"] for r in reasons] == [f"{act}_changed"], (name, text)
+        assert decide(original, text, "negative", 0.95, DEFAULT_THRESHOLDS)["valid"], text
 
 
 def test_clock_moves_by_three_to_six_hours_and_keeps_its_spelling():

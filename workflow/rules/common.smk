@@ -304,12 +304,35 @@ def benchmark_tsvs():
     return [f"benchmarks/benchmark/{m}/{s}.tsv" for m, s in benchmark_runs()]
 
 
+JUDGED_SET = "resources/judged/judged_pairs.jsonl"
+
+
+def made_by_settings():
+    """What decided the records (records.made_by): generator model and backend, validator
+    model and thresholds, readable names, no machine paths."""
+    generator = config["generator"]
+    model = (
+        generator["server"]["model"] if uses_server() else Path(generator["model"]).name
+    )
+    return {
+        "generator_model": model,
+        "backend": generator["backend"],
+        "validator_model": (
+            "all-MiniLM-L6-v2 (embedded)"
+            if config["validator"]["model"] == "embedded"
+            else Path(config["validator"]["model"]).name
+        ),
+        "thresholds": config["validator"]["thresholds"],
+    }
+
+
 def final_outputs():
     """What `all` builds: the records and stats, report figures, exports."""
     outputs = [
         "results/contrastive.jsonl",
         "results/stats.json",
         "results/contrastive.parquet",
+        "results/README.md",
         *rules.report_figures.output,
     ]
     if is_avdn(config["corpus"]):

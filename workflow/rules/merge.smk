@@ -4,6 +4,7 @@ rule merge:
         candidates=all_candidates(),
         rejected="results/rejected.jsonl",
         ingest_summary="results/ingest/summary.json",
+        judged="results/judged_precision.json",
         benchmarks=all_stage_benchmarks(),
     output:
         records="results/contrastive.jsonl",
@@ -18,5 +19,6 @@ rule merge:
         max_rounds=max_rounds(),
         run_marker=RUN_MARKER,
         stage_benchmarks=stage_benchmarks(),
+        made_by=made_by_settings(),
     script:
         "../../scripts/merge.py"

@@ -57,6 +57,20 @@ rule export_parquet:
         "../../scripts/export_parquet.py"
 
 
+rule dataset_card:
+    input:
+        stats="results/stats.json",
+        table="results/contrastive.parquet",
+    output:
+        card="results/README.md",
+    log:
+        "logs/dataset_card.log",
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/dataset_card.py"
+
+
 rule export_avdn:
     input:
         corpus=config["corpus"],
