@@ -18,6 +18,6 @@ merge(
     stage_seconds(snakemake.params.stage_benchmarks),
     run_started(snakemake.params.run_marker),
     json.loads(Path(snakemake.input.ingest_summary).read_text()),
-    made_by(**snakemake.params.made_by),
-    json.loads(Path(snakemake.input.judged).read_text()),
+    made=made_by(**snakemake.params.made_by),
+    judged=json.loads(Path(snakemake.input.judged).read_text()),
 )

@@ -18,6 +18,7 @@ table, so what they write is what this check accepts.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import cache
 
 from . import dialogue, spatial
@@ -27,6 +28,7 @@ from . import dialogue, spatial
 SYNONYMS: list[list[str]] = [
     ["destination", "goal", "target", "endpoint"],
     ["go", "fly", "head", "move", "proceed", "travel", "navigate"],
+    ["forward", "straight ahead", "straight forward", "forward ahead"],
     ["continue", "keep going", "keep flying", "keep moving", "keep on", "carry on", "keep"],
     ["see", "spot", "notice", "find", "come across"],
     ["reach", "get to", "arrive at"],
@@ -86,7 +88,7 @@ STOPWORDS = frozenset(
     thanks thank sir
     will would can could should shall may might must do does did done has have had
     get got let lets let's thats its whats youre theres heres make makes
-    reach be until till untill til need needs
+    reach be need needs until till untill til
     then afterwards after once
     about roughly approximately around
     m meter meters metre metres km feet ft foot yard yards yd yds mile miles
@@ -208,3 +210,11 @@ def compare(original: str, candidate: str) -> tuple[list[str], list[str]]:
     """(concepts of the original the candidate lacks, concepts it adds), sorted."""
     before, after = set(concepts(original)), set(concepts(candidate))
     return sorted(before - after), sorted(after - before)
+
+
+def repeated(original: str, candidate: str) -> list[str]:
+    """Concepts the candidate says more often than the original ("fly at your 10 o'clock
+    and fly at your 10 o'clock", "the destination is the destination", a second "right"):
+    a small model's loops, and facts added where the set of facts stays the same."""
+    before, after = Counter(concepts(original)), Counter(concepts(candidate))
+    return sorted(c for c, n in after.items() if before[c] and n > before[c])

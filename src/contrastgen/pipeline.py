@@ -449,7 +449,8 @@ def merge(
     stage_seconds: dict[str, float] | None = None,
     run_started: float | None = None,
     ingest_summary: dict[str, int] | None = None,
-    made: dict[str, Any] | None = None,
+    *,
+    made: dict[str, Any],
     judged: dict[str, Any] | None = None,
 ) -> dict:
     """One output record per ingested id, and the run's stats.
@@ -483,7 +484,7 @@ def merge(
                 kept_edits[(cand.source, cand.kind)].append(cand.scores.get("word_edits", 0))
             for member in state.members:
                 status[state.status] += 1
-                records.append(OutputRecord.of(member, state, made or {}))
+                records.append(OutputRecord.of(member, state, made))
     cost = Counter()
     sent_items = set()
     for path in candidate_paths:
@@ -542,7 +543,7 @@ def merge(
             if kind != "unparsed"
         },
         "judged_heldout": judged or {},
-        "made_by": made or {},
+        "made_by": made,
         "stage_wall_s": stage_seconds or {},
     }
     write_json(stats_path, stats)

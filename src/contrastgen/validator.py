@@ -202,6 +202,9 @@ def decide(
             reasons.append({"code": "content_dropped", "words": dropped})
         if added:
             reasons.append({"code": "content_added", "words": added})
+        again = content.repeated(original, candidate)
+        if again:
+            reasons.append({"code": "content_repeated", "words": again})
         if 0 < edits < thresholds.positive_min_word_edits:
             reasons.append({"code": "trivial_edit", "word_edits": edits})
     else:

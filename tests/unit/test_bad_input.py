@@ -17,12 +17,14 @@ from contrastgen.config import config_problems
 from contrastgen.corpus import CorpusFormatError, IngestLimits, read_corpus
 from contrastgen.files import read_jsonl, write_jsonl
 from contrastgen.pipeline import ingest, merge
-from contrastgen.records import IngestItem, ItemState
+from contrastgen.records import IngestItem, ItemState, made_by
 
 REPO = Path(__file__).resolve().parents[2]
 
 LIMITS = IngestLimits(min_words=3, max_words=30)
 TEXT = "turn left at the red house"
+
+MADE = made_by("SmolLM2-135M-Instruct", "transformers", "all-MiniLM-L6-v2", {})
 
 
 def lines(*objs) -> str:
@@ -74,7 +76,7 @@ def test_ids_differing_only_in_case_keep_their_own_instruction(tmp_path):
     write_jsonl(tmp_path / "state.jsonl", [state])
     write_jsonl(tmp_path / "cand.jsonl", [])
     merge([tmp_path / "state.jsonl"], [tmp_path / "cand.jsonl"], tmp_path / "rej.jsonl",
-          tmp_path / "out.jsonl", tmp_path / "stats.json", 0)  # fmt: skip
+          tmp_path / "out.jsonl", tmp_path / "stats.json", 0, made=MADE)  # fmt: skip
     out = {r["id"]: r["instruction"] for r in read_jsonl(tmp_path / "out.jsonl")}
     assert out == {"a": TEXT, "b": TEXT.upper()}  # ...but each record has its own text
 
@@ -299,7 +301,7 @@ def test_a_record_with_an_unparsed_answer_follows_the_record_schema(tmp_path):
              None, lambda: None)  # fmt: skip
     write_jsonl(tmp_path / "none.jsonl", [])
     merge([tmp_path / "state.jsonl"], [tmp_path / "none.jsonl"], tmp_path / "rej.jsonl",
-          tmp_path / "out.jsonl", tmp_path / "stats.json", 0)  # fmt: skip
+          tmp_path / "out.jsonl", tmp_path / "stats.json", 0, made=MADE)  # fmt: skip
     (record,) = read_jsonl(tmp_path / "out.jsonl")
     assert record["candidates"][0]["kind"] == "unparsed"
     jsonschema.validate(record, record_schema)

@@ -10,7 +10,7 @@ from contrastgen.corpus import IngestLimits
 from contrastgen.export import export_avdn, export_parquet, is_avdn
 from contrastgen.files import read_jsonl, write_jsonl
 from contrastgen.pipeline import ingest, merge
-from contrastgen.records import IngestItem, ItemState
+from contrastgen.records import IngestItem, ItemState, made_by
 from contrastgen.report import run_summary, write_report_files
 
 EPISODES = [
@@ -79,6 +79,7 @@ def finished_run(tmp_path, corpus):
         tmp_path / "stats.json",
         0,
         {"generate": 7200.0},
+        made=made_by("SmolLM2-135M-Instruct", "transformers", "all-MiniLM-L6-v2", {}),
     )
     return tmp_path / "contrastive.jsonl", tmp_path / "rejected.jsonl", tmp_path / "stats.json"
 

@@ -101,6 +101,35 @@ def test_end_of_run_summary_and_exports(e2e_run):
     assert not (work / "results/avdn_paraphrases.json").exists()  # JSONL corpus: no AVDN
 
 
+def test_records_say_what_made_them_and_the_card_describes_the_parquet(e2e_run, tmp_path):
+    """Every record names its settings; the dataset card's header matches the parquet,
+    which the `datasets` library loads as a trainer would."""
+    from datasets import load_dataset
+
+    work, _ = e2e_run
+    stats = json.loads((work / "results/stats.json").read_text())
+    made = stats["made_by"]
+    assert made["generator"] == {"model": "SmolLM2-135M-Instruct", "backend": "transformers"}
+    assert set(made["validator"]["thresholds"]) >= {"positive_min_similarity"}
+    assert all(r["made_by"] == made for r in read_jsonl(work / "results/contrastive.jsonl"))
+    judged = stats["judged_heldout"]
+    assert judged["positive"]["pairs"] >= 50 and 0 < judged["positive"]["precision"] <= 1
+    table = work / "results/contrastive.parquet"
+    ds = load_dataset("parquet", data_files=str(table), split="train", cache_dir=str(tmp_path))
+    assert ds.num_rows == stats["ingested"]
+    card = (work / "results/README.md").read_text()
+    header = yaml.safe_load(card.split("---\n")[1])
+    info = header["dataset_info"]
+    assert [f["name"] for f in info["features"]] == ds.column_names
+    assert info["splits"] == [{"name": "train", "num_examples": ds.num_rows}]
+    assert made["hash"] in card and "Judged precision" in card
+    per_source = stats["per_source"]
+    assert sum(s["share_of_kept"] for k, s in per_source.items() if k.endswith("_positive")) in (
+        0,
+        pytest.approx(1.0, abs=0.01),
+    )
+
+
 def stage_files_read_back_as_their_types(work: Path) -> None:
     """Each stage's output, read with its record type and written again, is the same
     JSON: the types are the files' format, not a description of it."""

@@ -304,7 +304,8 @@ def benchmark_tsvs():
     return [f"benchmarks/benchmark/{m}/{s}.tsv" for m, s in benchmark_runs()]
 
 
-JUDGED_SET = "resources/judged/judged_pairs.jsonl"
+# Shipped with the workflow, read from there whatever the working directory.
+JUDGED_SET = str(Path(workflow.basedir) / "resources" / "judged" / "judged_pairs.jsonl")
 
 
 def made_by_settings():
