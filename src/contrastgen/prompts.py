@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from . import spatial
+from . import dialogue, spatial
 
 # Part of the generation cache key (with the text itself, see fingerprint()).
 PROMPT_VERSION = "v5"
@@ -147,8 +147,6 @@ ACT_SHOTS: dict[str, FewShot] = {
 
 def act_shot(instruction: str) -> FewShot | None:
     """The act-matched worked example for `instruction`, or None (see ACT_SHOTS)."""
-    from . import dialogue
-
     acts = dialogue.extract(instruction).values
     for act, value in (
         ("polarity", "no"),
@@ -292,6 +290,29 @@ def describe_reason(reason: dict, kind: str) -> str:
     def show(value):
         return f"{value} o'clock" if family == "clock" else str(value)
 
+    words = ", ".join(f"'{w}'" for w in reason.get("words", [])[:4])
+    said = {
+        "content_dropped": f"your positive left out {words}; keep every word's meaning",
+        "content_added": f"your positive added {words}; say nothing the instruction does not",
+        "content_repeated": f"your positive said {words} twice; say it once",
+        "few_shot_copy": f"your {kind} copied an example; use only this instruction's words",
+        "order_changed": f"your {kind} changed the order of the steps; keep their order",
+        "several_changes": "your negative changed more than one thing; change exactly one",
+        "content_changed": "your negative changed other words too; change only one fact",
+        "not_a_contrast": "your negative named the same place by its kind; change the landmark",
+        "trivial_edit": "your positive was almost a copy; reword it",
+        "length_mismatch": f"your {kind} was much longer or shorter; keep the length",
+        "too_similar": "your negative was nearly a copy; change one fact",
+        "unparseable": "your answer had no tagged line; start each line with its tag",
+    }
+    if code in said:
+        return said[code]
+    if family in dialogue.ACTS and kind == "positive":
+        value = reason.get("value") or reason.get("from")
+        what_to_do = {"dropped": "keep it", "added": "do not add it"}.get(what, "keep it")
+        return f"your positive changed the answer's {family} ('{value}'); {what_to_do}"
+    if kind == "positive" and "value" not in reason and what in ("dropped", "added"):
+        return f"your positive was rejected ({code})"
     if kind == "positive":
         if what == "changed":
             return (
@@ -361,8 +382,6 @@ def _clauses(text: str) -> list[str]:
     """A text's clauses as words joined by one space, those of three words or more once
     the dialogue-act phrases are blanked: an act example's "you are on the right track"
     is shown only to answers that say it, so a copy of it adds nothing."""
-    from . import dialogue
-
     out = []
     for part in _CLAUSE.findall(dialogue.without_acts(text)):
         words = _WORD.findall(part)

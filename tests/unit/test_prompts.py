@@ -83,3 +83,22 @@ def test_few_shot_leak_is_a_copied_fact_phrase_the_instruction_lacks():
     assert few_shot_leak("turn left and land at the red car", leaked)
     assert not few_shot_leak(original, "Hi drone, head south east over the river.")  # its own
     assert not few_shot_leak("turn left at the road", "Go left at the road.")
+
+
+def test_every_reason_the_validator_gives_has_words_for_the_next_round():
+    """Refine rounds feed the reasons back; every code of the judged set's decisions must
+    read as a sentence (a crash here stops a refine job)."""
+    from contrastgen import judged
+    from contrastgen.prompts import describe_reason
+    from contrastgen.validator import DEFAULT_THRESHOLDS, decide
+
+    codes = set()
+    for p in judged.load():
+        decision = decide(p.original, p.candidate, p.kind, 0.9, DEFAULT_THRESHOLDS)
+        if decision["valid"]:
+            continue  # an accepted negative's reasons are its changes, never fed back
+        for reason in decision["reasons"]:
+            text = describe_reason(reason, p.kind)
+            assert text.startswith("your ") and "rejected (" not in text, (reason, text)
+            codes.add(reason["code"])
+    assert {"content_dropped", "polarity_dropped", "mood_changed", "order_changed"} <= codes
