@@ -132,3 +132,39 @@ def test_a_job_dies_with_the_workflow_that_started_it(tmp_path, generator_dir):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_run_outlives_the_shell_that_launched_it(tmp_path, generator_dir):
+    """`nohup snakemake ... &` from a shell that exits at once (an ssh logout, a wrapper
+    script that returns): the jobs watch their own snakemake, not the shell, and the run
+    completes."""
+    lines = (REPO / "resources/corpus/sample.jsonl").read_text().splitlines()[:4]
+    (tmp_path / "corpus.jsonl").write_text("\n".join(lines) + "\n")
+    config = base_config()
+    config["corpus"] = str(tmp_path / "corpus.jsonl")
+    config["generator"]["model"] = str(generator_dir)
+    config["ingest"]["shards"] = 1
+    config["refine"]["max_rounds"] = 0
+    config["generation"].update(max_new_tokens=48)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    bindir = Path(sys.executable).parent
+    run = (
+        f"nohup {bindir / 'snakemake'} --cores 2 --resources gpu=0 -s {REPO / 'Snakefile'}"
+        f" -d {tmp_path} --configfile {tmp_path / 'config.yaml'} > {tmp_path / 'run.out'}"
+        " 2>&1 &"
+    )
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    launcher = subprocess.run(["bash", "-c", run], cwd=tmp_path, env=env, timeout=30)
+    assert launcher.returncode == 0  # the launching shell is gone from here on
+    stats = tmp_path / "results/stats.json"
+    deadline = time.monotonic() + 600
+    while not stats.exists() and time.monotonic() < deadline:
+        time.sleep(2)
+    out = (tmp_path / "run.out").read_text()
+    assert stats.exists(), out[-3000:]
+    logs = "".join(p.read_text() for p in (tmp_path / "logs").rglob("*.log"))
+    assert "is gone" not in logs
+    assert json.loads(stats.read_text())["ingested"] == len(lines)
+    while "steps (100%) done" not in (tmp_path / "run.out").read_text():
+        assert time.monotonic() < deadline, out[-3000:]
+        time.sleep(1)
