@@ -58,7 +58,9 @@ _PATTERNS: list[tuple[str, str, str]] = [
      r"|you\s+made\s+it|arrived)\b"),
     ("affirmation", "that is it",
      r"\b(?:(?:that|this|it)(?:'s|\s+is|s)\s+(?:it|the\s+one|correct|right)\b"
-     r"|there\s+it\s+is|you\s+found\s+it|you\s+got\s+it|that\s+one\s+is\s+it)"),
+     r"|there\s+it\s+is|you\s+found\s+it|you\s+got\s+it|that\s+one\s+is\s+it"
+     r"|you(?:'re|\s+are)\s+(?:right|correct)\b(?!\s+(?:side|there|now|next|of))"
+     r"|(?:that|this)(?:'s|\s+is)\s+(?:the\s+)?right\s+(?:one|building|place))"),
 ]  # fmt: skip
 _COMPILED = [(act, value, re.compile(p)) for act, value, p in _PATTERNS]
 

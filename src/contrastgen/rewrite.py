@@ -88,6 +88,11 @@ _ORDERED = re.compile(
 )
 
 
+_MOTION = re.compile(
+    r"\b(?:go|fly|head|move|turn|pass|cross|follow|keep|continue|land|stop|proceed)\b", re.I
+)
+
+
 def _match_case(old: str, new: str) -> str:
     return new[:1].upper() + new[1:] if old[:1].isupper() else new
 
@@ -176,6 +181,8 @@ def reorder_sentences(text: str, rng: random.Random) -> str | None:
         acts = dialogue.extract(s).values
         if _ORDERED.search(s) or any(acts[a] for a in dialogue.ACTS if a not in ("mood",)):
             return None
+    if sum(bool(_MOTION.search(s)) for s in sentences) > 1:
+        return None  # two steps of the route: their order is a fact
         if not s.endswith((".", "!", "?")):
             return None
     return " ".join(_capitalise(s) for s in reversed(sentences))

@@ -137,18 +137,16 @@ def fact_changes(original: str, candidate: str) -> list[dict]:
     (oa, orest), (ca, crest) = dialogue.read(original), dialogue.read(candidate)
     diffs = spatial.compare(spatial.extract(orest), spatial.extract(crest))
     diffs += dialogue.compare(oa, ca)
-    if _SEQUENCE.search(orest):
-        before, after = _steps(orest), _steps(crest)
-        if sorted(before) == sorted(after) and before != after:
-            diffs.append({"code": "order_changed", "from": before, "to": after})
+    # route steps keep their order, sequence word or not ("go back and turn right")
+    before, after = _steps(orest), _steps(crest)
+    if sorted(before) == sorted(after) and before != after:
+        diffs.append({"code": "order_changed", "from": before, "to": after})
     return diffs
 
 
-# Words that make an answer a sequence of steps, whose order is then a fact.
-_SEQUENCE = re.compile(r"\b(?:then|after|afterwards|until|till|untill|before|once|first|next)\b")
 _STEP = re.compile(
     r"\b(?:left|right|forward|foward|ahead|straight|back|backward|around|north|south|east"
-    r"|west|land|stop|cross)\b|" + spatial._CLOCK.pattern
+    r"|west|land|stop|cross|pass)\b|" + spatial._CLOCK.pattern
 )
 
 
