@@ -73,6 +73,16 @@ def swap_color(text: str, rng: random.Random) -> str | None:
     return None
 
 
+_ROOF = re.compile(r"\broof(?:s|ed|top)?\b", re.IGNORECASE)
+
+
+def _sentence_at(text: str, index: int) -> str:
+    """The sentence (or clause between full stops) around `index`."""
+    start = max(text.rfind(c, 0, index) for c in ".!?;") + 1
+    ends = [i for i in (text.find(c, index) for c in ".!?;") if i != -1]
+    return text[start : min(ends) if ends else len(text)]
+
+
 def swap_landmark(text: str, rng: random.Random) -> str | None:
     m = next(
         (m for m in spatial._LANDMARK_RE.finditer(text.lower()) if m.group(1) != "roofed"), None
@@ -81,7 +91,14 @@ def swap_landmark(text: str, rng: random.Random) -> str | None:
         return None
     canon = spatial._LANDMARK_CANON[m.group(1)]
     kinds = spatial.BUILDING_KINDS if canon == "building" else set()
-    new = rng.choice([w for w in _LANDMARK_SWAP if w != canon and w not in kinds])
+    choices = [w for w in _LANDMARK_SWAP if w != canon and w not in kinds]
+    if _ROOF.search(_sentence_at(text, m.start())):
+        # "the car with a red roof" is no hard negative: a roofed thing stays one, and a
+        # "building" has no roofed kind to become that surely differs from it.
+        choices = [w for w in choices if w in spatial.BUILDING_KINDS]
+    if not choices:
+        return None
+    new = rng.choice(choices)
     plural = m.group(1).endswith("s") and m.group(1) not in ("bus", "grass")
     return _replace(text, *m.span(), new + ("s" if plural else ""))
 

@@ -1,3 +1,5 @@
+import random
+
 from contrastgen import dialogue
 from contrastgen.hardneg import EDITS, rule_based_negatives
 from contrastgen.spatial import compare, extract
@@ -60,3 +62,19 @@ def test_right_meaning_correct_is_not_flipped_and_seeds_repeat():
     assert rule_based_negatives("turn left at the red car", 2, "k") == rule_based_negatives(
         "turn left at the red car", 2, "k"
     )
+
+
+def test_a_roofed_landmark_is_swapped_only_for_another_roofed_kind():
+    from contrastgen.hardneg import swap_landmark
+
+    for seed in range(20):
+        rng = random.Random(seed)
+        text = swap_landmark("it is the warehouse with a green roof, near the field", rng)
+        assert text.split()[3] in {"house", "tower", "shed"}, text
+    # A "building" with a roof has no roofed kind that surely differs from it: no edit.
+    assert swap_landmark("the building with the black roof", random.Random(0)) is None
+    # Without a roof in its sentence, any other landmark will do.
+    swapped = {
+        swap_landmark("stop at the tree. The roof is red", random.Random(s)) for s in range(20)
+    }
+    assert any(t.split()[3].rstrip(".") in {"car", "road", "field"} for t in swapped)
