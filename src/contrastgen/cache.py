@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .errors import raise_if_disk_full
+
 log = logging.getLogger(__name__)
 
 
@@ -134,6 +136,9 @@ class ItemCache:
             while blob:
                 blob = blob[os.write(fd, blob) :]
             os.fsync(fd)
+        except OSError as exc:
+            raise_if_disk_full(exc, self.path)
+            raise
         finally:
             os.close(fd)
         return len(lines)

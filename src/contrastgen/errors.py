@@ -9,3 +9,22 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A config.yaml value that cannot work; the message names the key."""
+
+
+class DiskFullError(UserError, OSError):
+    """A write found its filesystem full: the user frees space and reruns. Writes are
+    atomic (files) or torn-line safe (cache), so nothing finished is lost."""
+
+    def __init__(self, path) -> None:
+        super().__init__(
+            f"{path}: no space left on device; free space there (or move the run to a"
+            " larger disk) and rerun: finished work is kept"
+        )
+
+
+def raise_if_disk_full(exc: OSError, path) -> None:
+    """Turn a full filesystem (ENOSPC, or EDQUOT: over quota) into DiskFullError."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise DiskFullError(path) from exc

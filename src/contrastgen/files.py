@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from .errors import raise_if_disk_full
+
 log = logging.getLogger(__name__)
 
 
@@ -52,8 +54,10 @@ def write_atomic(path: str | Path, write: Callable[[IO], None], binary: bool = F
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise_if_disk_full(exc, path)
         raise
 
 
