@@ -13,7 +13,7 @@ VLLM_VENV := .venv-vllm
 VLLM_REQ := envs/vllm-$(if $(filter 0,$(GPUS)),cpu,cuda).txt
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: setup setup-vllm run test lint bench dry clean test-deps report gpu-check serve
+.PHONY: setup setup-vllm run test lint bench dry clean test-deps report gpu-check serve soak
 
 setup: $(STAMP) resources/models/SmolLM2-135M-Instruct/config.json
 
@@ -75,6 +75,13 @@ test-deps:
 # The vLLM tests run a real vLLM engine: setup-vllm is part of the test setup.
 test: setup setup-vllm lint test-deps
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra
+
+# The long soak (tests/soak.py): 120 answers through a real vLLM server, 21 faults of 7
+# kinds at seeded random times, reruns until complete, then checks what was lost
+# (docs/reliability.md). SEED=N replays another schedule. ~16 min on 2 cores.
+SEED ?= 7
+soak: setup setup-vllm
+	PATH=$(CURDIR)/$(BIN):$$PATH $(PY) tests/soak.py --items 120 --faults 21 --seed $(SEED)
 
 # On a machine with an NVIDIA GPU: the transformers strategies on a random-weight
 # Mistral-7B next to the planner's memory prediction (tests/gpu/gpu_check.py).
