@@ -69,6 +69,18 @@ RESERVED_FIELDS = ("positives", "negatives", "status", "rounds", "source", "cand
 _BOM = b"\xef\xbb\xbf"
 
 
+def _avdn_bytes(raw: bytes) -> bool:
+    return raw.removeprefix(_BOM).lstrip().startswith(b"[")
+
+
+def is_avdn(path: str | Path) -> bool:
+    """The one format check: an AVDN processed episodes JSON (a JSON list) rather than
+    JSONL. A UTF-8 BOM is ignored here as in read_corpus, so the file that ingests as
+    AVDN is the one that gets the AVDN export."""
+    with open(path, "rb") as fh:
+        return _avdn_bytes(fh.read(4096))
+
+
 def read_corpus(path: str | Path) -> Iterator[SourceRecord]:
     """Yield source records of a JSONL or AVDN JSON corpus.
 
@@ -88,7 +100,7 @@ def read_corpus(path: str | Path) -> Iterator[SourceRecord]:
         raise CorpusFormatError(f"{path}: binary data, expected JSONL or AVDN episodes JSON")
     if not raw.strip():
         raise CorpusFormatError(f"{path}: empty corpus (no records)")
-    if raw.lstrip().startswith(b"["):
+    if _avdn_bytes(raw):
         yield from _read_avdn(path, raw)
     else:
         yield from _read_jsonl(path, raw)

@@ -14,13 +14,6 @@ from .records import KINDS, OutputRecord, Rejected
 _WHERE = re.compile(r":episode\[(\d+)\]\.dialogs\[(\d+)\]$")
 
 
-def is_avdn(path: str | Path) -> bool:
-    """An AVDN processed episodes JSON (a JSON list), as opposed to JSONL."""
-    with open(path, "rb") as fh:
-        head = fh.read(4096).lstrip()
-    return head.startswith(b"[")
-
-
 def paraphrases_field(record: OutputRecord) -> dict[str, Any]:
     """The field AnsweringAgent training code reads.
 
@@ -75,7 +68,7 @@ def _by_position(rows):
 def export_avdn(corpus: str | Path, records_path, rejected_path, out_path) -> dict[str, int]:
     """The corpus episodes, unchanged but for a `paraphrases` field on every answered turn
     (turns without an answer, such as turn 0, come out exactly as they went in)."""
-    episodes = json.loads(Path(corpus).read_text(encoding="utf-8"))
+    episodes = json.loads(Path(corpus).read_text(encoding="utf-8-sig"))  # BOM: see is_avdn
     records = _by_position(map(OutputRecord.from_json, read_jsonl(records_path)))
     rejected = _by_position(map(Rejected.from_json, read_jsonl(rejected_path)))
     counts = {"turns": 0, "with_record": 0, "rejected": 0, "without_answer": 0}

@@ -6,8 +6,8 @@ import sys
 
 import pyarrow.parquet as pq
 
-from contrastgen.corpus import IngestLimits
-from contrastgen.export import export_avdn, export_parquet, is_avdn
+from contrastgen.corpus import IngestLimits, is_avdn
+from contrastgen.export import export_avdn, export_parquet
 from contrastgen.files import read_jsonl, write_jsonl
 from contrastgen.pipeline import ingest, merge
 from contrastgen.records import IngestItem, ItemState, made_by
@@ -178,3 +178,14 @@ def test_report_files_inspect_and_summary(tmp_path):
     summary = run_summary(stats, gpus_per_job=2, gpu_stages=("generate", "refine"))
     assert "3 ingested" in summary and "1 rejected" in summary
     assert "GPU hours      4.0 (2 GPUs per job)" in summary  # 7200 s x 2 GPUs
+
+
+def test_a_bom_prefixed_avdn_corpus_is_avdn_for_ingest_and_export_alike(tmp_path):
+    """Windows editors save UTF-8 with a BOM: ingest reads such a file as AVDN episodes,
+    so the export must be scheduled and read it too."""
+    corpus = tmp_path / "episodes.json"
+    corpus.write_bytes(b"\xef\xbb\xbf" + json.dumps(EPISODES).encode())
+    assert is_avdn(corpus)
+    records, rejected, _ = finished_run(tmp_path, corpus)
+    counts = export_avdn(corpus, records, rejected, tmp_path / "out.json")
+    assert counts == {"turns": 6, "with_record": 3, "rejected": 1, "without_answer": 2}

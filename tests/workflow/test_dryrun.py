@@ -1,3 +1,4 @@
+import json
 import re
 import shutil
 
@@ -140,3 +141,15 @@ def test_a_servers_clients_hold_no_gpu_and_a_user_resource_bounds_them(tmp_path)
     assert "CONTRASTGEN_NO_SUCH_KEY is not set" in proc.output
     assert "with a server, quantization is the server's" in proc.output
     assert "Traceback" not in proc.output
+
+
+def test_a_bom_prefixed_avdn_corpus_gets_its_export(tmp_path):
+    episodes = [
+        {"episode_id": "e0", "dialogs": [{"turn_id": 1, "answer": "turn left at the red car"}]}
+    ]
+    corpus = tmp_path / "episodes.json"
+    corpus.write_bytes(b"\xef\xbb\xbf" + json.dumps(episodes).encode())
+    config = base_config()
+    config["corpus"] = str(corpus)
+    proc = snakemake(tmp_path, config, "-n", "--cores", "2", "--resources", "gpu=0")
+    assert job_counts(proc.output)["export_avdn"] == 1
