@@ -79,6 +79,9 @@ def test_vllm_generates_readable_answers_in_input_order_and_stops(backend):
 
 def test_each_request_keeps_its_own_budget_and_greedy_repeats(backend):
     greedy = GenParams(max_new_tokens=40, do_sample=False, samples_per_prompt=1)
+    # Warm vLLM's prefix cache first: a cold prefill and one that reuses cached blocks
+    # differ in the last bits, enough to flip a near tie on this CPU (seen in CI).
+    backend.generate(requests(budget=12, tags=(None,) * 3), greedy)
     first, _ = backend.generate(requests(budget=12, tags=(None,) * 3), greedy)
     again, _ = backend.generate(requests(budget=12, tags=(None,) * 3), greedy)
     assert all(g.new_tokens <= 12 for gens in first for g in gens)
