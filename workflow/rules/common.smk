@@ -7,11 +7,10 @@ from pathlib import Path
 from snakemake.settings.types import DeploymentMethod
 
 from contrastgen.config import config_problems, model_dir_problem
-from contrastgen.corpus import shard_ids as _shard_ids
+from contrastgen.corpus import is_avdn, shard_ids as _shard_ids
 from contrastgen.settings import GeneratorSettings
 from contrastgen.errors import ConfigError
 from contrastgen.benchmark import ENGINES, MODES, SERVER_ENGINES
-from contrastgen.corpus import is_avdn
 from contrastgen.gpus import gpu_compute_capability, gpu_memory_bytes, host_gpu_ids
 from contrastgen.models import TOKENIZER_LAYOUT
 from contrastgen.planner import PlanError, plan, plan_vllm
