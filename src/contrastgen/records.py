@@ -161,7 +161,6 @@ class RoundCandidates:
         return {
             "item": self.item,
             "round": self.round,
-            "source": "llm",
             "asked_llm": self.asked_llm,
             "cached": self.cached,
             "written_at": self.written_at,

@@ -1,6 +1,7 @@
 """The record and settings types agree with the schemas, and every record survives its
 round trip through its type."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,14 @@ from contrastgen.records import (
     RoundCandidates,
 )
 from contrastgen.settings import (
+    SPEED_KNOBS,
     BenchmarkSettings,
     GenerationSettings,
     GeneratorSettings,
     ServerSettings,
     VllmSettings,
+    with_speed_knobs,
+    without_speed_knobs,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,6 +86,23 @@ def test_the_settings_take_every_key_of_their_config_section():
     )
 
 
+def test_speed_knobs_leave_the_params_and_come_back_from_the_config():
+    """A rule's params hold the section without its speed knobs; the job puts them back
+    from the run's config and gets the whole section, as config.yaml has it."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for section in SPEED_KNOBS:
+        before = json.dumps(config[section], sort_keys=True)
+        params = without_speed_knobs(section, config[section])
+        assert json.dumps(config[section], sort_keys=True) == before  # not changed
+        assert with_speed_knobs(section, params, config) == config[section]
+    assert "batch_size" not in without_speed_knobs("validator", config["validator"])
+    params = without_speed_knobs("generator", config["generator"])
+    assert "threads" not in params and "max_concurrency" not in params["server"]
+    assert params["server"]["model"] == config["generator"]["server"]["model"]
+    changed = {**config, "generator": {**config["generator"], "threads": 3}}
+    assert with_speed_knobs("generator", params, changed)["threads"] == 3
+
+
 @pytest.mark.parametrize(
     "record",
     [
@@ -89,7 +110,6 @@ def test_the_settings_take_every_key_of_their_config_section():
         {
             "item": "i",
             "round": 1,
-            "source": "llm",
             "asked_llm": True,
             "cached": False,
             "written_at": 1.5,

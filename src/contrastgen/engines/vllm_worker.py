@@ -71,8 +71,6 @@ class Worker:
             kwargs["kv_cache_memory_bytes"] = int(s["cpu_kv_cache_gib"] * 2**30)
         else:
             kwargs["gpu_memory_utilization"] = s["gpu_memory_utilization"]
-        if s.get("quantization"):
-            kwargs["quantization"] = s["quantization"]
         self.llm = LLM(**kwargs)
         return time.perf_counter() - started
 
