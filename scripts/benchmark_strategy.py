@@ -1,7 +1,7 @@
 """Rule benchmark_strategy: one engine (strategy or vllm) on the benchmark sample, in one mode."""
 
 from contrastgen.benchmark import run_one
-from contrastgen.rulekit import claim_job_gpus, setup_rule_logging
+from contrastgen.rulekit import claim_job_gpus, job_section, setup_rule_logging
 from contrastgen.settings import BenchmarkSettings, GenerationSettings, GeneratorSettings
 
 setup_rule_logging(snakemake)
@@ -11,7 +11,7 @@ run_one(
     snakemake.output.result,
     snakemake.params.strategy,
     snakemake.params.mode,
-    GeneratorSettings.from_config(snakemake.params.generator),
+    GeneratorSettings.from_config(job_section(snakemake, "generator")),
     GenerationSettings.from_config(snakemake.params.generation),
     BenchmarkSettings.from_config(snakemake.params.settings),
     snakemake.threads,

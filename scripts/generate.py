@@ -5,12 +5,12 @@ from contrastgen.engines import cache_identity, make_backend
 from contrastgen.files import read_jsonl
 from contrastgen.pipeline import Targets, generate
 from contrastgen.records import mined_by_item
-from contrastgen.rulekit import claim_job_gpus, setup_rule_logging
+from contrastgen.rulekit import claim_job_gpus, job_section, setup_rule_logging
 from contrastgen.settings import GenerationSettings, GeneratorSettings
 
 setup_rule_logging(snakemake)
 claim = claim_job_gpus(snakemake)  # sets CUDA_VISIBLE_DEVICES before torch uses CUDA
-generator = GeneratorSettings.from_config(snakemake.params.generator)
+generator = GeneratorSettings.from_config(job_section(snakemake, "generator"))
 generation = GenerationSettings.from_config(snakemake.params.generation)
 generate(
     read_jsonl(snakemake.input.work),

@@ -6,10 +6,12 @@ from contrastgen.rulekit import setup_rule_logging
 from contrastgen.validator import Embedder, resolve_validator_model
 
 setup_rule_logging(snakemake)
-model_dir = resolve_validator_model(snakemake.params.validator)
+model_dir = resolve_validator_model(snakemake.params.validator_model)
 mine(
     list(snakemake.input.shards),
     list(snakemake.output.mined),
     snakemake.params.per_item,
-    make_embedder=lambda: Embedder(model_dir, snakemake.params.batch_size, snakemake.threads),
+    make_embedder=lambda: Embedder(
+        model_dir, snakemake.config["validator"]["batch_size"], snakemake.threads
+    ),
 )

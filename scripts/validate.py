@@ -3,11 +3,11 @@
 from contrastgen.cache import ItemCache, model_identity
 from contrastgen.files import read_jsonl
 from contrastgen.pipeline import Targets, validate
-from contrastgen.rulekit import setup_rule_logging
+from contrastgen.rulekit import job_section, setup_rule_logging
 from contrastgen.validator import Embedder, Thresholds, resolve_validator_model
 
 setup_rule_logging(snakemake)
-settings = snakemake.params.validator
+settings = job_section(snakemake, "validator")
 model_dir = resolve_validator_model(settings["model"])
 validate(
     read_jsonl(snakemake.input.previous),
@@ -15,7 +15,7 @@ validate(
     int(snakemake.params.round),
     snakemake.output.state,
     Targets(**snakemake.params.targets),
-    Thresholds(**snakemake.params.thresholds),
+    Thresholds(**settings["thresholds"]),
     make_embedder=lambda: Embedder(model_dir, settings["batch_size"], snakemake.threads),
     cache=ItemCache(snakemake.params.cache_dir, "similarity", snakemake.params.writer),
     validator_identity=model_identity(model_dir),

@@ -145,8 +145,16 @@ def claim_job_gpus(snakemake):
     from .gpus import claim_gpus
 
     return claim_gpus(
-        int(getattr(snakemake.resources, "gpu", 0)), snakemake.params.generator["gpu_lock_dir"]
+        int(getattr(snakemake.resources, "gpu", 0)), snakemake.config["generator"]["gpu_lock_dir"]
     )
+
+
+def job_section(snakemake, section: str) -> dict:
+    """A config section as the job's params carry it, with the speed knobs the rule left
+    out of them (settings.SPEED_KNOBS) taken from the run's config."""
+    from .settings import with_speed_knobs
+
+    return with_speed_knobs(section, getattr(snakemake.params, section), snakemake.config)
 
 
 def print_run_summary(

@@ -20,6 +20,47 @@ def _from(cls, data: dict[str, Any], **nested):
     return cls(**{k: v for k, v in data.items() if k in names and k not in nested}, **nested)
 
 
+# Keys that change how fast a step runs, never what it writes. A rule leaves them out of
+# its params (Snakemake reruns a job whose params changed, and the per-item cache key
+# leaves them out too) and the job takes them from the run's config: `with_speed_knobs`.
+SPEED_KNOBS: dict[str, tuple[str, ...]] = {
+    "generator": (
+        "threads",
+        "gpu_lock_dir",
+        "server.max_concurrency",
+        "server.timeout_s",
+        "server.retries",
+        "server.retry_backoff_s",
+    ),
+    "validator": ("batch_size",),
+}
+
+
+def without_speed_knobs(section: str, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` of config section `section` without its SPEED_KNOBS (a copy)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    for key in SPEED_KNOBS[section]:
+        *parents, name = key.split(".")
+        holder = out
+        for parent in parents:
+            holder = holder[parent]
+        holder.pop(name, None)
+    return out
+
+
+def with_speed_knobs(section: str, values: dict[str, Any], config: dict[str, Any]) -> dict:
+    """`values` (a rule's params) with section `section`'s SPEED_KNOBS put back from the
+    run's `config`."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    for key in SPEED_KNOBS[section]:
+        *parents, name = key.split(".")
+        holder, source = out, config[section]
+        for parent in parents:
+            holder, source = holder.setdefault(parent, {}), source[parent]
+        holder[name] = source[name]
+    return out
+
+
 @dataclass(frozen=True)
 class VllmSettings:
     """generator.vllm: the vllm backend's engine."""

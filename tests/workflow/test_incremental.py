@@ -65,6 +65,18 @@ def test_appended_instructions_are_the_only_ones_sent_to_the_llm(grown):
     assert "Updated input files: corpus.jsonl" in plan or "corpus.jsonl" in plan
 
 
+def test_a_changed_speed_knob_reruns_nothing(grown):
+    """Batch size, threads and the server client's concurrency change how fast a step
+    runs, not what it writes: a dry run after changing them schedules no job."""
+    work, config, _, _, _ = grown
+    config = json.loads(json.dumps(config))
+    config["validator"]["batch_size"] = 7
+    config["generator"]["threads"] = 3
+    config["generator"]["server"]["max_concurrency"] = 5
+    plan = snakemake(work, config, "-n", "--cores", "2", "--resources", "gpu=0")
+    assert "Nothing to be done" in plan.output, plan.output[-2000:]
+
+
 def test_new_thresholds_revalidate_without_regenerating_round_0(grown):
     work, config, _, before, _ = grown
     config = json.loads(json.dumps(config))

@@ -8,7 +8,7 @@ from snakemake.settings.types import DeploymentMethod
 
 from contrastgen.config import config_problems, model_dir_problem
 from contrastgen.corpus import is_avdn, shard_ids as _shard_ids
-from contrastgen.settings import GeneratorSettings
+from contrastgen.settings import GeneratorSettings, without_speed_knobs
 from contrastgen.errors import ConfigError
 from contrastgen.benchmark import ENGINES, MODES, SERVER_ENGINES
 from contrastgen.gpus import gpu_compute_capability, gpu_memory_bytes, host_gpu_ids
@@ -266,15 +266,17 @@ def vllm_env_ready():
 
 
 def generator_settings():
-    """The generator section as the generation jobs get it (the vLLM interpreter's path
-    resolved: a job runs in the working directory, not the project's)."""
+    """The generator section as the generation jobs' params carry it: without its speed
+    knobs (the job takes those from the config, so changing one reruns nothing), the
+    vLLM interpreter's path resolved (a job runs in the working directory, not the
+    project's)."""
     generator = config["generator"]
     vllm = {**generator["vllm"], "python": str(vllm_python())}
     layout = planned_layout()
     if layout is not None and generator["backend"] == "vllm":
         vllm["tensor_parallel"] = layout.chosen.tensor_parallel
         vllm["pipeline_parallel"] = layout.chosen.pipeline_parallel
-    return {**generator, "vllm": vllm}
+    return without_speed_knobs("generator", {**generator, "vllm": vllm})
 
 
 def benchmark_runs():

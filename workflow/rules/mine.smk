@@ -17,7 +17,7 @@ rule mine_negatives:
     params:
         per_item=config["negatives"]["corpus_mined_per_item"],
         # not the thresholds: new thresholds revalidate without mining again
-        validator=config["validator"]["model"],
-        batch_size=config["validator"]["batch_size"],
+        # nor the batch size, a speed knob the job reads from the config
+        validator_model=config["validator"]["model"],
     script:
         "../../scripts/mine_negatives.py"

@@ -19,7 +19,6 @@ rule validate:
         cache_dir=config["cache"]["dir"],
         writer="round{round}-shard{shard}",
         targets=config["targets"],
-        validator=config["validator"],
-        thresholds=config["validator"]["thresholds"],
+        validator=without_speed_knobs("validator", config["validator"]),
     script:
         "../../scripts/validate.py"
