@@ -4,8 +4,8 @@ import os
 
 __version__ = "0.1.0"
 
-# Nothing is fetched from a model hub at run time: every model is a local directory
-# (design.md). The one definition; entry points (the Snakefile, rule scripts, the CLI,
+# Nothing is fetched from a model hub at run time: every model is a local directory.
+# The one definition; entry points (the Snakefile, rule scripts, the CLI,
 # the vLLM processes) apply it with go_offline() before transformers is imported.
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
