@@ -3,6 +3,7 @@ spatial fact, as negative candidates for round 0."""
 
 from contrastgen.pipeline import mine
 from contrastgen.rulekit import setup_rule_logging
+from contrastgen.settings import speed_knob
 from contrastgen.validator import Embedder, resolve_validator_model
 
 setup_rule_logging(snakemake)
@@ -12,6 +13,6 @@ mine(
     list(snakemake.output.mined),
     snakemake.params.per_item,
     make_embedder=lambda: Embedder(
-        model_dir, snakemake.config["validator"]["batch_size"], snakemake.threads
+        model_dir, speed_knob(snakemake.config, "validator.batch_size"), snakemake.threads
     ),
 )

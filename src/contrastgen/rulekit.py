@@ -143,10 +143,10 @@ def run_started(path: str | Path) -> float | None:
 def claim_job_gpus(snakemake):
     """Claim the job's `gpu` resource (before torch touches CUDA) and log which ids."""
     from .gpus import claim_gpus
+    from .settings import speed_knob
 
-    return claim_gpus(
-        int(getattr(snakemake.resources, "gpu", 0)), snakemake.config["generator"]["gpu_lock_dir"]
-    )
+    lock_dir = speed_knob(snakemake.config, "generator.gpu_lock_dir")
+    return claim_gpus(int(getattr(snakemake.resources, "gpu", 0)), lock_dir)
 
 
 def job_section(snakemake, section: str) -> dict:

@@ -36,14 +36,33 @@ SPEED_KNOBS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _copy(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+
+
+def _holder(values: dict[str, Any], key: str, create: bool = False) -> tuple[dict, str]:
+    """The dict that holds dotted `key` ("server.retries") in `values`, and its last name."""
+    *parents, name = key.split(".")
+    for parent in parents:
+        values = values.setdefault(parent, {}) if create else values[parent]
+    return values, name
+
+
+def speed_knob(config: dict[str, Any], key: str) -> Any:
+    """The run's value of one speed knob, `key` dotted from the section
+    ("validator.batch_size"); only SPEED_KNOBS are read around the params."""
+    section, _, rest = key.partition(".")
+    if rest not in SPEED_KNOBS.get(section, ()):
+        raise KeyError(f"{key} is not a speed knob: pass it in the rule's params")
+    holder, name = _holder(config[section], rest)
+    return holder[name]
+
+
 def without_speed_knobs(section: str, values: dict[str, Any]) -> dict[str, Any]:
     """`values` of config section `section` without its SPEED_KNOBS (a copy)."""
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    out = _copy(values)
     for key in SPEED_KNOBS[section]:
-        *parents, name = key.split(".")
-        holder = out
-        for parent in parents:
-            holder = holder[parent]
+        holder, name = _holder(out, key)
         holder.pop(name, None)
     return out
 
@@ -51,13 +70,10 @@ def without_speed_knobs(section: str, values: dict[str, Any]) -> dict[str, Any]:
 def with_speed_knobs(section: str, values: dict[str, Any], config: dict[str, Any]) -> dict:
     """`values` (a rule's params) with section `section`'s SPEED_KNOBS put back from the
     run's `config`."""
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    out = _copy(values)
     for key in SPEED_KNOBS[section]:
-        *parents, name = key.split(".")
-        holder, source = out, config[section]
-        for parent in parents:
-            holder, source = holder.setdefault(parent, {}), source[parent]
-        holder[name] = source[name]
+        holder, name = _holder(out, key, create=True)
+        holder[name] = speed_knob(config, f"{section}.{key}")
     return out
 
 
