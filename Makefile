@@ -57,6 +57,7 @@ lint: setup
 	$(BIN)/ruff check src scripts tests
 	$(BIN)/ruff format --check src scripts tests
 	$(BIN)/snakefmt --check Snakefile workflow
+	$(BIN)/lint-imports
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --lint
 
 # Debian packages only the tests need: a real browser (report test) and a real Slurm

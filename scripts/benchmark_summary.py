@@ -4,12 +4,11 @@ from contrastgen.benchmark import summarize
 from contrastgen.rulekit import setup_rule_logging
 
 setup_rule_logging(snakemake)
-settings = snakemake.params.settings
 summarize(
     list(snakemake.input.results),
     list(snakemake.input.tsvs),
-    settings["sample_size"],
-    settings["max_new_tokens"],
+    snakemake.params.sample_size,
+    snakemake.params.max_new_tokens,
     snakemake.params.default_strategy,
     snakemake.output.summary,
     snakemake.output.report,

@@ -3,10 +3,10 @@
 from contrastgen.cache import ItemCache
 from contrastgen.engines import cache_identity, make_backend
 from contrastgen.files import read_jsonl
-from contrastgen.pipeline import Targets, generate
+from contrastgen.pipeline import generate
 from contrastgen.records import mined_by_item
 from contrastgen.rulekit import claim_job_gpus, job_section, setup_rule_logging
-from contrastgen.settings import GenerationSettings, GeneratorSettings
+from contrastgen.settings import GenerationSettings, GeneratorSettings, Targets
 
 setup_rule_logging(snakemake)
 claim = claim_job_gpus(snakemake)  # sets CUDA_VISIBLE_DEVICES before torch uses CUDA
@@ -16,7 +16,7 @@ generate(
     read_jsonl(snakemake.input.work),
     int(snakemake.params.round),
     snakemake.output.candidates,
-    Targets(**snakemake.params.targets),
+    Targets.from_config(snakemake.params.targets),
     make_backend=lambda: make_backend(generator, generation, snakemake.threads, len(claim.ids)),
     params=generation.params(),
     rule_positives=snakemake.params.rule_edits["positives"],

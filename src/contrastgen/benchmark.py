@@ -30,12 +30,12 @@ from resource import RUSAGE_CHILDREN, RUSAGE_SELF
 from typing import Any
 
 from . import prompts
-from .corpus import IngestLimits, check_record, read_corpus
+from .corpus import check_record, read_corpus
 from .engines import make_backend
-from .engines.base import GenParams, Request, stop_marks
-from .engines.transformers_backend import STRATEGIES, StrategyUnavailable
-from .files import read_jsonl, write_figure, write_json, write_jsonl, write_text
-from .settings import BenchmarkSettings, GenerationSettings, GeneratorSettings
+from .engines.base import STRATEGIES, StrategyUnavailable
+from .files import read_benchmark_tsv, read_jsonl, write_figure, write_json, write_jsonl, write_text
+from .generation import GenParams, Request, stop_marks
+from .settings import BenchmarkSettings, GenerationSettings, GeneratorSettings, IngestLimits
 
 log = logging.getLogger(__name__)
 
@@ -254,9 +254,10 @@ def describe_device(device: str) -> str:
 
 
 def read_tsv(path: str | Path) -> dict[str, float]:
-    lines = Path(path).read_text().splitlines()
-    header, row = lines[0].split("\t"), lines[1].split("\t")
-    values = dict(zip(header, row, strict=True))
+    """A benchmark job's wall seconds and peak memory, from its Snakemake benchmark TSV."""
+    values = read_benchmark_tsv(path)
+    if values is None:
+        raise ValueError(f"{path}: a Snakemake benchmark file without its row")
     return {"snakemake_s": float(values["s"]), "snakemake_max_rss_mb": _float(values["max_rss"])}
 
 

@@ -7,12 +7,30 @@ import json
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from . import go_offline, spatial
 from .errors import UserError
-from .files import write_jsonl
-from .validator import DEFAULT_THRESHOLDS, Embedder, Thresholds, decide, resolve_validator_model
+from .files import jsonl_lines, write_jsonl
+from .planner import DEFAULT_BATCH_TOKENS
+from .settings import Settings, read_config_yaml
+from .validator import Embedder, decide, resolve_validator_model
+
+# validator.thresholds a `validate-pairs` flag overrides
+THRESHOLD_FLAGS = (
+    "positive_min_similarity",
+    "negative_min_similarity",
+    "negative_max_similarity",
+    "max_length_ratio",
+)
+
+
+def config_settings(path: Path) -> Settings:
+    """The settings of the config.yaml at `path`."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; name the run's config.yaml with --config")
+    return Settings.from_config(read_config_yaml(path), path.parent)
 
 
 def read_pairs(path: Path) -> list[dict]:
@@ -22,20 +40,9 @@ def read_pairs(path: Path) -> list[dict]:
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     rows = []
-    for lineno, line in enumerate(path.read_bytes().split(b"\n"), start=1):
-        where = f"{path}:{lineno}"
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UserError(f"{where}: invalid UTF-8 at byte {exc.start}") from exc
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise UserError(f"{where}: invalid JSON ({getattr(exc, 'msg', exc)})") from exc
-        if not isinstance(row, dict):
-            raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    for where, row, error in jsonl_lines(path, path.read_bytes().split(b"\n")):
+        if error:
+            raise UserError(f"{where}: {error}")
         missing = {"original", "candidate", "kind"} - set(row)
         if missing:
             raise UserError(f"{where}: missing field(s) {sorted(missing)}")
@@ -50,12 +57,9 @@ def read_pairs(path: Path) -> list[dict]:
 
 def validate_pairs(args: argparse.Namespace) -> int:
     rows = read_pairs(args.input)
-    thresholds = Thresholds(
-        args.positive_min_similarity,
-        args.negative_min_similarity,
-        args.negative_max_similarity,
-        args.max_length_ratio,
-    )
+    thresholds = config_settings(args.config).validator.thresholds
+    given = {k: getattr(args, k) for k in THRESHOLD_FLAGS if getattr(args, k) is not None}
+    thresholds = replace(thresholds, **given)
     embedder = Embedder(resolve_validator_model(args.model), batch_size=args.batch_size)
     sims = embedder.similarities([(r["original"], r["candidate"]) for r in rows])
     out = []
@@ -80,32 +84,22 @@ def validate_pairs(args: argparse.Namespace) -> int:
 
 
 def plan_command(args: argparse.Namespace) -> int:
-    from .planner import DEFAULT_BATCH_TOKENS, PlanError, plan, plan_vllm
+    from .planner import PlanError, place
 
     try:
-        if args.backend == "vllm":
-            result = plan_vllm(
-                args.model,
-                args.gpus,
-                args.gpu_memory,
-                "auto" if args.quantization == "none" else args.quantization,
-                args.dtype,
-                args.batch_tokens or DEFAULT_BATCH_TOKENS,
-                args.gpu_memory_utilization,
-                compute_capability=args.compute_capability,
-            )
-        else:
+        result = place(
+            args.backend,
+            args.model,
+            args.gpus,
+            args.gpu_memory,
+            batch_tokens=args.batch_tokens or DEFAULT_BATCH_TOKENS,
+            quantization=args.quantization,
+            dtype=args.dtype,
             # no --batch-tokens: the planner chooses the budget with the layout
-            result = plan(
-                args.model,
-                args.gpus,
-                args.gpu_memory,
-                args.quantization,
-                args.dtype,
-                args.batch_tokens or DEFAULT_BATCH_TOKENS,
-                choose_budget=args.batch_tokens is None,
-                compute_capability=args.compute_capability,
-            )
+            choose_budget=args.batch_tokens is None,
+            gpu_memory_utilization=args.gpu_memory_utilization,
+            compute_capability=args.compute_capability,
+        )
     except (PlanError, ValueError, OSError) as exc:
         print(f"contrastgen plan: {exc}", file=sys.stderr)
         return 2
@@ -132,14 +126,9 @@ def serve_command(args: argparse.Namespace) -> int:
     """vLLM's OpenAI-compatible server for the config's generator, until Ctrl-C."""
     from urllib.parse import urlsplit
 
-    import yaml
-
     from .engines.vllm_server import start_server
-    from .settings import GeneratorSettings
 
-    if not args.config.is_file():
-        raise UserError(f"{args.config}: no such file")
-    generator = GeneratorSettings.from_config(yaml.safe_load(args.config.read_text())["generator"])
+    generator = config_settings(args.config).generator
     url = urlsplit(generator.server.base_url)
     host, port = url.hostname or "127.0.0.1", url.port or 8000
     server = start_server(generator, host, port, args.max_model_len, args.threads)
@@ -176,11 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     vp.add_argument("output", type=Path, help="JSONL of decisions (written atomically)")
     vp.add_argument("--model", default="embedded", help="sentence-transformers dir or 'embedded'")
     vp.add_argument("--batch-size", type=positive_int, default=64)
-    t = DEFAULT_THRESHOLDS
-    vp.add_argument("--positive-min-similarity", type=float, default=t.positive_min_similarity)
-    vp.add_argument("--negative-min-similarity", type=float, default=t.negative_min_similarity)
-    vp.add_argument("--negative-max-similarity", type=float, default=t.negative_max_similarity)
-    vp.add_argument("--max-length-ratio", type=float, default=t.max_length_ratio)
+    vp.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config.yaml"),
+        help="its validator.thresholds are the defaults of the flags below",
+    )
+    for name in THRESHOLD_FLAGS:
+        vp.add_argument(f"--{name.replace('_', '-')}", type=float, dest=name)
     vp.set_defaults(func=validate_pairs)
 
     pp = sub.add_parser(
@@ -216,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-tokens",
         type=positive_int,
         help="KV-cache tokens of a replica's batch, kept as given (default: the planner "
-        "chooses up to 16384 for transformers; 16384 for vllm)",
+        f"chooses up to {DEFAULT_BATCH_TOKENS} for transformers; {DEFAULT_BATCH_TOKENS} "
+        "for vllm)",
     )
     pp.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm only")
     pp.add_argument("--json", action="store_true", help="print the plan as JSON")

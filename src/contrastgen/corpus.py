@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .files import jsonl_lines
+from .settings import IngestLimits
 
 
 class CorpusFormatError(UserError, ValueError):
@@ -115,6 +117,26 @@ def _one_object_over_many_lines(raw: bytes) -> bool:
         return False
 
 
+def _jsonl_record(where: str, obj: dict[str, Any]) -> SourceRecord:
+    """One corpus line's record: its id, instruction and passthrough fields, or why the
+    line cannot be used."""
+    if "instruction" not in obj and isinstance(obj.get("dialogs"), list):
+        raise CorpusFormatError(
+            f"{where}: an AVDN episode object; an AVDN corpus is one JSON list of "
+            "episodes ([{...}, ...]), not JSONL"
+        )
+    extra = {k: v for k, v in obj.items() if k not in ("id", "instruction")}
+    reserved = [k for k in RESERVED_FIELDS if k in extra]
+    if reserved:
+        error = f"field {reserved[0]!r} is reserved for the output record; rename it"
+        return SourceRecord(None, None, where, error=error)
+    rid = obj.get("id")
+    if rid is not None and not isinstance(rid, str):
+        error = f"'id' must be a string, got {type(rid).__name__} ({json.dumps(rid)[:40]})"
+        return SourceRecord(None, None, where, error=error)
+    return SourceRecord(rid, obj.get("instruction"), where, extra)
+
+
 def _read_jsonl(path: Path, raw: bytes) -> Iterator[SourceRecord]:
     if _one_object_over_many_lines(raw):
         raise CorpusFormatError(
@@ -123,52 +145,12 @@ def _read_jsonl(path: Path, raw: bytes) -> Iterator[SourceRecord]:
         )
     good = 0
     records = []
-    for lineno, line_bytes in enumerate(raw.split(b"\n"), start=1):
-        where = f"{path}:{lineno}"
-        try:
-            line = line_bytes.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            records.append(
-                SourceRecord(None, None, where, error=f"invalid UTF-8 at byte {exc.start}")
-            )
-            continue
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            records.append(SourceRecord(None, None, where, error=f"invalid JSON ({exc.msg})"))
-            continue
-        except RecursionError:
-            records.append(SourceRecord(None, None, where, error="JSON nested too deeply"))
-            continue
-        if not isinstance(obj, dict):
-            records.append(SourceRecord(None, None, where, error="line is not a JSON object"))
-            continue
-        if "instruction" not in obj and isinstance(obj.get("dialogs"), list):
-            raise CorpusFormatError(
-                f"{where}: an AVDN episode object; an AVDN corpus is one JSON list of "
-                "episodes ([{...}, ...]), not JSONL"
-            )
-        good += 1
-        extra = {k: v for k, v in obj.items() if k not in ("id", "instruction")}
-        reserved = [k for k in RESERVED_FIELDS if k in extra]
-        if reserved:
-            records.append(
-                SourceRecord(
-                    None,
-                    None,
-                    where,
-                    error=f"field {reserved[0]!r} is reserved for the output record; rename it",
-                )
-            )
-            continue
-        rid = obj.get("id")
-        if rid is not None and not isinstance(rid, str):
-            error = f"'id' must be a string, got {type(rid).__name__} ({json.dumps(rid)[:40]})"
+    for where, obj, error in jsonl_lines(path, raw.split(b"\n")):
+        if obj is not None:
+            good += 1
+            records.append(_jsonl_record(where, obj))
+        else:
             records.append(SourceRecord(None, None, where, error=error))
-            continue
-        records.append(SourceRecord(rid, obj.get("instruction"), where, extra))
     if good == 0:
         raise CorpusFormatError(
             f"{path}: no line is a JSON object; expected JSONL with 'id' and 'instruction' "
@@ -216,18 +198,6 @@ def has_answer(turn: dict[str, Any]) -> bool:
     question, `answer` missing, null or blank): it is passed over, neither item nor reject."""
     answer = turn.get("answer")
     return not (answer is None or (isinstance(answer, str) and not answer.strip()))
-
-
-@dataclass
-class IngestLimits:
-    min_words: int
-    max_words: int
-
-    @property
-    def max_chars(self) -> int:
-        # A generous 25 characters per allowed word: catches a megabyte "instruction"
-        # with no spaces before it is normalised or tokenised.
-        return 25 * self.max_words
 
 
 def check_record(rec: SourceRecord, limits: IngestLimits) -> tuple[str | None, str | None]:

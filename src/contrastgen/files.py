@@ -15,21 +15,56 @@ from .errors import raise_if_disk_full
 log = logging.getLogger(__name__)
 
 
+def jsonl_lines(
+    path: str | Path, lines: Iterable[bytes]
+) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
+    """The one JSONL parser: (file:line, object, None) for each line that is a JSON
+    object, (file:line, None, why not) for one that is not; blank lines are skipped.
+    What a bad line means is the caller's: a corpus rejects it, the workflow's own files
+    and `validate-pairs` stop at it."""
+    for lineno, raw in enumerate(lines, start=1):
+        where = f"{path}:{lineno}"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield where, None, f"invalid UTF-8 at byte {exc.start}"
+            continue
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield where, None, f"invalid JSON ({exc.msg})"
+            continue
+        except RecursionError:
+            yield where, None, "JSON nested too deeply"
+            continue
+        if isinstance(obj, dict):
+            yield where, obj, None
+        else:
+            yield where, None, f"expected a JSON object, got {type(obj).__name__}"
+
+
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield the records of a JSONL file written by this workflow.
 
     These files are written atomically by `write_jsonl`, so a bad line is a bug or a
     hand edit: it raises with file and line rather than being skipped.
     """
-    path = Path(path)
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
+    with Path(path).open("rb") as fh:
+        for where, obj, error in jsonl_lines(path, fh):
+            if error:
+                raise ValueError(f"{where}: {error}")
+            yield obj
+
+
+def read_benchmark_tsv(path: str | Path) -> dict[str, str] | None:
+    """The one row of a Snakemake `benchmark:` TSV as {column: value} (s, max_rss, ...);
+    None for a file without a row (a job that wrote only the header)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    if len(lines) < 2:
+        return None
+    return dict(zip(lines[0].split("\t"), lines[1].split("\t"), strict=True))
 
 
 def _umask() -> int:

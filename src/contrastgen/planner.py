@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import model_dir_problem
-from .errors import UserError
+from .devices import has_bf16, resolve_dtype
+from .errors import ConfigError, UserError
+from .models import model_dir_problem
 
 GiB = 1024**3
 MiB = 1024**2
@@ -30,8 +31,9 @@ GROUP = 128  # AWQ / GPTQ: one fp16 scale and one 4-bit zero point per group of 
 # Budgets the planner tries when it chooses one (a replica holds at least one batch row
 # of a ~700-token prompt with its answer).
 BUDGET_STEP = 1024
-DEFAULT_BATCH_TOKENS = 16384  # generation.token_budget's default
-BF16_MIN_COMPUTE_CAPABILITY = 8.0  # Ampere; Turing (RTX 2080 Ti, 7.5) has no bf16
+DEFAULT_BATCH_TOKENS = (
+    16384  # the CLI's; config.yaml's generation.token_budget (a test keeps them equal)
+)
 
 
 class PlanError(UserError, ValueError):
@@ -246,22 +248,14 @@ def load_config(model_dir: str | Path | None, config=None):
     )
 
 
-def resolve_plan_dtype(dtype: str, config, compute_capability: float | None = None) -> str:
-    """`auto`: the checkpoint's bfloat16 where the card has bf16, else float16. A card
-    below compute capability 8.0 (pre-Ampere: the RTX 2080 Ti is 7.5) has no bf16; an
-    unknown card (None) is assumed to have it."""
-    no_bf16 = compute_capability is not None and compute_capability < BF16_MIN_COMPUTE_CAPABILITY
-    if dtype == "auto":
-        configured = str(getattr(config, "dtype", None) or getattr(config, "torch_dtype", ""))
-        return "bfloat16" if "bfloat16" in configured and not no_bf16 else "float16"
-    if dtype == "bfloat16" and no_bf16:
-        raise PlanError(
-            f"dtype bfloat16 on a GPU of compute capability {compute_capability}, which has no "
-            "bf16 (pre-Ampere, e.g. RTX 2080 Ti): use float16 or auto"
-        )
-    if dtype not in DTYPE_BYTES:
-        raise PlanError(f"dtype must be auto or one of {sorted(DTYPE_BYTES)}, not {dtype!r}")
-    return dtype
+def plan_dtype(dtype: str, backend: str, compute_capability: float | None) -> str:
+    """generator.dtype on the planned GPUs (devices.resolve_dtype); a card not seen
+    (None: no nvidia-smi here, as on a Slurm submit host) is assumed to have bf16."""
+    bf16 = compute_capability is None or has_bf16(compute_capability)
+    try:
+        return resolve_dtype(dtype, "cuda", backend, bf16)
+    except ConfigError as exc:
+        raise PlanError(f"{exc} (the GPUs' compute capability: {compute_capability})") from exc
 
 
 def plan(
@@ -270,7 +264,7 @@ def plan(
     gpu_memory: str | int = "80GiB",
     quantization: str = "none",
     dtype: str = "auto",
-    batch_tokens: int = 16384,
+    batch_tokens: int = DEFAULT_BATCH_TOKENS,
     config=None,
     model=None,
     choose_budget: bool = False,
@@ -289,7 +283,7 @@ def plan(
     if quantization not in QUANTIZATIONS:
         raise PlanError(f"quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
     config = load_config(model_dir, config)
-    dtype = resolve_plan_dtype(dtype, config, compute_capability)
+    dtype = plan_dtype(dtype, "transformers", compute_capability)
     if model is None:
         model = _meta_model(config)
     fixed = None
@@ -534,7 +528,7 @@ def plan_vllm(
     gpu_memory: str | int = "80GiB",
     quantization: str = "auto",
     dtype: str = "auto",
-    batch_tokens: int = 16384,
+    batch_tokens: int = DEFAULT_BATCH_TOKENS,
     gpu_memory_utilization: float = 0.9,
     config=None,
     model=None,
@@ -560,7 +554,7 @@ def plan_vllm(
             f"quantization for vllm must be auto or one of {VLLM_QUANTIZATIONS}, not "
             f"{quantization!r} (bitsandbytes 8bit/4bit is the transformers backend's)"
         )
-    dtype = resolve_plan_dtype(dtype, config, compute_capability)
+    dtype = plan_dtype(dtype, "vllm", compute_capability)
     if model is None:
         model = _meta_model(config)
     sizes, _, _ = weight_bytes_of(model, quantization, DTYPE_BYTES[dtype])
@@ -625,4 +619,43 @@ def plan_vllm(
         chosen=chosen,
         others=others,
         note=note,
+    )
+
+
+def place(
+    backend: str,
+    model_dir: str | Path,
+    gpus: int,
+    gpu_memory: str | int,
+    *,
+    batch_tokens: int,
+    quantization: str = "none",
+    dtype: str = "auto",
+    choose_budget: bool = False,
+    gpu_memory_utilization: float = 0.9,
+    compute_capability: float | None = None,
+) -> Placement | VllmPlacement:
+    """The layout for `backend`: vLLM's tensor x pipeline parallel (quantization none
+    there means the checkpoint's own), else transformers' packing of layers, where
+    `choose_budget` lets the planner pick the token budget up to `batch_tokens`."""
+    if backend == "vllm":
+        return plan_vllm(
+            model_dir,
+            gpus,
+            gpu_memory,
+            "auto" if quantization == "none" else quantization,
+            dtype,
+            batch_tokens,
+            gpu_memory_utilization,
+            compute_capability=compute_capability,
+        )
+    return plan(
+        model_dir,
+        gpus,
+        gpu_memory,
+        quantization,
+        dtype,
+        batch_tokens,
+        choose_budget=choose_budget,
+        compute_capability=compute_capability,
     )

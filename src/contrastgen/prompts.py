@@ -231,7 +231,7 @@ def first_tag(need_positives: int, need_negatives: int) -> str:
 
 def render_prompt(tokenizer, instruction: str, feedback: list[str] | None, prefill: str) -> str:
     """The full prompt text: chat template plus the pre-filled first tag."""
-    from .engines.base import render_chat
+    from .generation import render_chat
 
     return render_chat(tokenizer, build_messages(instruction, feedback), prefill)
 

@@ -11,8 +11,10 @@ Each stage reads the previous stage's JSONL with `from_json` and writes its own 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from .settings import Settings
 
 KINDS = ("positive", "negative")
 UNPARSED = "unparsed"  # the kind of an answer from which no candidate could be read
@@ -266,13 +268,9 @@ class ItemState:
     status: str = "failed"
 
     @classmethod
-    def start(cls, item: IngestItem) -> ItemState:
-        """An ingested item before round 0: nothing yet."""
-        from . import spatial
-
-        return cls(
-            item.item, item.instruction, item.members, spatial.extract(item.instruction).to_json()
-        )
+    def start(cls, item: IngestItem, features: dict[str, Any]) -> ItemState:
+        """An ingested item before round 0, with its instruction's spatial `features`."""
+        return cls(item.item, item.instruction, item.members, features)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -303,14 +301,6 @@ class ItemState:
             data["completed_round"],
             data.get("status", "failed"),
         )
-
-
-def round_input(records, round_: int) -> list[ItemState]:
-    """What round `round_` starts from: the ingest shard (round 0) or the previous
-    round's validate states."""
-    if round_ == 0:
-        return [ItemState.start(IngestItem.from_json(r)) for r in records]
-    return [ItemState.from_json(r) for r in records]
 
 
 @dataclass
@@ -368,6 +358,25 @@ class OutputRecord:
             "candidates": [c.to_json() for c in self.candidates],
             "made_by": self.made_by,
         }
+
+
+def made_by_names(settings: Settings) -> dict[str, Any]:
+    """made_by's arguments for a run's settings: readable model names, no machine paths
+    (a rule's params, so that a new model or threshold rebuilds the records)."""
+    from pathlib import Path
+
+    generator = settings.generator
+    validator = settings.validator
+    return {
+        "generator_model": generator.server.model
+        if settings.uses_server
+        else Path(generator.model).name,
+        "backend": generator.backend,
+        "validator_model": "all-MiniLM-L6-v2 (embedded)"
+        if validator.model == "embedded"
+        else Path(validator.model).name,
+        "thresholds": asdict(validator.thresholds),
+    }
 
 
 def made_by(

@@ -1,17 +1,21 @@
-"""config.yaml's sections as frozen, typed settings: built once from the validated config
-(`from_config`) and handed to the library, which never reads a raw config dict.
+"""config.yaml's sections as frozen, typed settings: built from the validated config
+(`Settings.from_config` for the whole tree, `<Section>.from_config` for the section a
+rule's params carry) and handed to the library, which never reads a raw config dict.
 
-The schema (workflow/schemas/config.schema.yaml) checks every value; these types name
-them. The lists the schema enumerates (backends, strategies, server APIs, quantizations)
-are the code's own registries, and tests/unit/test_records.py keeps them equal.
+config.yaml holds every default and the schema (workflow/schemas/config.schema.yaml)
+requires and checks every key, so these types carry no defaults of their own: they name
+the values. The lists the schema enumerates (backends, strategies, server APIs,
+quantizations) are the code's own registries, and tests/unit/test_records.py keeps them
+equal.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
-from .engines.base import GenParams
+from .generation import GenParams
 
 
 def _from(cls, data: dict[str, Any], **nested):
@@ -82,10 +86,10 @@ class VllmSettings:
     """generator.vllm: the vllm backend's engine."""
 
     python: str
-    enforce_eager: bool = True
-    cpu_kv_cache_gib: float = 4.0
-    gpu_memory_utilization: float = 0.9
-    compile_cache: str | None = None
+    enforce_eager: bool
+    cpu_kv_cache_gib: float
+    gpu_memory_utilization: float
+    compile_cache: str | None
     # From the GPU plan (gpus_per_job: auto); None: tensor parallel over the job's GPUs.
     tensor_parallel: int | None = None
     pipeline_parallel: int | None = None
@@ -97,12 +101,12 @@ class ServerSettings:
 
     base_url: str
     model: str
-    api: str = "completions"
-    api_key_env: str | None = None
-    max_concurrency: int = 32
-    timeout_s: float = 600.0
-    retries: int = 5
-    retry_backoff_s: float = 1.0
+    api: str
+    api_key_env: str | None
+    max_concurrency: int
+    timeout_s: float
+    retries: int
+    retry_backoff_s: float
 
     def api_key(self) -> str | None:
         """The key from the environment variable the config names (never the config)."""
@@ -128,26 +132,39 @@ class GeneratorSettings:
     model: str
     vllm: VllmSettings
     server: ServerSettings
-    backend: str = "transformers"
-    device: str = "auto"
-    dtype: str = "auto"
-    quantization: str = "none"
-    attn_implementation: str | None = None
-    gpus_per_job: int | str = 1
-    gpu_memory: str = "auto"
-    gpu_lock_dir: str = "/tmp/contrastgen-gpu-locks"
-    threads: int = 1
+    backend: str
+    device: str
+    dtype: str
+    quantization: str
+    attn_implementation: str | None
+    gpus_per_job: int | str
+    gpu_memory: str
+    gpu_lock_dir: str
+    threads: int
 
     @classmethod
-    def from_config(cls, generator: dict[str, Any]) -> GeneratorSettings:
+    def from_config(
+        cls, generator: dict[str, Any], project_dir: str | Path | None = None
+    ) -> GeneratorSettings:
+        """`project_dir`: where a relative generator.vllm.python lives (`make setup-vllm`
+        puts the environment in the project, wherever the run's working directory is)."""
         server = dict(generator["server"])
         server["base_url"] = server["base_url"].rstrip("/")
+        vllm = dict(generator["vllm"])
+        if project_dir is not None and not Path(vllm["python"]).is_absolute():
+            vllm["python"] = str(Path(project_dir) / vllm["python"])
         return _from(
             cls,
             generator,
-            vllm=_from(VllmSettings, generator["vllm"]),
+            vllm=_from(VllmSettings, vllm),
             server=_from(ServerSettings, server),
         )
+
+    @property
+    def needs_local_model(self) -> bool:
+        """Whether generator.model must be a local model directory: always but with a
+        server whose chat endpoint renders the prompts itself."""
+        return not (self.backend == "openai" and self.server.api == "chat")
 
     def but(self, **changes) -> GeneratorSettings:
         """A copy with `changes`; `vllm=` / `server=` take dicts of their own changes."""
@@ -166,10 +183,10 @@ class GenerationSettings:
     top_p: float
     samples_per_prompt: int
     seed: int
-    strategy: str = "bucketed"
-    prefix_cache: bool = True
-    batch_size: int = 32
-    token_budget: int = 16384
+    strategy: str
+    prefix_cache: bool
+    batch_size: int
+    token_budget: int
 
     @classmethod
     def from_config(cls, generation: dict[str, Any]) -> GenerationSettings:
@@ -213,3 +230,153 @@ class BenchmarkSettings:
             strategies=tuple(benchmark["strategies"]),
             sampled_strategies=tuple(benchmark["sampled_strategies"]),
         )
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """ingest.min_words / max_words: which instructions are usable."""
+
+    min_words: int
+    max_words: int
+
+    @property
+    def max_chars(self) -> int:
+        # A generous 25 characters per allowed word: catches a megabyte "instruction"
+        # with no spaces before it is normalised or tokenised.
+        return 25 * self.max_words
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """ingest: the shards, the limits and what a bad corpus record does."""
+
+    shards: int
+    limits: IngestLimits
+    on_bad_record: str
+
+    @classmethod
+    def from_config(cls, ingest: dict[str, Any]) -> IngestSettings:
+        return cls(
+            ingest["shards"],
+            IngestLimits(ingest["min_words"], ingest["max_words"]),
+            ingest["on_bad_record"],
+        )
+
+
+@dataclass(frozen=True)
+class Targets:
+    """targets: accepted positives and negatives an item is complete with."""
+
+    positives: int
+    negatives: int
+
+    @classmethod
+    def from_config(cls, targets: dict[str, Any]) -> Targets:
+        return _from(cls, targets)
+
+
+@dataclass(frozen=True)
+class RuleEdits:
+    """positives / negatives: round 0's rule-made candidates and corpus-mined negatives."""
+
+    rule_based: bool
+    rule_based_per_item: int
+    corpus_mined: bool = False  # negatives only
+    corpus_mined_per_item: int = 0
+
+    @property
+    def per_item(self) -> int:
+        """Rule-made candidates per item in round 0 (0 when rule_based is off)."""
+        return self.rule_based_per_item if self.rule_based else 0
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> RuleEdits:
+        return _from(cls, section)
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """refine: the rounds after round 0 and their sampling."""
+
+    max_rounds: int
+    temperature: float
+    samples_per_prompt: int
+
+    @classmethod
+    def from_config(cls, refine: dict[str, Any]) -> RefineSettings:
+        return _from(cls, refine)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """validator.thresholds: what an accepted candidate must score."""
+
+    positive_min_similarity: float
+    negative_min_similarity: float
+    negative_max_similarity: float
+    max_length_ratio: float
+    # A positive must differ from the original by at least this many words (word-level
+    # edit distance); 1 keeps every rewording, higher drops trivial ones.
+    positive_min_word_edits: int
+
+    @classmethod
+    def from_config(cls, thresholds: dict[str, Any]) -> Thresholds:
+        return _from(cls, thresholds)
+
+
+@dataclass(frozen=True)
+class ValidatorSettings:
+    """validator: the embedding model, its batch size and the thresholds."""
+
+    model: str
+    batch_size: int
+    thresholds: Thresholds
+
+    @classmethod
+    def from_config(cls, validator: dict[str, Any]) -> ValidatorSettings:
+        return _from(cls, validator, thresholds=Thresholds.from_config(validator["thresholds"]))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole validated config.yaml, typed."""
+
+    corpus: str
+    cache_dir: str
+    ingest: IngestSettings
+    targets: Targets
+    positives: RuleEdits
+    negatives: RuleEdits
+    refine: RefineSettings
+    generator: GeneratorSettings
+    generation: GenerationSettings
+    validator: ValidatorSettings
+    benchmark: BenchmarkSettings
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], project_dir: str | Path | None = None) -> Settings:
+        return cls(
+            corpus=config["corpus"],
+            cache_dir=config["cache"]["dir"],
+            ingest=IngestSettings.from_config(config["ingest"]),
+            targets=Targets.from_config(config["targets"]),
+            positives=RuleEdits.from_config(config["positives"]),
+            negatives=RuleEdits.from_config(config["negatives"]),
+            refine=RefineSettings.from_config(config["refine"]),
+            generator=GeneratorSettings.from_config(config["generator"], project_dir),
+            generation=GenerationSettings.from_config(config["generation"]),
+            validator=ValidatorSettings.from_config(config["validator"]),
+            benchmark=BenchmarkSettings.from_config(config["benchmark"]),
+        )
+
+    @property
+    def uses_server(self) -> bool:
+        """Whether generation goes to a running server (generator.backend: openai)."""
+        return self.generator.backend == "openai"
+
+
+def read_config_yaml(path: str | Path) -> dict[str, Any]:
+    """A config.yaml as the workflow reads it (the CLI's and the tests' defaults)."""
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import content, dialogue, spatial
 from .corpus import normalise
 from .prompts import few_shot_copy
+from .settings import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -20,27 +20,6 @@ _META = re.compile(
     r"here(?:'s| is| are)|as an ai|i (?:can(?:not|'t)?|will|would)|sure[,!]|"
     r"original|sentence|version|example)\b",
     re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    positive_min_similarity: float
-    negative_min_similarity: float
-    negative_max_similarity: float
-    max_length_ratio: float
-    # A positive must differ from the original by at least this many words (word-level
-    # edit distance); 1 keeps every rewording, higher drops trivial ones.
-    positive_min_word_edits: int = 1
-
-
-# The CLI's defaults; config.yaml carries the same values (a test keeps them equal).
-DEFAULT_THRESHOLDS = Thresholds(
-    positive_min_similarity=0.65,
-    negative_min_similarity=0.6,
-    negative_max_similarity=0.999,
-    max_length_ratio=2.5,
-    positive_min_word_edits=1,
 )
 
 

@@ -72,10 +72,11 @@ def main() -> int:
         print("gpu-check: no CUDA GPU on this machine; nothing measured", file=sys.stderr)
         return 2
     from contrastgen import prompts
-    from contrastgen.corpus import IngestLimits, check_record, read_corpus
-    from contrastgen.engines.base import GenParams, render_chat
+    from contrastgen.corpus import check_record, read_corpus
     from contrastgen.engines.transformers_backend import BatchLimits, Engine, run_strategy
+    from contrastgen.generation import GenParams, render_chat
     from contrastgen.planner import plan
+    from contrastgen.settings import IngestLimits
 
     tmp = Path(tempfile.mkdtemp(prefix="gpu-check-"))
     started = time.perf_counter()

@@ -14,10 +14,11 @@ import pytest
 import yaml
 
 from contrastgen.config import config_problems
-from contrastgen.corpus import CorpusFormatError, IngestLimits, read_corpus
+from contrastgen.corpus import CorpusFormatError, read_corpus
 from contrastgen.files import read_jsonl, write_jsonl
-from contrastgen.pipeline import ingest, merge
-from contrastgen.records import IngestItem, ItemState, made_by
+from contrastgen.pipeline import ingest, merge, start_state
+from contrastgen.records import IngestItem, made_by
+from contrastgen.settings import IngestLimits, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,7 +72,7 @@ def test_ids_differing_only_in_case_keep_their_own_instruction(tmp_path):
     data = lines({"id": "a", "instruction": TEXT}, {"id": "b", "instruction": TEXT.upper()})
     summary, items, _ = run_ingest(tmp_path, data)
     assert summary["items"] == 1  # generated once...
-    state = ItemState.start(IngestItem.from_json(items[0])).to_json()
+    state = start_state(IngestItem.from_json(items[0])).to_json()
     state["status"] = "failed"
     write_jsonl(tmp_path / "state.jsonl", [state])
     write_jsonl(tmp_path / "cand.jsonl", [])
@@ -154,8 +155,12 @@ def schema():
     return yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 
 
+def problems(config):
+    return list(config_problems(Settings.from_config(config)))
+
+
 def test_settings_that_cannot_work_together_are_named():
-    assert list(config_problems(base_config())) == []
+    assert problems(base_config()) == []
     cases = [
         (("ingest", "min_words"), 90, "ingest.min_words (90) is larger than ingest.max_words"),
         (("validator", "thresholds", "negative_min_similarity"), 0.999, "negative_min_similarity"),
@@ -167,11 +172,11 @@ def test_settings_that_cannot_work_together_are_named():
         for key in path[:-1]:
             node = node[key]
         node[path[-1]] = value
-        (problem,) = config_problems(config)
+        (problem,) = problems(config)
         assert message in problem
     config = base_config()
     config["targets"] = {"positives": 0, "negatives": 0}
-    assert list(config_problems(config)) == [
+    assert problems(config) == [
         "targets.positives and targets.negatives are both 0: nothing to generate"
     ]
 
@@ -284,7 +289,8 @@ def test_a_record_with_an_unparsed_answer_follows_the_record_schema(tmp_path):
     record_schema = yaml.safe_load((REPO / "workflow/schemas/record.schema.yaml").read_text())
     data = lines({"id": "a", "instruction": TEXT})
     _, items, _ = run_ingest(tmp_path, data)
-    from contrastgen.pipeline import Targets, validate
+    from contrastgen.pipeline import validate
+    from contrastgen.settings import Targets
 
     (tmp_path / "cand.jsonl").write_text(
         json.dumps(

@@ -1,8 +1,10 @@
 """The content check: every content word kept or replaced by an equivalent, none added."""
 
+from config_defaults import THRESHOLDS
+
 from contrastgen import content
 from contrastgen.spatial import extract
-from contrastgen.validator import DEFAULT_THRESHOLDS, decide
+from contrastgen.validator import decide
 
 
 def test_synonyms_spellings_and_clock_phrasing_are_the_same_word():
@@ -27,7 +29,7 @@ def test_words_outside_the_spatial_lexicon_count():
     assert {"entryway", "dormer", "nearest"} <= set(dropped)
     assert extract(original).values["landmark"] == ("shed",)  # the lexicon sees only this
     decision = decide(original, "Land on the terminal nearest the shed.", "positive", 0.9,
-                      DEFAULT_THRESHOLDS)  # fmt: skip
+                      THRESHOLDS)  # fmt: skip
     assert not decision["valid"]
     assert {"code": "content_dropped", "words": ["dormer", "entryway"]} in decision["reasons"]
 
@@ -36,22 +38,22 @@ def test_one_hour_is_a_clock_position_not_a_time():
     original = "follow the 1 hour direction and land on the red roof"
     assert extract(original).values["clock"] == (1,)
     decision = decide(original, "Follow it and you will reach the red roof in 1 hour.",
-                      "positive", 0.9, DEFAULT_THRESHOLDS)  # fmt: skip
+                      "positive", 0.9, THRESHOLDS)  # fmt: skip
     assert not decision["valid"]
 
 
 def test_an_added_sentence_is_an_addition():
     original = "go to the white house at your 11 o'clock"
     decision = decide(original, "Go to the white house at your 11 o'clock. Land on the lawn.",
-                      "positive", 0.9, DEFAULT_THRESHOLDS)  # fmt: skip
+                      "positive", 0.9, THRESHOLDS)  # fmt: skip
     assert {r["code"] for r in decision["reasons"]} >= {"landmark_added"}
     decision = decide(original, "Go to the white house at your 11 o'clock, slowly and safely.",
-                      "positive", 0.9, DEFAULT_THRESHOLDS)  # fmt: skip
+                      "positive", 0.9, THRESHOLDS)  # fmt: skip
     assert {"code": "content_added", "words": ["safely", "slowly"]} in decision["reasons"]
 
 
 def test_the_order_of_steps_is_a_fact():
     original = "keep moving forward until the end of the road, then turn left."
     decision = decide(original, "Turn left, then keep moving forward until the end of the road.",
-                      "positive", 0.9, DEFAULT_THRESHOLDS)  # fmt: skip
+                      "positive", 0.9, THRESHOLDS)  # fmt: skip
     assert [r["code"] for r in decision["reasons"]] == ["order_changed"]

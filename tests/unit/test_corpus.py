@@ -4,7 +4,6 @@ import pytest
 
 from contrastgen.corpus import (
     CorpusFormatError,
-    IngestLimits,
     item_id,
     normalise,
     read_corpus,
@@ -12,6 +11,7 @@ from contrastgen.corpus import (
 )
 from contrastgen.files import read_jsonl
 from contrastgen.pipeline import BadRecordError, ingest
+from contrastgen.settings import IngestLimits
 
 LIMITS = IngestLimits(min_words=3, max_words=30)
 

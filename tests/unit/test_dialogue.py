@@ -2,9 +2,10 @@
 (an LLM positive that adds a correction, an affirmation, drops the yes / no, narrates)."""
 
 import pytest
+from config_defaults import THRESHOLDS
 
 from contrastgen import dialogue
-from contrastgen.validator import DEFAULT_THRESHOLDS, decide
+from contrastgen.validator import decide
 
 
 def acts(text: str) -> dict:
@@ -76,14 +77,14 @@ ORIGINAL = "Destination is the gray shed at your two o'clock."
     ],
 )  # fmt: skip
 def test_a_positive_that_changes_an_act_is_rejected_with_its_reason(original, candidate, code):
-    decision = decide(original, candidate, "positive", 0.9, DEFAULT_THRESHOLDS)
+    decision = decide(original, candidate, "positive", 0.9, THRESHOLDS)
     assert not decision["valid"]
     assert code in [r["code"] for r in decision["reasons"]], decision["reasons"]
 
 
 def test_a_negative_may_flip_one_act_but_not_two():
     original = "yes you are on the right way, go forward and land on the red house."
-    one = decide(original, original.replace("yes", "no", 1), "negative", 0.95, DEFAULT_THRESHOLDS)
+    one = decide(original, original.replace("yes", "no", 1), "negative", 0.95, THRESHOLDS)
     assert one["valid"], one["reasons"]
     assert one["reasons"] == [{"code": "polarity_changed", "from": "yes", "to": "no"}]
     two = decide(
@@ -91,6 +92,6 @@ def test_a_negative_may_flip_one_act_but_not_two():
         original.replace("yes", "no", 1).replace("right way", "wrong way"),
         "negative",
         0.95,
-        DEFAULT_THRESHOLDS,
+        THRESHOLDS,
     )
     assert [r["code"] for r in two["reasons"]][:1] == ["several_changes"]

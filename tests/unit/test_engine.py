@@ -15,7 +15,7 @@ from contrastgen.engines.transformers_backend import (
 )
 from contrastgen.errors import ConfigError
 from contrastgen.prompts import render_prompt
-from contrastgen.settings import GenerationSettings, GeneratorSettings
+from contrastgen.settings import GeneratorSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -115,7 +115,7 @@ def test_samples_per_prompt_and_eos_stop(engines):
 
 
 def test_a_stop_tag_ends_its_rows_at_the_negative_line_and_only_those(engines):
-    from contrastgen.engines.base import Metrics, stop_marks
+    from contrastgen.generation import Metrics, stop_marks
     from contrastgen.prompts import parse_output
 
     engine = engines[True]
@@ -171,7 +171,7 @@ def test_quantization_on_cpu_is_refused_naming_the_key():
 
 
 def test_cuda_on_a_host_without_a_gpu_is_a_config_error():
-    from contrastgen.engines.transformers_backend import resolve_device
+    from contrastgen.devices import resolve_device
 
     assert not torch.cuda.is_available()  # this suite runs on CPU hosts
     with pytest.raises(ConfigError, match="generator.device is 'cuda' but torch sees no CUDA"):
@@ -179,9 +179,11 @@ def test_cuda_on_a_host_without_a_gpu_is_a_config_error():
 
 
 def test_dtype_and_attention_are_part_of_the_generation_cache_key(generator_dir):
+    from config_defaults import SETTINGS
+
     from contrastgen.engines import cache_identity as generation_cache_context
 
-    generation = GenerationSettings(
+    generation = SETTINGS.generation.but(
         max_new_tokens=8, temperature=0.4, top_p=0.9, seed=1, samples_per_prompt=1
     )
     config = yaml.safe_load((REPO / "config.yaml").read_text())["generator"]
@@ -200,13 +202,27 @@ def test_dtype_and_attention_are_part_of_the_generation_cache_key(generator_dir)
 
 def test_bf16_on_a_gpu_without_it_is_refused(monkeypatch):
     # Test double: no pre-Ampere GPU here, so torch is told this card lacks bf16.
-    from contrastgen.engines.transformers_backend import resolve_dtype
+    from contrastgen.devices import resolve_dtype
 
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     with pytest.raises(ConfigError, match="generator.dtype is bfloat16 but this GPU"):
         resolve_dtype("bfloat16", "cuda")
-    assert resolve_dtype("auto", "cuda") == torch.float16
-    assert resolve_dtype("auto", "cpu") == torch.float32
+    assert resolve_dtype("auto", "cuda") == "float16"
+    assert resolve_dtype("auto", "cpu") == "float32"
+
+
+def test_auto_dtype_is_one_answer_for_backends_and_planner():
+    """`auto` is resolved in devices alone: the planner sizes what the backend loads."""
+    from contrastgen.devices import resolve_dtype
+    from contrastgen.planner import plan_dtype
+
+    for backend in ("transformers", "vllm"):
+        for cc, bf16 in ((7.5, False), (8.0, True), (9.0, True)):
+            assert plan_dtype("auto", backend, cc) == resolve_dtype("auto", "cuda", backend, bf16)
+    assert resolve_dtype("auto", "cpu", "vllm") == "bfloat16"  # vLLM's CPU kernels
+    assert resolve_dtype("auto", "cpu", "transformers") == "float32"
+    with pytest.raises(ConfigError, match="generator.dtype must be auto or one of"):
+        resolve_dtype("fp8", "cpu")
 
 
 def test_a_prompt_larger_than_the_token_budget_is_an_error_naming_the_key():

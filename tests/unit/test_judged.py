@@ -3,8 +3,10 @@ meets the issue's bar, positives and negatives each."""
 
 from collections import Counter
 
+from config_defaults import THRESHOLDS
+
 from contrastgen import judged
-from contrastgen.validator import DEFAULT_THRESHOLDS, decide
+from contrastgen.validator import decide
 
 
 def test_the_judged_set_has_its_shape():
@@ -31,7 +33,7 @@ def test_validator_meets_the_bar_on_the_held_out_pairs(embedder):
     scores = judged.score(
         pairs,
         lambda p: decide(
-            p.original, p.candidate, p.kind, sims[(p.original, p.candidate)], DEFAULT_THRESHOLDS
+            p.original, p.candidate, p.kind, sims[(p.original, p.candidate)], THRESHOLDS
         )["valid"],
     )
     for kind, s in scores.items():

@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from contrastgen.validator import DEFAULT_THRESHOLDS, decide
+from config_defaults import THRESHOLDS
+
+from contrastgen.validator import decide
 
 DATA = Path(__file__).parents[1] / "data" / "labelled_pairs.jsonl"
 
@@ -29,7 +31,7 @@ def test_validator_agrees_with_labels_per_kind(embedder):
     sims = embedder.similarities([(r["original"], r["candidate"]) for r in rows])
     agree = {"positive": [], "negative": []}
     for row, sim in zip(rows, sims, strict=True):
-        decision = decide(row["original"], row["candidate"], row["kind"], sim, DEFAULT_THRESHOLDS)
+        decision = decide(row["original"], row["candidate"], row["kind"], sim, THRESHOLDS)
         agree[row["kind"]].append(decision["valid"] == row["label"])
     for kind, hits in agree.items():
         assert sum(hits) / len(hits) >= 0.9, (kind, sum(hits), len(hits))
@@ -71,3 +73,31 @@ def test_validate_pairs_cli_names_the_bad_line(tmp_path):
     assert proc.returncode != 0
     assert "in.jsonl:2: missing field(s) ['candidate']" in proc.stderr
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_validate_pairs_takes_its_thresholds_from_the_config_and_flags(tmp_path):
+    """The thresholds have one home, config.yaml: `--config` names it, a flag overrides
+    one value."""
+    import yaml
+    from config_defaults import CONFIG
+
+    positive = next(r for r in load() if r["kind"] == "positive" and r["label"])
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({k: positive[k] for k in ("original", "candidate", "kind")}) + "\n")
+    strict = {**CONFIG, "validator": {**CONFIG["validator"]}}
+    strict["validator"]["thresholds"] = {**THRESHOLDS.__dict__, "positive_min_similarity": 1.01}
+    config = tmp_path / "strict.yaml"
+    config.write_text(yaml.safe_dump(strict))
+    cli = Path(sys.executable).parent / "contrastgen"
+
+    def valid(*flags) -> bool:
+        out = tmp_path / "out.jsonl"
+        proc = subprocess.run(
+            [cli, "validate-pairs", src, out, *flags], capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(out.read_text())["valid"]
+
+    assert valid()  # the shipped config.yaml (the working directory's)
+    assert not valid("--config", config)
+    assert valid("--config", config, "--positive-min-similarity", "0.5")

@@ -1,12 +1,13 @@
 """Corpus-mined negatives with the real embedded validator model."""
 
 import torch
+from config_defaults import THRESHOLDS
 
 from contrastgen import spatial
 from contrastgen.files import read_jsonl, write_jsonl
 from contrastgen.mining import mine_negatives, nearest, replaces_a_fact
 from contrastgen.pipeline import mine
-from contrastgen.validator import DEFAULT_THRESHOLDS, decide
+from contrastgen.validator import decide
 
 TEXTS = [
     "turn to your 5 o'clock and fly to the white house next to the road",
@@ -44,7 +45,7 @@ def test_mined_negatives_are_the_nearest_other_items_that_replace_a_fact(embedde
     assert all(c["donor"] not in ("i2", "i4") for c in first)
     # the nearest one is also what the validator accepts, at the default thresholds
     sim = embedder.similarities([(TEXTS[0], TEXTS[1])])[0]
-    assert decide(TEXTS[0], TEXTS[1], "negative", sim, DEFAULT_THRESHOLDS)["valid"]
+    assert decide(TEXTS[0], TEXTS[1], "negative", sim, THRESHOLDS)["valid"]
 
 
 def test_mine_writes_one_file_per_shard_and_looks_across_shards(tmp_path, embedder):

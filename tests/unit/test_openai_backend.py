@@ -8,14 +8,15 @@ import time
 import urllib.request
 
 import pytest
+from config_defaults import SETTINGS
 from vllm_servers import free_port, served_requests
 
 from contrastgen.engines import cache_identity, make_backend
-from contrastgen.engines.base import GenParams, Request, stop_marks
 from contrastgen.engines.openai_backend import ServerError
 from contrastgen.errors import ConfigError
+from contrastgen.generation import GenParams, Request, stop_marks
 from contrastgen.prompts import build_messages, parse_output
-from contrastgen.settings import GenerationSettings, GeneratorSettings
+from contrastgen.settings import GeneratorSettings
 
 INSTRUCTIONS = [
     "Turn to your 4 o'clock and go straight until you see the red roof house.",
@@ -34,7 +35,7 @@ def requests(budget=None, tag="NEGATIVE"):
     ]
 
 
-GENERATION = GenerationSettings(
+GENERATION = SETTINGS.generation.but(
     max_new_tokens=96, temperature=0.4, top_p=0.95, seed=1, samples_per_prompt=3
 )
 

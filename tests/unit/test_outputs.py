@@ -6,12 +6,13 @@ import sys
 
 import pyarrow.parquet as pq
 
-from contrastgen.corpus import IngestLimits, is_avdn
+from contrastgen.corpus import is_avdn
 from contrastgen.export import export_avdn, export_parquet
 from contrastgen.files import read_jsonl, write_jsonl
-from contrastgen.pipeline import ingest, merge
-from contrastgen.records import IngestItem, ItemState, made_by
+from contrastgen.pipeline import ingest, merge, start_state
+from contrastgen.records import IngestItem, made_by
 from contrastgen.report import run_summary, write_report_files
+from contrastgen.settings import IngestLimits
 
 EPISODES = [
     {
@@ -42,7 +43,7 @@ def finished_run(tmp_path, corpus):
     ingest(corpus, [shard], tmp_path / "rejected.jsonl", IngestLimits(3, 80))
     states = []
     for item in read_jsonl(shard):
-        state = ItemState.start(IngestItem.from_json(item)).to_json()
+        state = start_state(IngestItem.from_json(item)).to_json()
         state["status"] = "failed"
         if "north" in state["instruction"]:
             text = "fly north toward the building with the red roof"

@@ -1,13 +1,14 @@
 """generate/validate with the per-item cache, and model output that is garbage."""
 
 import pytest
+from config_defaults import THRESHOLDS
 
 from contrastgen.cache import ItemCache
-from contrastgen.engines.base import Generation, GenParams, Metrics, stop_marks
 from contrastgen.files import read_jsonl
-from contrastgen.pipeline import Targets, generate, validate
-from contrastgen.records import IngestItem, ItemState
-from contrastgen.validator import DEFAULT_THRESHOLDS, Thresholds
+from contrastgen.generation import Generation, GenParams, Metrics, stop_marks
+from contrastgen.pipeline import generate, start_state, validate
+from contrastgen.records import IngestItem
+from contrastgen.settings import Targets, Thresholds
 
 TARGETS = Targets(positives=2, negatives=1)
 WORK = [
@@ -88,7 +89,7 @@ def test_generate_checkpoints_per_batch_and_a_rerun_is_served_from_the_cache(tmp
 
     # Another model or round is another question: nothing may come from the cache.
     # (round 1 starts from states: the same items with nothing validated yet)
-    states = [ItemState.start(IngestItem.from_json(w)).to_json() for w in WORK]
+    states = [start_state(IngestItem.from_json(w)).to_json() for w in WORK]
     for round_, work, context in ((0, WORK, {"model": "other"}), (1, states, {"model": "m"})):
         with pytest.raises(AssertionError, match="must not be loaded"):
             generate(work, round_, tmp_path / "c.jsonl", TARGETS, no_model, PARAMS,
@@ -151,7 +152,7 @@ def test_bad_model_output_becomes_rejected_candidates_with_reasons(tmp_path, emb
         0,
         tmp_path / "state.jsonl",
         TARGETS,
-        DEFAULT_THRESHOLDS,
+        THRESHOLDS,
         lambda: embedder,
     )
     states = {s["item"]: s for s in read_jsonl(tmp_path / "state.jsonl")}
@@ -184,7 +185,7 @@ def test_validate_caches_similarities_and_new_thresholds_need_no_model(tmp_path,
         *args,
         tmp_path / "a.jsonl",
         TARGETS,
-        DEFAULT_THRESHOLDS,
+        THRESHOLDS,
         lambda: embedder,
         cache=cache,
         validator_identity={"path": "v"},
@@ -193,14 +194,14 @@ def test_validate_caches_similarities_and_new_thresholds_need_no_model(tmp_path,
         *args,
         tmp_path / "b.jsonl",
         TARGETS,
-        DEFAULT_THRESHOLDS,
+        THRESHOLDS,
         no_model,
         cache=cache,
         validator_identity={"path": "v"},
     )
     a, b = next(read_jsonl(tmp_path / "a.jsonl")), next(read_jsonl(tmp_path / "b.jsonl"))
     assert a["candidates"] == b["candidates"] and a["positives"], a["candidates"]
-    strict = Thresholds(**{**DEFAULT_THRESHOLDS.__dict__, "positive_min_similarity": 0.999})
+    strict = Thresholds(**{**THRESHOLDS.__dict__, "positive_min_similarity": 0.999})
     validate(
         *args,
         tmp_path / "c.jsonl",

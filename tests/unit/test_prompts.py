@@ -88,13 +88,15 @@ def test_few_shot_leak_is_a_copied_fact_phrase_the_instruction_lacks():
 def test_every_reason_the_validator_gives_has_words_for_the_next_round():
     """Refine rounds feed the reasons back; every code of the judged set's decisions must
     read as a sentence (a crash here stops a refine job)."""
+    from config_defaults import THRESHOLDS
+
     from contrastgen import judged
     from contrastgen.prompts import describe_reason
-    from contrastgen.validator import DEFAULT_THRESHOLDS, decide
+    from contrastgen.validator import decide
 
     codes = set()
     for p in judged.load():
-        decision = decide(p.original, p.candidate, p.kind, 0.9, DEFAULT_THRESHOLDS)
+        decision = decide(p.original, p.candidate, p.kind, 0.9, THRESHOLDS)
         if decision["valid"]:
             continue  # an accepted negative's reasons are its changes, never fed back
         for reason in decision["reasons"]:

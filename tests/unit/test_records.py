@@ -9,9 +9,9 @@ import yaml
 
 from contrastgen.benchmark import ENGINES, SERVER_ENGINES, VLLM
 from contrastgen.engines import BACKENDS
+from contrastgen.engines.base import STRATEGIES
 from contrastgen.engines.openai_backend import ENDPOINTS
-from contrastgen.engines.transformers_backend import STRATEGIES
-from contrastgen.planner import QUANTIZATIONS
+from contrastgen.planner import DEFAULT_BATCH_TOKENS, QUANTIZATIONS
 from contrastgen.records import (
     KINDS,
     SOURCES,
@@ -26,7 +26,15 @@ from contrastgen.settings import (
     BenchmarkSettings,
     GenerationSettings,
     GeneratorSettings,
+    IngestLimits,
+    IngestSettings,
+    RefineSettings,
+    RuleEdits,
     ServerSettings,
+    Settings,
+    Targets,
+    Thresholds,
+    ValidatorSettings,
     VllmSettings,
     with_speed_knobs,
     without_speed_knobs,
@@ -84,6 +92,23 @@ def test_the_settings_take_every_key_of_their_config_section():
         GenerationSettings.from_config(config["generation"]).params().samples_per_prompt
         == (config["generation"]["samples_per_prompt"])
     )
+    for section, cls in (
+        ("targets", Targets),
+        ("refine", RefineSettings),
+        ("positives", RuleEdits),
+    ):
+        assert set(CONFIG[section]["properties"]) <= set(cls.__dataclass_fields__), section
+    assert set(CONFIG["negatives"]["properties"]) == set(RuleEdits.__dataclass_fields__)
+    validator = CONFIG["validator"]["properties"]
+    assert set(validator) == set(ValidatorSettings.__dataclass_fields__)
+    assert set(validator["thresholds"]["properties"]) == set(Thresholds.__dataclass_fields__)
+    ingest = set(IngestSettings.__dataclass_fields__) - {"limits"}
+    assert set(CONFIG["ingest"]["properties"]) == ingest | set(IngestLimits.__dataclass_fields__)
+    # the whole tree, with every section, from the shipped config
+    settings = Settings.from_config(config, project_dir="/project")
+    assert settings.generator.vllm.python == "/project/" + config["generator"]["vllm"]["python"]
+    assert settings.ingest.limits.max_words == config["ingest"]["max_words"]
+    assert DEFAULT_BATCH_TOKENS == config["generation"]["token_budget"]  # the CLI's default
 
 
 def test_speed_knobs_leave_the_params_and_come_back_from_the_config():

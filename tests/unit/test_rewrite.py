@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
+from config_defaults import THRESHOLDS
 
 from contrastgen.rewrite import (
     clock_spelling,
@@ -15,7 +16,7 @@ from contrastgen.rewrite import (
     swap_destination,
     swap_synonyms,
 )
-from contrastgen.validator import DEFAULT_THRESHOLDS, decide, word_edits
+from contrastgen.validator import decide, word_edits
 
 RNG = random.Random(0)
 DEV = Path(__file__).parents[2] / "resources" / "corpus" / "dev.jsonl"
@@ -58,7 +59,7 @@ def test_rule_positives_are_distinct_and_pass_the_validator():
         for _, text in positives:
             made += 1
             assert word_edits(original, text) > 0
-            decision = decide(original, text, "positive", 0.9, DEFAULT_THRESHOLDS)
+            decision = decide(original, text, "positive", 0.9, THRESHOLDS)
             rejected += not decision["valid"]
     assert made >= 90
     assert rejected / made <= 0.05, (rejected, made)

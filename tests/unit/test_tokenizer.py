@@ -14,7 +14,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from contrastgen import OFFLINE_ENV
-from contrastgen.engines.base import render_chat
+from contrastgen.generation import render_chat
 from contrastgen.prompts import build_messages
 
 TEXTS = [

@@ -1,6 +1,7 @@
-from contrastgen.validator import Thresholds, decide
+from contrastgen.settings import Thresholds
+from contrastgen.validator import decide
 
-T = Thresholds(0.7, 0.6, 0.995, 2.5)
+T = Thresholds(0.7, 0.6, 0.995, 2.5, 1)
 ORIGINAL = "Turn to your 3 o'clock and land on the red house next to the road."
 
 
@@ -75,14 +76,3 @@ def test_negative_needs_a_spatial_change_not_only_a_drop():
         T,
     )
     assert codes(drop) == ["only_dropped"]
-
-
-def test_cli_defaults_match_config_yaml():
-    from pathlib import Path
-
-    import yaml
-
-    from contrastgen.validator import DEFAULT_THRESHOLDS
-
-    config = yaml.safe_load((Path(__file__).parents[2] / "config.yaml").read_text())
-    assert Thresholds(**config["validator"]["thresholds"]) == DEFAULT_THRESHOLDS

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from contrastgen.engines import make_backend
-from contrastgen.engines.base import GenParams, Request, stop_marks
 from contrastgen.errors import ConfigError
+from contrastgen.generation import GenParams, Request, stop_marks
 from contrastgen.prompts import build_messages, parse_output
 from contrastgen.settings import GenerationSettings, GeneratorSettings
 

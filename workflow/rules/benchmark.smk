@@ -13,7 +13,8 @@ rule benchmark_sample:
     conda:
         "../../envs/cpu.yaml"
     params:
-        settings=config["benchmark"],
+        sample_size=config["benchmark"]["sample_size"],
+        seed=config["benchmark"]["seed"],
         ingest=config["ingest"],
     script:
         "../../scripts/benchmark_sample.py"
@@ -64,7 +65,8 @@ rule benchmark_summary:
     conda:
         "../../envs/cpu.yaml"
     params:
-        settings=config["benchmark"],
+        sample_size=config["benchmark"]["sample_size"],
+        max_new_tokens=config["benchmark"]["max_new_tokens"],
         default_strategy=config["generation"]["strategy"],
     script:
         "../../scripts/benchmark_summary.py"

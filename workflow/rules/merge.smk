@@ -19,6 +19,6 @@ rule merge:
         max_rounds=max_rounds(),
         run_marker=RUN_MARKER,
         stage_benchmarks=stage_benchmarks(),
-        made_by=made_by_settings(),
+        made_by=made_by_names(SETTINGS),
     script:
         "../../scripts/merge.py"

@@ -7,23 +7,12 @@ imported only when used, so parsing the Snakefile never imports torch or vLLM.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .base import Backend, Generation, GenParams, Metrics, Request
+from ..settings import GenerationSettings, GeneratorSettings
+from .base import Backend
 
-if TYPE_CHECKING:  # settings imports engines.base: no cycle at run time
-    from ..settings import GenerationSettings, GeneratorSettings
-
-__all__ = [
-    "BACKENDS",
-    "Backend",
-    "GenParams",
-    "Generation",
-    "Metrics",
-    "Request",
-    "cache_identity",
-    "make_backend",
-]
+__all__ = ["BACKENDS", "Backend", "cache_identity", "make_backend"]
 
 # generator.backend -> (module, class)
 BACKENDS = {

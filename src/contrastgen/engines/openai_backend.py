@@ -31,8 +31,16 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from ..errors import ConfigError, UserError
+from ..generation import (
+    Generation,
+    GenParams,
+    Metrics,
+    OnDone,
+    OnProgress,
+    Request,
+    render_chat,
+)
 from ..settings import GeneratorSettings, ServerSettings
-from .base import Generation, GenParams, Metrics, OnDone, OnProgress, Request, render_chat
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import attention
+from ..devices import resolve_device, resolve_dtype, torch_dtype
 from ..errors import ConfigError
-from ..settings import GenerationSettings, GeneratorSettings
-from .base import (
+from ..generation import (
     Generation,
     GenParams,
     Metrics,
@@ -34,16 +34,15 @@ from .base import (
     cut_at_stop,
     render_chat,
 )
+from ..planner import DEFAULT_BATCH_TOKENS
+from ..settings import GenerationSettings, GeneratorSettings
+from .base import STRATEGIES, StrategyUnavailable
 
 log = logging.getLogger(__name__)
 
 
 # Below this many shared tokens a prefix cache saves less than it costs to copy.
 MIN_PREFIX_TOKENS = 16
-
-
-class StrategyUnavailable(RuntimeError):
-    """The strategy cannot run with the installed libraries; nothing else is run instead."""
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -79,33 +78,6 @@ def _free_cuda_cache() -> None:
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            "generator.device is 'cuda' but torch sees no CUDA device on this host; use auto or cpu"
-        )
-    return device
-
-
-def resolve_dtype(dtype: str, device: str):
-    import torch
-
-    if dtype == "auto":
-        if device == "cpu":
-            return torch.float32  # CPUs have no fast fp16 matmul; bf16 on CPU is slower
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if dtype == "bfloat16" and device == "cuda" and not torch.cuda.is_bf16_supported():
-        raise ConfigError(
-            "generator.dtype is bfloat16 but this GPU has no bf16 support (pre-Ampere, e.g. "
-            "RTX 2080 Ti); use float16 or auto"
-        )
-    return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[dtype]
 
 
 def quantization_config(quantization: str, device: str, dtype):
@@ -144,7 +116,7 @@ class Engine:
         attn_implementation: str | None = None,
         prefix_cache: bool = True,
         quantization: str = "none",
-        batch_tokens: int = 16384,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -153,7 +125,7 @@ class Engine:
         if threads:
             torch.set_num_threads(threads)
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self.dtype = torch_dtype(resolve_dtype(dtype, self.device))
         self.model_dir = str(model_dir)
         # Never run code shipped with a checkpoint (and never stop to ask about it).
         self.tokenizer = AutoTokenizer.from_pretrained(
@@ -533,13 +505,14 @@ def run_continuous(engine, prompts, params, metrics, plan):
     return out
 
 
-STRATEGIES: dict[str, Callable] = {
+RUNNERS: dict[str, Callable] = {
     "sequential": run_sequential,
     "fake_batch": run_fake_batch,
     "true_batch": run_true_batch,
     "bucketed": run_bucketed,
     "continuous": run_continuous,
 }
+assert tuple(RUNNERS) == STRATEGIES  # every strategy the registry names has its runner
 
 
 def run_strategy(
@@ -554,7 +527,7 @@ def run_strategy(
     metrics = Metrics()
     if not prompts:
         return [], metrics
-    return STRATEGIES[name](engine, prompts, params, metrics, plan), metrics
+    return RUNNERS[name](engine, prompts, params, metrics, plan), metrics
 
 
 class TransformersBackend:
@@ -622,7 +595,8 @@ def cache_identity(generator: GeneratorSettings) -> dict:
     return {
         "quantization": generator.quantization,
         # float16 and float32 (or two attention kernels) sample different tokens; `auto`
-        # is resolved, since it means float32 on a CPU and bfloat16 on an A100
-        "dtype": str(resolve_dtype(generator.dtype, device)),
+        # is resolved, since it means float32 on a CPU and bfloat16 on an A100 (spelled
+        # as torch names it, the key's form since the cache began)
+        "dtype": f"torch.{resolve_dtype(generator.dtype, device)}",
         "attn_implementation": generator.attn_implementation,
     }

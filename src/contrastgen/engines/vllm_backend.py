@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,9 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import OFFLINE_ENV
+from ..devices import resolve_device, resolve_dtype
 from ..errors import ConfigError
+from ..generation import Generation, GenParams, Metrics, OnDone, OnProgress, Request
+from ..processes import kill_group
 from ..settings import GenerationSettings, GeneratorSettings
-from .base import Generation, GenParams, Metrics, OnDone, OnProgress, Request
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,18 @@ class WorkerError(RuntimeError):
     """The vLLM worker failed or exited; its traceback is in the job's log above."""
 
 
+def vllm_env_ready(generator: GeneratorSettings) -> bool:
+    """Whether generator.vllm.python is an interpreter (`make setup-vllm` made it)."""
+    configured = Path(generator.vllm.python)
+    return configured.is_file() and os.access(configured, os.X_OK)
+
+
 def vllm_python(generator: GeneratorSettings) -> str:
     """The interpreter of the vLLM environment: generator.vllm.python, or, when the job
     itself runs in an environment that has vLLM (`--sdm conda` with envs/vllm.yaml), the
     job's own."""
     configured = generator.vllm.python
-    if Path(configured).is_file() and os.access(configured, os.X_OK):
+    if vllm_env_ready(generator):
         return str(Path(configured).absolute())
     from importlib.util import find_spec
 
@@ -52,20 +59,8 @@ def vllm_python(generator: GeneratorSettings) -> str:
 
 def cache_identity(generator: GeneratorSettings) -> dict:
     """What, beside the model and the sampling params, changes this backend's tokens."""
-    from .transformers_backend import resolve_device
-
-    return {"dtype": resolve_vllm_dtype(generator.dtype, resolve_device(generator.device))}
-
-
-def resolve_vllm_dtype(dtype: str, device: str) -> str:
-    """`auto`: bfloat16 on a CPU (vLLM's CPU kernels: 143 tok/s against 90 in float32 on
-    the 2-core box, docs/benchmarks.md), and on GPUs what the transformers backend picks:
-    bfloat16 where the card has it, float16 on pre-Ampere cards (RTX 2080 Ti)."""
-    from .transformers_backend import resolve_dtype
-
-    if device == "cpu" and dtype == "auto":
-        return "bfloat16"
-    return str(resolve_dtype(dtype, device)).removeprefix("torch.")
+    device = resolve_device(generator.device)
+    return {"dtype": resolve_dtype(generator.dtype, device, "vllm")}
 
 
 def vllm_env(device: str, threads: int, compile_cache: str | None) -> dict[str, str]:
@@ -85,21 +80,6 @@ def vllm_env(device: str, threads: int, compile_cache: str | None) -> dict[str, 
         # every job of a run (and a rerun) finds the compiled graphs of the first
         env["VLLM_CACHE_ROOT"] = str(Path(compile_cache).absolute())
     return env
-
-
-def kill_group(process: subprocess.Popen, timeout_s: float = 10.0) -> None:
-    """SIGKILL the process group `process` leads and wait (bounded) until none of it is
-    left: vLLM's engine-core and workers are not our children, so nothing else waits."""
-    deadline = time.monotonic() + timeout_s
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        while time.monotonic() < deadline:
-            os.killpg(process.pid, 0)  # raises once the group is empty
-            time.sleep(0.1)
-    except ProcessLookupError:
-        pass  # the group is gone
-    process.wait()
 
 
 class VllmBackend:
@@ -229,7 +209,6 @@ class VllmBackend:
         """From config.yaml's `generator` (with its `vllm` section) and `generation`.
         `gpus`: the GPUs this job holds; tensor parallel runs over all of them."""
         from ..models import max_position_embeddings
-        from .transformers_backend import resolve_device
 
         vllm = generator.vllm
         device = resolve_device(generator.device)
@@ -241,7 +220,7 @@ class VllmBackend:
         settings = {
             "model": str(Path(generator.model).absolute()),
             "device": device,
-            "dtype": resolve_vllm_dtype(generator.dtype, device),
+            "dtype": resolve_dtype(generator.dtype, device, "vllm"),
             # the plan's layout (gpus_per_job: auto), else tensor parallel over every GPU
             # the job holds
             "tensor_parallel_size": vllm.tensor_parallel or max(1, gpus) if device == "cuda" else 1,

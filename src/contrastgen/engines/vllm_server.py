@@ -18,9 +18,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..devices import resolve_device, resolve_dtype
 from ..errors import UserError
+from ..processes import kill_group
 from ..settings import GeneratorSettings
-from .vllm_backend import kill_group, resolve_vllm_dtype, vllm_env, vllm_python
+from .vllm_backend import vllm_env, vllm_python
 
 
 def serve_command(
@@ -33,8 +35,6 @@ def serve_command(
 ) -> tuple[list[str], dict[str, str]]:
     """The server's command line and environment. Its model name is
     generator.server.model, so the openai backend's requests find it."""
-    from .transformers_backend import resolve_device
-
     vllm = generator.vllm
     device = resolve_device(generator.device)
     argv = [
@@ -50,7 +50,7 @@ def serve_command(
         "--port",
         str(port),
         "--dtype",
-        resolve_vllm_dtype(generator.dtype, device),
+        resolve_dtype(generator.dtype, device, "vllm"),
         "--max-model-len",
         str(max_model_len),
         "--enable-prefix-caching",

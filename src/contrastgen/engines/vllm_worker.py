@@ -3,7 +3,7 @@
 vLLM pins a transformers (5.x) that the workflow's environment cannot have (4.57, for
 bitsandbytes MoE), so the generation job talks to this process over two pipes, one JSON
 message per line (vllm_backend.py is the other end). It imports only vLLM, its
-transformers, and this package's dependency-free modules (engines.base, prompts).
+transformers, and this package's dependency-free modules (generation, prompts).
 
     python -m contrastgen.engines.vllm_worker --in-fd R --out-fd W --settings JSON
 
@@ -24,7 +24,7 @@ import time
 import traceback
 
 from .. import go_offline
-from .base import Generation, GenParams, Metrics, Request, render_chat
+from ..generation import Generation, GenParams, Metrics, Request, render_chat
 
 
 class Worker:
@@ -171,7 +171,7 @@ def main() -> None:
     parser.add_argument("--settings", required=True)
     args = parser.parse_args()
     go_offline()
-    from ..rulekit import die_with_workflow
+    from ..processes import die_with_workflow
 
     # A killed job must not leave an engine running: this worker leads its own process
     # group (vllm_backend starts it in a new session), which vLLM's engine-core and
