@@ -34,7 +34,7 @@ from .corpus import check_record, read_corpus
 from .engines import make_backend
 from .engines.base import STRATEGIES, StrategyUnavailable
 from .files import read_benchmark_tsv, read_jsonl, write_figure, write_json, write_jsonl, write_text
-from .generation import GenParams, Request, stop_marks
+from .generation import Generation, GenParams, Metrics, Request
 from .settings import BenchmarkSettings, GenerationSettings, GeneratorSettings, IngestLimits
 
 log = logging.getLogger(__name__)
@@ -121,12 +121,7 @@ def benchmark_requests(
     # round 0 as it runs by default: rule negatives exist, so the LLM writes positives
     # and stops at the NEGATIVE line or a blank one
     requests = [
-        Request(
-            tuple(prompts.build_messages(r["instruction"])),
-            "POSITIVE:",
-            prompts.answer_token_budget(r["instruction"], params.max_new_tokens),
-            stop_marks("NEGATIVE"),
-        )
+        prompts.item_request(r["instruction"], [], "POSITIVE:", "NEGATIVE", params.max_new_tokens)
         for r in sample
     ]
     return requests, params
@@ -148,39 +143,15 @@ def run_one(
 
     sample = list(read_jsonl(sample_path))
     requests, params = benchmark_requests(sample, mode, generation, settings)
-    if engine == VLLM:
-        generator = generator.but(backend="vllm")
-    elif engine in SERVER_ENGINES:
-        concurrency = SERVER_ENGINES[engine] or generator.server.max_concurrency
-        generator = generator.but(backend="openai", server={"max_concurrency": concurrency})
-    else:
-        generator = generator.but(backend="transformers")
-    bench_generation = generation.but(
-        strategy=engine if engine in STRATEGIES else generation.strategy,
-        prefix_cache=settings.prefix_cache,
-        batch_size=settings.batch_size,
-        token_budget=settings.token_budget,
-    )
+    generator, bench_generation = engine_settings(engine, generator, generation, settings)
     started = time.perf_counter()
     backend = make_backend(generator, bench_generation, threads, gpus)
     device = backend.device
     in_process_cuda = device == "cuda" and engine != VLLM  # vLLM's memory is its own process's
     if in_process_cuda:
         torch.cuda.reset_peak_memory_stats()
-    # Warm-up, untimed: one batch of the real shape with the real parameters. The first
-    # full-size call pays one-time costs (allocations, kernel selection) that a real job
-    # pays once over many batches; measured here: 39 s cold vs 26 s warm for 64 rows.
-    # vLLM loads its engine (sized to the longest prompt) on its first call: all of them.
-    if engine == VLLM:
-        warm = requests
-    elif engine in SERVER_ENGINES:
-        warm = requests[:2]  # the server is warm; this checks it answers
-    elif engine in ONE_PROMPT_PER_CALL:
-        warm = requests[:1]
-    else:
-        warm = requests[: settings.batch_size]
     try:
-        backend.generate(warm, params)
+        backend.generate(warmup_requests(engine, requests, settings.batch_size), params)
     except StrategyUnavailable:
         pass  # reported by the timed run below
     load_s = backend.load_s
@@ -207,24 +178,8 @@ def run_one(
         return result
     finally:
         backend.close()
+    result.update(available=True, wall_s=round(wall, 3), **timed_figures(metrics, outputs))
     result.update(
-        available=True,
-        wall_s=round(wall, 3),
-        **{
-            k: round(v, 4) if isinstance(v, float) else v
-            for k, v in metrics.to_json().items()
-            if k != "load_s"  # the timed call loads nothing; load_s above is the job's
-        },
-        finished_share=round(
-            sum(g.finished for gens in outputs for g in gens)
-            / max(1, sum(len(gens) for gens in outputs)),
-            4,
-        ),
-        # the vLLM engine runs in child processes (waited for by close() above)
-        peak_rss_mb=round(
-            max(resource.getrusage(who).ru_maxrss for who in (RUSAGE_SELF, RUSAGE_CHILDREN)) / 1024,
-            1,
-        ),
         peak_cuda_mb=(
             round(torch.cuda.max_memory_allocated() / 2**20, 1) if in_process_cuda else None
         ),
@@ -240,6 +195,64 @@ def run_one(
     )
     write_json(out_path, result)
     return result
+
+
+def engine_settings(
+    engine: str,
+    generator: GeneratorSettings,
+    generation: GenerationSettings,
+    settings: BenchmarkSettings,
+) -> tuple[GeneratorSettings, GenerationSettings]:
+    """The generator and generation settings one benchmarked engine runs with: its
+    backend (a strategy of transformers, vllm, or the server at a concurrency), and the
+    benchmark's batching."""
+    if engine == VLLM:
+        generator = generator.but(backend="vllm")
+    elif engine in SERVER_ENGINES:
+        concurrency = SERVER_ENGINES[engine] or generator.server.max_concurrency
+        generator = generator.but(backend="openai", server={"max_concurrency": concurrency})
+    else:
+        generator = generator.but(backend="transformers")
+    generation = generation.but(
+        strategy=engine if engine in STRATEGIES else generation.strategy,
+        prefix_cache=settings.prefix_cache,
+        batch_size=settings.batch_size,
+        token_budget=settings.token_budget,
+    )
+    return generator, generation
+
+
+def warmup_requests(engine: str, requests: list[Request], batch_size: int) -> list[Request]:
+    """The untimed warm-up: one batch of the real shape with the real parameters. The
+    first full-size call pays one-time costs (allocations, kernel selection) that a real
+    job pays once over many batches (docs/benchmarks.md). vLLM loads its engine (sized
+    to the longest prompt) on its first call: all of them."""
+    if engine == VLLM:
+        return requests
+    if engine in SERVER_ENGINES:
+        return requests[:2]  # the server is warm; this checks it answers
+    if engine in ONE_PROMPT_PER_CALL:
+        return requests[:1]
+    return requests[:batch_size]
+
+
+def timed_figures(metrics: Metrics, outputs: list[list[Generation]]) -> dict[str, Any]:
+    """The timed call's figures: its metrics (the job's load_s is apart), the share of
+    rows that finished, and the peak memory of this process and its children (the vLLM
+    engine runs in child processes, waited for by close())."""
+    rows = [g for gens in outputs for g in gens]
+    return {
+        **{
+            k: round(v, 4) if isinstance(v, float) else v
+            for k, v in metrics.to_json().items()
+            if k != "load_s"  # the timed call loads nothing
+        },
+        "finished_share": round(sum(g.finished for g in rows) / max(1, len(rows)), 4),
+        "peak_rss_mb": round(
+            max(resource.getrusage(who).ru_maxrss for who in (RUSAGE_SELF, RUSAGE_CHILDREN)) / 1024,
+            1,
+        ),
+    }
 
 
 def describe_device(device: str) -> str:

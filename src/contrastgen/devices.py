@@ -46,8 +46,8 @@ def resolve_dtype(
 ) -> str:
     """The dtype's name. `auto`: on a GPU bfloat16 where the card has it, else float16
     (pre-Ampere: RTX 2080 Ti); on a CPU float32 for transformers (no fast fp16 or bf16
-    matmul there) and bfloat16 for vLLM, whose CPU kernels run it faster (143 against
-    90 tokens/s, docs/benchmarks.md). `bf16`: whether the GPU has it (None: has_bf16())."""
+    matmul there) and bfloat16 for vLLM, whose CPU kernels run it faster
+    (docs/benchmarks.md). `bf16`: whether the GPU has it (None: has_bf16())."""
     if setting not in ("auto", *DTYPES):
         raise ConfigError(f"generator.dtype must be auto or one of {DTYPES}, not {setting!r}")
     if device == "cpu":

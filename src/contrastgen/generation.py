@@ -84,6 +84,14 @@ class Metrics:
     load_s: float = 0.0  # model loading done inside this call (vLLM loads on first use)
     retries: int = 0  # requests sent again after a busy or unreachable server (openai)
 
+    def add_call(self, prompts: int, rows: Sequence[Generation], padded_tokens: int = 0) -> None:
+        """Count one generate call of `prompts` prompts that gave `rows`."""
+        self.batches += 1
+        self.prompts += prompts
+        self.rows += len(rows)
+        self.generated_tokens += sum(r.new_tokens for r in rows)
+        self.padded_tokens += padded_tokens
+
     def to_json(self) -> dict:
         d = asdict(self)
         d["tokens_per_s"] = self.generated_tokens / self.generate_s if self.generate_s else 0.0

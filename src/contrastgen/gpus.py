@@ -188,6 +188,44 @@ def _holders(lock_dir: Path, ids: list[str]) -> str:
     return ", ".join(out)
 
 
+def _slurm_claim(k: int) -> GpuClaim | None:
+    """The GPUs Slurm gave this job (CUDA_VISIBLE_DEVICES inside a Slurm job), or None
+    outside one."""
+    slurm_ids = os.environ.get("CUDA_VISIBLE_DEVICES") if os.environ.get("SLURM_JOB_ID") else None
+    if not slurm_ids:
+        return None
+    ids = [x for x in slurm_ids.split(",") if x]
+    if len(ids) < k:
+        raise GpuClaimError(
+            f"Slurm gave this job GPUs {slurm_ids} but it needs {k} (resources: gpu={k})"
+        )
+    log.info("gpu claim: ids=%s source=slurm pid=%d at=%.3f", slurm_ids, os.getpid(), time.time())
+    return GpuClaim(ids, "slurm")
+
+
+def _lock_k(
+    ids: list[str], k: int, lock_dir: Path, timeout_s: float, poll_s: float
+) -> list[tuple[str, int]]:
+    """Lock `k` of the GPUs `ids` (all or none per try), waiting up to `timeout_s`: the
+    ids and their lock file descriptors."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got: list[tuple[str, int]] = []
+        for gpu in ids:
+            fd = _try_lock(lock_dir / f"gpu{gpu}.lock")
+            if fd is not None:
+                got.append((gpu, fd))
+                if len(got) == k:
+                    return got
+        for _, fd in got:  # all or nothing: never sit on a partial set
+            os.close(fd)
+        if time.monotonic() > deadline:
+            raise GpuClaimError(
+                f"no {k} free GPUs after {timeout_s:.0f}s; held: {_holders(lock_dir, ids)}"
+            )
+        time.sleep(poll_s)
+
+
 def claim_gpus(
     k: int,
     lock_dir: str | Path | None = None,
@@ -203,17 +241,9 @@ def claim_gpus(
         return GpuClaim([], "none")
     if _cuda_already_initialised():
         raise GpuClaimError("claim GPUs before torch initialises CUDA (CUDA_VISIBLE_DEVICES)")
-    slurm_ids = os.environ.get("CUDA_VISIBLE_DEVICES") if os.environ.get("SLURM_JOB_ID") else None
-    if slurm_ids:
-        ids = [x for x in slurm_ids.split(",") if x]
-        if len(ids) < k:
-            raise GpuClaimError(
-                f"Slurm gave this job GPUs {slurm_ids} but it needs {k} (resources: gpu={k})"
-            )
-        log.info(
-            "gpu claim: ids=%s source=slurm pid=%d at=%.3f", slurm_ids, os.getpid(), time.time()
-        )
-        return GpuClaim(ids, "slurm")
+    slurm = _slurm_claim(k)
+    if slurm is not None:
+        return slurm
     ids = host_gpu_ids()
     if len(ids) < k:
         raise GpuClaimError(
@@ -222,24 +252,7 @@ def claim_gpus(
     lock_dir = safe_lock_dir(
         Path(lock_dir or os.environ.get("CONTRASTGEN_GPU_LOCK_DIR", DEFAULT_LOCK_DIR))
     )
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got: list[tuple[str, int]] = []
-        for gpu in ids:
-            fd = _try_lock(lock_dir / f"gpu{gpu}.lock")
-            if fd is not None:
-                got.append((gpu, fd))
-                if len(got) == k:
-                    break
-        if len(got) == k:
-            break
-        for _, fd in got:  # all or nothing: never sit on a partial set
-            os.close(fd)
-        if time.monotonic() > deadline:
-            raise GpuClaimError(
-                f"no {k} free GPUs after {timeout_s:.0f}s; held: {_holders(lock_dir, ids)}"
-            )
-        time.sleep(poll_s)
+    got = _lock_k(ids, k, lock_dir, timeout_s, poll_s)
     claim = GpuClaim([gpu for gpu, _ in got], "locks", [fd for _, fd in got])
     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(claim.ids)
     atexit.register(claim.release)

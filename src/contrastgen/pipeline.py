@@ -10,7 +10,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from .corpus import check_record, item_id, read_corpus, shard_of
 from .engines.base import Backend, Progress
 from .errors import UserError
 from .files import read_benchmark_tsv, read_jsonl, write_json, write_jsonl
-from .generation import Generation, GenParams, Request, stop_marks
+from .generation import Generation, GenParams
 from .hardneg import rule_based_negatives
 from .records import (
     UNPARSED,
@@ -48,6 +48,49 @@ class BadRecordError(UserError, ValueError):
 # ---------------------------------------------------------------- ingest
 
 
+@dataclass
+class _Grouped:
+    """The corpus read: usable records grouped into items, and the rest."""
+
+    items: dict[str, IngestItem]
+    rejected: list[Rejected]
+    ids: int  # distinct usable ids
+    records: int  # records with an answer to paraphrase
+    without_answer: int  # AVDN turns with no answer (nothing to paraphrase)
+
+
+def _group_records(corpus: str | Path, limits: IngestLimits, on_bad_record: str) -> _Grouped:
+    """Read, normalise and check the corpus; group ids whose normalised text is one."""
+    grouped = _Grouped({}, [], 0, 0, 0)
+    seen_ids: dict[str, tuple[str, str]] = {}  # id -> (normalised text, source)
+    for rec in read_corpus(corpus):
+        if rec.no_answer:
+            grouped.without_answer += 1
+            continue
+        grouped.records += 1
+        text, reason = check_record(rec, limits)
+        if reason is None and rec.id in seen_ids:
+            first_text, first_source = seen_ids[rec.id]
+            same = "same" if first_text == text else "different"
+            reason = f"duplicate id {rec.id!r} ({same} text) first seen at {first_source}"
+        if reason is not None:
+            if on_bad_record == "error":
+                raise BadRecordError(f"{rec.source}: {reason}")
+            grouped.rejected.append(Rejected(rec.id, rec.source, reason, rec.instruction))
+            continue
+        seen_ids[rec.id] = (text, rec.source)
+        key = item_id(text)
+        # Ids whose texts differ only in case share one generation, but each record
+        # keeps its own instruction.
+        member = Member(rec.id, rec.source, rec.extra, text)
+        if key in grouped.items:
+            grouped.items[key].members.append(member)
+        else:
+            grouped.items[key] = IngestItem(key, text, [member])
+    grouped.ids = len(seen_ids)
+    return grouped
+
+
 def ingest(
     corpus: str | Path,
     shard_paths: list[str | Path],
@@ -58,51 +101,25 @@ def ingest(
 ) -> dict[str, int]:
     """Read, normalise and check the corpus; write unique items into shards and rejects,
     and the counts (records, ids, items, rejected, turns_without_answer) to `summary_path`."""
-    items: dict[str, IngestItem] = {}
-    rejected: list[Rejected] = []
-    seen_ids: dict[str, tuple[str, str]] = {}  # id -> (normalised text, source)
-    total = without_answer = 0
-    for rec in read_corpus(corpus):
-        if rec.no_answer:
-            without_answer += 1
-            continue
-        total += 1
-        text, reason = check_record(rec, limits)
-        if reason is None and rec.id in seen_ids:
-            first_text, first_source = seen_ids[rec.id]
-            same = "same" if first_text == text else "different"
-            reason = f"duplicate id {rec.id!r} ({same} text) first seen at {first_source}"
-        if reason is not None:
-            if on_bad_record == "error":
-                raise BadRecordError(f"{rec.source}: {reason}")
-            rejected.append(Rejected(rec.id, rec.source, reason, rec.instruction))
-            continue
-        seen_ids[rec.id] = (text, rec.source)
-        key = item_id(text)
-        # Ids whose texts differ only in case share one generation, but each record
-        # keeps its own instruction.
-        member = Member(rec.id, rec.source, rec.extra, text)
-        if key in items:
-            items[key].members.append(member)
-        else:
-            items[key] = IngestItem(key, text, [member])
+    grouped = _group_records(corpus, limits, on_bad_record)
     n = len(shard_paths)
     by_shard: list[list[dict]] = [[] for _ in range(n)]
-    for item in items.values():
+    for item in grouped.items.values():
         by_shard[shard_of(item.item, n)].append(item.to_json())
     for path, records in zip(shard_paths, by_shard, strict=True):
         write_jsonl(path, records)
+    rejected = grouped.rejected
     write_jsonl(rejected_path, [r.to_json() for r in rejected])
     summary = {
-        "records": total,
-        "ids": len(seen_ids),
-        "items": len(items),
+        "records": grouped.records,
+        "ids": grouped.ids,
+        "items": len(grouped.items),
         "rejected": len(rejected),
-        "turns_without_answer": without_answer,
+        "turns_without_answer": grouped.without_answer,
     }
     if rejected:
         reasons = Counter(r.reason.split(":")[0].split(" (")[0] for r in rejected)
-        log.warning("rejected %d of %d records: %s", len(rejected), total, dict(reasons))
+        log.warning("rejected %d of %d records: %s", len(rejected), grouped.records, dict(reasons))
     if summary_path is not None:
         write_json(summary_path, summary)
     log.info("ingest: %s", summary)
@@ -259,92 +276,24 @@ def generate(
     tokens), and should the validator reject every other negative, the next round asks
     the LLM for one.
     """
-    asks: list[Ask] = []
-    for state in round_input(work, round_):
-        need_pos, need_neg = needs(state, targets)
-        if not (need_pos or need_neg):
-            continue
-        other = (
-            other_candidates(state, rule_positives, rule_negatives, mined) if round_ == 0 else []
-        )
-        # Only the item's own rule edits decide what the LLM is asked: the corpus-mined
-        # ones change when the corpus grows, and an item's prompt (so its cache key) must
-        # depend on the item alone, or a grown corpus would regenerate old items.
-        has_rule = any(c.source == "rule" and c.kind == "negative" for c in other)
-        llm_neg = 0 if has_rule else need_neg
-        fb = feedback_for(state) if round_ else []
-        prefill = prompts.first_tag(need_pos, llm_neg)
-        stop_tag = "NEGATIVE" if need_pos and not llm_neg else None
-        key = None
-        if need_pos or llm_neg:
-            key = generation_key(
-                cache_context or {}, round_, state.instruction, fb, prefill, stop_tag
-            )
-        asks.append(Ask(state, prefill, fb, stop_tag, key, other))
+    asks = [
+        ask
+        for state in round_input(work, round_)
+        if (ask := _ask(state, round_, targets, cache_context or {}, rule_positives,
+                        rule_negatives, mined)) is not None
+    ]  # fmt: skip
     keys = [a.key for a in asks if a.key is not None]
     cached = cache.lookup(keys) if cache else {}
     misses = [a for a in asks if a.key is not None and a.key not in cached]
-    fresh: dict[str, list[dict]] = {}
     if misses:
-        requests = [
-            Request(
-                tuple(prompts.build_messages(a.state.instruction, a.feedback)),
-                a.prefill,
-                # room for the answer's lines from the instruction's length: long
-                # instructions are not cut off, and a batch of short ones stops early
-                prompts.answer_token_budget(a.state.instruction, params.max_new_tokens),
-                stop_marks(a.stop_tag),
-            )
-            for a in misses
-        ]
-
-        def checkpoint(indices: list[int], generations: list[list[Generation]]) -> None:
-            entries = []
-            for j, gens in zip(indices, generations, strict=True):
-                value = [g.to_json() for g in gens]
-                fresh[misses[j].key] = value
-                entries.append((misses[j].key, value))
-            if cache:
-                cache.put_many(entries)
-
-        backend = make_backend()
-        progress = Progress(len(requests), f"round {round_}")
-        try:
-            _, metrics = backend.generate(requests, params, checkpoint, progress)
-        finally:
-            progress.close()
-            backend.close()
-        log.info("round %d: %s", round_, metrics.to_json())
+        fresh = _generate_misses(misses, round_, make_backend, params, cache)
     else:
+        fresh = {}
         log.info("round %d: nothing to send to the LLM; model not loaded", round_)
     written_at = time.time()
-    out: list[RoundCandidates] = []
-    for ask in asks:
-        gens = [] if ask.key is None else fresh.get(ask.key) or cached[ask.key]
-        candidates, unparsed, cut_lines = [], [], 0
-        for gen in gens:
-            finished = gen.get("finished", True)
-            parsed, junk, cut = prompts.parse_output(gen["text"], ask.prefill, finished)
-            candidates += [Proposal(c.text, c.kind, "llm") for c in parsed]
-            cut_lines += cut is not None
-            if not parsed and cut is None:
-                unparsed.append(gen["text"])
-            elif junk:
-                log.debug("ignored lines for %s: %s", ask.state.item, junk)
-        out.append(
-            RoundCandidates(
-                item=ask.state.item,
-                round=round_,
-                candidates=candidates + ask.other,
-                unparsed=unparsed,
-                feedback=ask.feedback,
-                asked_llm=ask.key is not None,
-                cached=ask.key is not None and ask.key not in fresh,
-                written_at=written_at,
-                cut_lines=cut_lines,
-                new_tokens=sum(g["new_tokens"] for g in gens),
-            )
-        )
+    out = [
+        _round_candidates(ask, round_, cached, fresh, written_at) for ask in asks
+    ]  # fmt: skip
     write_jsonl(out_path, [r.to_json() for r in out])
     summary = {
         "prompted": len(out),
@@ -353,6 +302,104 @@ def generate(
     }
     log.info("round %d: %s, %d candidates", round_, summary, sum(len(r.candidates) for r in out))
     return summary
+
+
+def _ask(
+    state: ItemState,
+    round_: int,
+    targets: Targets,
+    cache_context: dict[str, Any],
+    rule_positives: int,
+    rule_negatives: int,
+    mined: dict[str, list[Proposal]] | None,
+) -> Ask | None:
+    """What `state` asks of this round, or None when it has its targets."""
+    need_pos, need_neg = needs(state, targets)
+    if not (need_pos or need_neg):
+        return None
+    other = other_candidates(state, rule_positives, rule_negatives, mined) if round_ == 0 else []
+    # Only the item's own rule edits decide what the LLM is asked: the corpus-mined
+    # ones change when the corpus grows, and an item's prompt (so its cache key) must
+    # depend on the item alone, or a grown corpus would regenerate old items.
+    has_rule = any(c.source == "rule" and c.kind == "negative" for c in other)
+    llm_neg = 0 if has_rule else need_neg
+    fb = feedback_for(state) if round_ else []
+    prefill = prompts.first_tag(need_pos, llm_neg)
+    stop_tag = "NEGATIVE" if need_pos and not llm_neg else None
+    key = None
+    if need_pos or llm_neg:
+        key = generation_key(cache_context, round_, state.instruction, fb, prefill, stop_tag)
+    return Ask(state, prefill, fb, stop_tag, key, other)
+
+
+def _generate_misses(
+    misses: list[Ask],
+    round_: int,
+    make_backend: Callable[[], Backend],
+    params: GenParams,
+    cache: ItemCache | None,
+) -> dict[str, list[dict]]:
+    """The generations of the asks the cache missed, by key; each finished request is
+    written to the cache at once."""
+    requests = [
+        prompts.item_request(
+            a.state.instruction, a.feedback, a.prefill, a.stop_tag, params.max_new_tokens
+        )
+        for a in misses
+    ]
+    fresh: dict[str, list[dict]] = {}
+
+    def checkpoint(indices: list[int], generations: list[list[Generation]]) -> None:
+        entries = []
+        for j, gens in zip(indices, generations, strict=True):
+            value = [g.to_json() for g in gens]
+            fresh[misses[j].key] = value
+            entries.append((misses[j].key, value))
+        if cache:
+            cache.put_many(entries)
+
+    backend = make_backend()
+    progress = Progress(len(requests), f"round {round_}")
+    try:
+        _, metrics = backend.generate(requests, params, checkpoint, progress)
+    finally:
+        progress.close()
+        backend.close()
+    log.info("round %d: %s", round_, metrics.to_json())
+    return fresh
+
+
+def _round_candidates(
+    ask: Ask,
+    round_: int,
+    cached: dict[str, list[dict]],
+    fresh: dict[str, list[dict]],
+    written_at: float,
+) -> RoundCandidates:
+    """One item's candidates of this round: the LLM's parsed answers, then the others."""
+    gens = [] if ask.key is None else fresh.get(ask.key) or cached[ask.key]
+    candidates, unparsed, cut_lines = [], [], 0
+    for gen in gens:
+        finished = gen.get("finished", True)
+        parsed, junk, cut = prompts.parse_output(gen["text"], ask.prefill, finished)
+        candidates += [Proposal(c.text, c.kind, "llm") for c in parsed]
+        cut_lines += cut is not None
+        if not parsed and cut is None:
+            unparsed.append(gen["text"])
+        elif junk:
+            log.debug("ignored lines for %s: %s", ask.state.item, junk)
+    return RoundCandidates(
+        item=ask.state.item,
+        round=round_,
+        candidates=candidates + ask.other,
+        unparsed=unparsed,
+        feedback=ask.feedback,
+        asked_llm=ask.key is not None,
+        cached=ask.key is not None and ask.key not in fresh,
+        written_at=written_at,
+        cut_lines=cut_lines,
+        new_tokens=sum(g["new_tokens"] for g in gens),
+    )
 
 
 # ---------------------------------------------------------------- validate
@@ -380,7 +427,25 @@ def validate(
     """
     states = round_input(previous, round_)
     new = {r.item: r for r in map(RoundCandidates.from_json, read_jsonl(candidates_path))}
-    pending: list[tuple[ItemState, Candidate]] = []  # to decide
+    pending = _take_candidates(states, new, round_)
+    if pending:
+        sims = _similarities(pending, round_, make_embedder, cache, validator_identity or {})
+        for (state, entry), sim in zip(pending, sims, strict=True):
+            entry.decided(decide(state.instruction, entry.text, entry.kind, sim, thresholds))
+    for state in states:
+        _accept(state, round_, targets)
+    write_jsonl(out_path, [s.to_json() for s in states])
+    summary = Counter(s.status for s in states)
+    log.info("round %d: decided %d candidates; %s", round_, len(pending), dict(summary))
+    return dict(summary)
+
+
+def _take_candidates(
+    states: list[ItemState], new: dict[str, RoundCandidates], round_: int
+) -> list[tuple[ItemState, Candidate]]:
+    """Add this round's candidates to their items' states; the ones to decide (a text an
+    item has seen before is a duplicate, decided here)."""
+    pending: list[tuple[ItemState, Candidate]] = []
     for state in states:
         batch = new.get(state.item)
         if batch is None:
@@ -397,45 +462,54 @@ def validate(
                 continue
             seen.add(proposal.text.lower())
             pending.append((state, entry))
-    if pending:
-        keys = [digest([validator_identity or {}, s.instruction, e.text]) for s, e in pending]
-        known = cache.lookup(keys) if cache else {}
-        todo = sorted(
-            {
-                (key, state.instruction, entry.text)
-                for key, (state, entry) in zip(keys, pending, strict=True)
-                if key not in known
-            }
-        )
-        if todo:
-            sims = make_embedder().similarities([(a, b) for _, a, b in todo])
-            new_sims = [(k, sim) for (k, _, _), sim in zip(todo, sims, strict=True)]
-            if cache:
-                cache.put_many(new_sims)
-            known.update(new_sims)
-        log.info(
-            "round %d: %d similarities from the cache, %d computed",
-            round_,
-            len(pending) - len(todo),
-            len(todo),
-        )
-        for (state, entry), key in zip(pending, keys, strict=True):
-            entry.decided(decide(state.instruction, entry.text, entry.kind, known[key], thresholds))
-    for state in states:
-        for entry in state.candidates:
-            if entry.round != round_ or not entry.valid:
-                continue
-            bucket = state.positives if entry.kind == "positive" else state.negatives
-            limit = targets.positives if entry.kind == "positive" else targets.negatives
-            if len(bucket) < limit:
-                bucket.append(entry.text)
-        state.status = status_of(state, targets)
-        if state.status == "complete" and state.completed_round is None:
-            state.completed_round = round_
-    write_jsonl(out_path, [s.to_json() for s in states])
-    summary = Counter(s.status for s in states)
-    log.info("round %d: decided %d candidates; %s", round_, len(pending), dict(summary))
-    return dict(summary)
+    return pending
+
+
+def _similarities(
+    pending: list[tuple[ItemState, Candidate]],
+    round_: int,
+    make_embedder: Callable[[], Any],
+    cache: ItemCache | None,
+    validator_identity: dict[str, Any],
+) -> list[float]:
+    """The (instruction, candidate) similarity of every pending pair: from the cache,
+    else computed in one batch (the embedder loads only then) and cached."""
+    keys = [digest([validator_identity, s.instruction, e.text]) for s, e in pending]
+    known = cache.lookup(keys) if cache else {}
+    todo = sorted(
+        {
+            (key, state.instruction, entry.text)
+            for key, (state, entry) in zip(keys, pending, strict=True)
+            if key not in known
+        }
+    )
+    if todo:
+        sims = make_embedder().similarities([(a, b) for _, a, b in todo])
+        new_sims = [(k, sim) for (k, _, _), sim in zip(todo, sims, strict=True)]
+        if cache:
+            cache.put_many(new_sims)
+        known.update(new_sims)
+    log.info(
+        "round %d: %d similarities from the cache, %d computed",
+        round_,
+        len(pending) - len(todo),
+        len(todo),
+    )
+    return [known[key] for key in keys]
+
+
+def _accept(state: ItemState, round_: int, targets: Targets) -> None:
+    """Keep the round's valid candidates up to the targets; set the item's status."""
+    for entry in state.candidates:
+        if entry.round != round_ or not entry.valid:
+            continue
+        bucket = state.positives if entry.kind == "positive" else state.negatives
+        limit = targets.positives if entry.kind == "positive" else targets.negatives
+        if len(bucket) < limit:
+            bucket.append(entry.text)
+    state.status = status_of(state, targets)
+    if state.status == "complete" and state.completed_round is None:
+        state.completed_round = round_
 
 
 def status_of(state: ItemState, targets: Targets) -> str:
@@ -473,51 +547,17 @@ def merge(
     LLM), `llm_prompts` and `cache_hits` (item-round prompts sent, answered from the
     cache). Files from jobs that did not rerun count as `prompts_from_earlier_runs`.
     """
-    records: list[OutputRecord] = []
     per_round: dict[int, RoundTally] = {r: RoundTally() for r in range(max_rounds + 1)}
-    status = Counter()
-    by_source: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    kept_edits: dict[tuple[str, str], list[int]] = defaultdict(list)  # accepted pairs
-    items = 0
-    for path in state_paths:
-        for state in map(ItemState.from_json, read_jsonl(path)):
-            items += 1
-            for cand in state.candidates:
-                per_round.setdefault(cand.round, RoundTally()).count(cand, state.instruction)
-                by_source[(cand.source, cand.kind)]["candidates"] += 1
-                by_source[(cand.source, cand.kind)]["valid"] += cand.valid
-            if state.completed_round is not None:
-                per_round[state.completed_round].items_completed += 1
-            for cand in accepted(state):
-                kept_edits[(cand.source, cand.kind)].append(cand.scores.get("word_edits", 0))
-            for member in state.members:
-                status[state.status] += 1
-                records.append(OutputRecord.of(member, state, made))
-    cost = Counter()
-    sent_items = set()
-    for path in candidate_paths:
-        for batch in map(RoundCandidates.from_json, read_jsonl(path)):
-            tally = per_round.setdefault(batch.round, RoundTally())
-            tally.prompted_items += 1
-            tally.cache_hits += batch.cached
-            tally.new_tokens += batch.new_tokens
-            tally.cut_lines += batch.cut_lines
-            if not batch.asked_llm:
-                continue  # only other sources' candidates: nothing was asked of the LLM
-            if run_started is not None and batch.written_at < run_started:
-                cost["prompts_from_earlier_runs"] += 1
-            elif batch.cached:
-                cost["cache_hits"] += 1
-            else:
-                cost["llm_prompts"] += 1
-                sent_items.add(batch.item)
-    records.sort(key=lambda r: r.id)
+    states = _tally_states(state_paths, per_round, made)
+    cost, sent_items = _tally_prompts(candidate_paths, per_round, run_started)
+    records = sorted(states.records, key=lambda r: r.id)
     write_jsonl(out_path, [r.to_json() for r in records])
     n_rejected = sum(1 for _ in read_jsonl(rejected_path))
     ingested = len(records)
+    status = states.status
     stats = {
         "ingested": ingested,
-        "unique_items": items,
+        "unique_items": states.items,
         "rejected": n_rejected,
         # AVDN turns with no answer by design (turn 0): neither records nor rejects.
         "turns_without_answer": (ingest_summary or {}).get("turns_without_answer", 0),
@@ -534,22 +574,7 @@ def merge(
             sum(t.llm_candidates for t in per_round.values()),
         ),
         "per_round": {str(r): t.to_json() for r, t in sorted(per_round.items())},
-        "per_source": {
-            f"{source}_{kind}": {
-                "candidates": c["candidates"],
-                "valid": c["valid"],
-                "acceptance": share(c["valid"], c["candidates"]),
-                # of the pairs the dataset keeps (an item's first accepted ones)
-                "kept": len(kept_edits[(source, kind)]),
-                "share_of_kept": share(
-                    len(kept_edits[(source, kind)]),
-                    sum(len(v) for (_, k), v in kept_edits.items() if k == kind),
-                ),
-                "kept_word_edits": edit_summary(kept_edits[(source, kind)]),
-            }
-            for (source, kind), c in sorted(by_source.items())
-            if kind != "unparsed"
-        },
+        "per_source": _per_source(states.by_source, states.kept_edits),
         "judged_heldout": judged or {},
         "made_by": made,
         "stage_wall_s": stage_seconds or {},
@@ -559,6 +584,88 @@ def merge(
         "merge: %d records (%d complete), %d rejected", ingested, status["complete"], n_rejected
     )
     return stats
+
+
+@dataclass
+class _StateTally:
+    """What merge reads from the final states: the output records and the counts."""
+
+    records: list[OutputRecord] = field(default_factory=list)
+    items: int = 0
+    status: Counter = field(default_factory=Counter)  # per output record (id)
+    by_source: dict[tuple[str, str], Counter] = field(default_factory=lambda: defaultdict(Counter))
+    # word edits of the accepted pairs, by (source, kind)
+    kept_edits: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _tally_states(
+    state_paths: list[str | Path], per_round: dict[int, RoundTally], made: dict[str, Any]
+) -> _StateTally:
+    tally = _StateTally()
+    for path in state_paths:
+        for state in map(ItemState.from_json, read_jsonl(path)):
+            tally.items += 1
+            for cand in state.candidates:
+                per_round.setdefault(cand.round, RoundTally()).count(cand, state.instruction)
+                tally.by_source[(cand.source, cand.kind)]["candidates"] += 1
+                tally.by_source[(cand.source, cand.kind)]["valid"] += cand.valid
+            if state.completed_round is not None:
+                per_round[state.completed_round].items_completed += 1
+            for cand in accepted(state):
+                edits = cand.scores.get("word_edits", 0)
+                tally.kept_edits[(cand.source, cand.kind)].append(edits)
+            for member in state.members:
+                tally.status[state.status] += 1
+                tally.records.append(OutputRecord.of(member, state, made))
+    return tally
+
+
+def _tally_prompts(
+    candidate_paths: list[str | Path], per_round: dict[int, RoundTally], run_started: float | None
+) -> tuple[Counter, set[str]]:
+    """Per round what was prompted; for this run what it cost (prompts sent, cache hits,
+    prompts of files earlier runs wrote) and which items it sent to the LLM."""
+    cost: Counter = Counter()
+    sent_items: set[str] = set()
+    for path in candidate_paths:
+        for batch in map(RoundCandidates.from_json, read_jsonl(path)):
+            tally = per_round.setdefault(batch.round, RoundTally())
+            tally.prompted_items += 1
+            tally.cache_hits += batch.cached
+            tally.new_tokens += batch.new_tokens
+            tally.cut_lines += batch.cut_lines
+            if not batch.asked_llm:
+                continue  # only other sources' candidates: nothing was asked of the LLM
+            if run_started is not None and batch.written_at < run_started:
+                cost["prompts_from_earlier_runs"] += 1
+            elif batch.cached:
+                cost["cache_hits"] += 1
+            else:
+                cost["llm_prompts"] += 1
+                sent_items.add(batch.item)
+    return cost, sent_items
+
+
+def _per_source(
+    by_source: dict[tuple[str, str], Counter], kept_edits: dict[tuple[str, str], list[int]]
+) -> dict[str, dict[str, Any]]:
+    """stats.json's per_source: acceptance, and of the pairs the dataset keeps (an
+    item's first accepted ones) the count, share and word edits, per source and kind."""
+    return {
+        f"{source}_{kind}": {
+            "candidates": c["candidates"],
+            "valid": c["valid"],
+            "acceptance": share(c["valid"], c["candidates"]),
+            "kept": len(kept_edits[(source, kind)]),
+            "share_of_kept": share(
+                len(kept_edits[(source, kind)]),
+                sum(len(v) for (_, k), v in kept_edits.items() if k == kind),
+            ),
+            "kept_word_edits": edit_summary(kept_edits[(source, kind)]),
+        }
+        for (source, kind), c in sorted(by_source.items())
+        if kind != "unparsed"
+    }
 
 
 def accepted(state: ItemState) -> list[Candidate]:

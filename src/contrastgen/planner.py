@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -286,24 +287,17 @@ def plan(
     dtype = plan_dtype(dtype, "transformers", compute_capability)
     if model is None:
         model = _meta_model(config)
+
+    def place_at(tokens: int) -> Placement:
+        return _place(model_dir, gpus, gpu_memory, quantization, dtype, tokens, config, model)
+
     fixed = None
     try:
-        fixed = _place(
-            model_dir, gpus, gpu_memory, quantization, dtype, batch_tokens, config, model
-        )
+        fixed = place_at(batch_tokens)
     except PlanError:
         if not choose_budget:
             raise
-    smaller = []  # the plans of smaller budgets, largest first, that fit
-    for tokens in range(batch_tokens - BUDGET_STEP, 0, -BUDGET_STEP):
-        try:
-            smaller.append(
-                _place(model_dir, gpus, gpu_memory, quantization, dtype, tokens, config, model)
-            )
-        except PlanError:
-            continue  # too big still: a smaller budget may fit
-        if smaller[-1].idle_gpus == 0 and smaller[-1].gpus_per_replica == 1:
-            break  # nothing smaller does more at once
+    smaller = _smaller_budgets(place_at, batch_tokens)
     if not choose_budget:
         better = next((p for p in smaller if p.replicas > fixed.replicas), None)
         if fixed.idle_gpus and better:
@@ -312,12 +306,37 @@ def plan(
                 f"{better.replicas} replicas of {better.gpus_per_replica} GPUs"
             )
         return fixed
+    return _most_work(fixed, smaller, batch_tokens, place_at)
+
+
+def _smaller_budgets(place_at: Callable[[int], Placement], batch_tokens: int) -> list[Placement]:
+    """The placements of budgets below `batch_tokens` that fit, largest first, down to
+    the first that fills every GPU with one-GPU replicas (nothing smaller does more)."""
+    smaller = []
+    for tokens in range(batch_tokens - BUDGET_STEP, 0, -BUDGET_STEP):
+        try:
+            smaller.append(place_at(tokens))
+        except PlanError:
+            continue  # too big still: a smaller budget may fit
+        if smaller[-1].idle_gpus == 0 and smaller[-1].gpus_per_replica == 1:
+            break
+    return smaller
+
+
+def _most_work(
+    fixed: Placement | None,
+    smaller: list[Placement],
+    batch_tokens: int,
+    place_at: Callable[[int], Placement],
+) -> Placement:
+    """Of the placements that fit, the one with the most tokens in flight (replicas x
+    budget; ties to fewer idle GPUs), its note saying why."""
     candidates = [p for p in [fixed, *smaller] if p is not None]
     if not candidates:
-        smallest = _why_not(
-            model_dir, gpus, gpu_memory, quantization, dtype, BUDGET_STEP, config, model
-        )
-        raise PlanError(f"no budget down to {BUDGET_STEP} tokens fits: {smallest}")
+        try:
+            place_at(BUDGET_STEP)
+        except PlanError as exc:
+            raise PlanError(f"no budget down to {BUDGET_STEP} tokens fits: {exc}") from None
     best = max(candidates, key=lambda p: (p.replicas * p.batch_tokens, -p.idle_gpus))
     if fixed is not None and best is not fixed:
         best.note = (
@@ -333,12 +352,26 @@ def plan(
     return best
 
 
-def _why_not(*args) -> str:
-    try:
-        _place(*args)
-    except PlanError as exc:
-        return str(exc)
-    return "it fits"
+def _pack(blocks: list[Block], gpu_bytes: int, reserve: int) -> tuple[list[list[Block]], list[int]]:
+    """Blocks onto GPUs in order, each GPU filled up to its memory less `reserve` before
+    the next: the blocks of each GPU and the bytes they use."""
+    budget = gpu_bytes - reserve
+    placed: list[list[Block]] = [[]]
+    used = [0]
+    for b in blocks:
+        need = b.weight_bytes + b.kv_bytes
+        if need > budget:
+            raise PlanError(
+                f"block {b.name} needs {human(need)} (weights {human(b.weight_bytes)} + KV "
+                f"{human(b.kv_bytes)}), more than one GPU offers after its reserve "
+                f"({human(gpu_bytes)} - {human(reserve)} = {human(budget)})"
+            )
+        if used[-1] + need > budget:
+            placed.append([])
+            used.append(0)
+        placed[-1].append(b)
+        used[-1] += need
+    return placed, used
 
 
 def _place(
@@ -379,21 +412,7 @@ def _place(
             "lower the batch token budget"
         )
 
-    placed: list[list[Block]] = [[]]
-    used = [0]
-    for b in blocks:
-        need = b.weight_bytes + b.kv_bytes
-        if need > budget:
-            raise PlanError(
-                f"block {b.name} needs {human(need)} (weights {human(b.weight_bytes)} + KV "
-                f"{human(b.kv_bytes)}), more than one GPU offers after its reserve "
-                f"({human(gpu_bytes)} - {human(reserve)} = {human(budget)})"
-            )
-        if used[-1] + need > budget:
-            placed.append([])
-            used.append(0)
-        placed[-1].append(b)
-        used[-1] += need
+    placed, used = _pack(blocks, gpu_bytes, reserve)
     per_replica = len(placed)
     if per_replica > gpus:
         why = ""
@@ -564,27 +583,7 @@ def plan_vllm(
     kv_per_token = shape.kv_bytes_per_token_layer(DTYPE_BYTES[dtype]) * layers
     activations = shape.activation_bytes(VLLM_BATCHED_TOKENS, DTYPE_BYTES[dtype])
     usable = int(parse_bytes(gpu_memory) * gpu_memory_utilization)
-    layouts = []
-    for tp in (t for t in range(1, gpus + 1) if heads % t == 0 and kv_heads % t == 0):
-        for pp in range(1, min(layers, gpus // tp) + 1):
-            n = tp * pp
-            per_gpu = math.ceil(weights / n)
-            kv_room = usable - per_gpu - CUDA_CONTEXT_BYTES - activations // tp
-            kv_tokens = max(0, kv_room) * n // kv_per_token
-            if kv_tokens < batch_tokens:
-                continue
-            replicas = gpus // n
-            layouts.append(
-                VllmLayout(
-                    tp,
-                    pp,
-                    replicas,
-                    gpus - replicas * n,
-                    per_gpu,
-                    kv_tokens,
-                    replicas * min(kv_tokens, batch_tokens),
-                )  # fmt: skip
-            )
+    layouts = _vllm_layouts(gpus, shape, weights, kv_per_token, usable, activations, batch_tokens)
     if not layouts:
         raise PlanError(
             f"no layout of {gpus} GPUs of {human(parse_bytes(gpu_memory))} holds "
@@ -595,15 +594,6 @@ def plan_vllm(
         )
     layouts.sort(key=lambda x: (-x.work, x.idle_gpus, x.pipeline_parallel))
     chosen, others = layouts[0], layouts[1:]
-    tp_only = next((x for x in layouts if x.pipeline_parallel == 1), None)
-    note = f"chose {chosen.describe()}: {chosen.work} tokens in flight at once"
-    if tp_only is not None and tp_only is not chosen:
-        note += f"; tensor parallel alone: {tp_only.describe()} ({tp_only.work} tokens)"
-    elif tp_only is None:
-        note += "; tensor parallel alone fits on none of these GPUs"
-    fuller = next((x for x in layouts if x.idle_gpus < chosen.idle_gpus), None)
-    if fuller is not None:
-        note += f"; fewer idle GPUs: {fuller.describe()} ({fuller.work} tokens)"
     return VllmPlacement(
         model=str(model_dir or config.model_type),
         quantization=quantization,
@@ -618,8 +608,51 @@ def plan_vllm(
         kv_heads=kv_heads,
         chosen=chosen,
         others=others,
-        note=note,
+        note=_vllm_note(chosen, layouts),
     )
+
+
+def _vllm_layouts(
+    gpus: int,
+    shape: Shape,
+    weights: int,
+    kv_per_token: int,
+    usable: int,
+    activations: int,
+    batch_tokens: int,
+) -> list[VllmLayout]:
+    """Every TP x PP layout whose KV cache holds a `batch_tokens` budget: `usable` bytes
+    per GPU for the weights split evenly, the CUDA context, the activations split over
+    the TP ranks, and the KV cache."""
+    layouts = []
+    for tp in (t for t in range(1, gpus + 1) if shape.heads % t == 0 and shape.kv_heads % t == 0):
+        for pp in range(1, min(shape.layers, gpus // tp) + 1):
+            n = tp * pp
+            per_gpu = math.ceil(weights / n)
+            kv_room = usable - per_gpu - CUDA_CONTEXT_BYTES - activations // tp
+            kv_tokens = max(0, kv_room) * n // kv_per_token
+            if kv_tokens < batch_tokens:
+                continue
+            replicas = gpus // n
+            work = replicas * min(kv_tokens, batch_tokens)
+            layouts.append(
+                VllmLayout(tp, pp, replicas, gpus - replicas * n, per_gpu, kv_tokens, work)
+            )
+    return layouts
+
+
+def _vllm_note(chosen: VllmLayout, layouts: list[VllmLayout]) -> str:
+    """Why `chosen` won, beside tensor parallel alone and a layout with fewer idle GPUs."""
+    tp_only = next((x for x in layouts if x.pipeline_parallel == 1), None)
+    note = f"chose {chosen.describe()}: {chosen.work} tokens in flight at once"
+    if tp_only is not None and tp_only is not chosen:
+        note += f"; tensor parallel alone: {tp_only.describe()} ({tp_only.work} tokens)"
+    elif tp_only is None:
+        note += "; tensor parallel alone fits on none of these GPUs"
+    fuller = next((x for x in layouts if x.idle_gpus < chosen.idle_gpus), None)
+    if fuller is not None:
+        note += f"; fewer idle GPUs: {fuller.describe()} ({fuller.work} tokens)"
+    return note
 
 
 def place(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from . import dialogue, spatial
+from .generation import Request, stop_marks
 
 # Part of the generation cache key (with the text itself, see fingerprint()).
 PROMPT_VERSION = "v5"
@@ -209,9 +210,8 @@ def build_messages(instruction: str, feedback: list[str] | None = None) -> list[
     The feedback is a system turn of its own between the few-shot turns and the
     instruction: the last user turn keeps the exact shape of the few-shot turns (the bare
     instruction), which small models need to keep the format, and everything before the
-    notes stays the same for every prompt, so the engine's prefix cache covers it. On 40
-    bundled instructions this placement completed 23 after one refine round, notes at the
-    top of the system message 20, notes in the user turn 15.
+    notes stays the same for every prompt, so the engine's prefix cache covers it (it
+    also completed the most items after one refine round: docs/ARCHITECTURE.md).
     """
     messages = [{"role": "system", "content": SYSTEM}]
     for original, positives, negatives in few_shot_turns(instruction):
@@ -229,11 +229,19 @@ def first_tag(need_positives: int, need_negatives: int) -> str:
     return "POSITIVE:" if need_positives > 0 or need_negatives == 0 else "NEGATIVE:"
 
 
-def render_prompt(tokenizer, instruction: str, feedback: list[str] | None, prefill: str) -> str:
-    """The full prompt text: chat template plus the pre-filled first tag."""
-    from .generation import render_chat
-
-    return render_chat(tokenizer, build_messages(instruction, feedback), prefill)
+def item_request(
+    instruction: str, feedback: list[str], prefill: str, stop_tag: str | None, cap: int
+) -> Request:
+    """The request of one item, as a generation job sends it: its messages, the answer
+    pre-filled with `prefill`, room for the answer's lines from the instruction's length
+    (long instructions are not cut off, and a batch of short ones stops early; at most
+    `cap`), and its rows ending at a blank line or at `stop_tag`'s line."""
+    return Request(
+        tuple(build_messages(instruction, feedback)),
+        prefill,
+        answer_token_budget(instruction, cap),
+        stop_marks(stop_tag),
+    )
 
 
 # Room for an answer: its lines (the few-shot answers' shape, POSITIVE POSITIVE NEGATIVE),

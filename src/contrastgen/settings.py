@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from .generation import GenParams
 
@@ -22,6 +22,14 @@ def _from(cls, data: dict[str, Any], **nested):
     """`cls` from a config section: its own keys, with nested sections already built."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names and k not in nested}, **nested)
+
+
+class Section:
+    """A config section without nested ones: built from its keys."""
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> Self:
+        return _from(cls, section)
 
 
 # Keys that change how fast a step runs, never what it writes. A rule leaves them out of
@@ -82,7 +90,7 @@ def with_speed_knobs(section: str, values: dict[str, Any], config: dict[str, Any
 
 
 @dataclass(frozen=True)
-class VllmSettings:
+class VllmSettings(Section):
     """generator.vllm: the vllm backend's engine."""
 
     python: str
@@ -96,7 +104,7 @@ class VllmSettings:
 
 
 @dataclass(frozen=True)
-class ServerSettings:
+class ServerSettings(Section):
     """generator.server: the running OpenAI-compatible server of the openai backend."""
 
     base_url: str
@@ -156,8 +164,8 @@ class GeneratorSettings:
         return _from(
             cls,
             generator,
-            vllm=_from(VllmSettings, vllm),
-            server=_from(ServerSettings, server),
+            vllm=VllmSettings.from_config(vllm),
+            server=ServerSettings.from_config(server),
         )
 
     @property
@@ -175,7 +183,7 @@ class GeneratorSettings:
 
 
 @dataclass(frozen=True)
-class GenerationSettings:
+class GenerationSettings(Section):
     """generation (or refine's overrides of it): batching and sampling."""
 
     max_new_tokens: int
@@ -187,10 +195,6 @@ class GenerationSettings:
     prefix_cache: bool
     batch_size: int
     token_budget: int
-
-    @classmethod
-    def from_config(cls, generation: dict[str, Any]) -> GenerationSettings:
-        return _from(cls, generation)
 
     def params(self) -> GenParams:
         return GenParams(
@@ -264,19 +268,15 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
-class Targets:
+class Targets(Section):
     """targets: accepted positives and negatives an item is complete with."""
 
     positives: int
     negatives: int
 
-    @classmethod
-    def from_config(cls, targets: dict[str, Any]) -> Targets:
-        return _from(cls, targets)
-
 
 @dataclass(frozen=True)
-class RuleEdits:
+class RuleEdits(Section):
     """positives / negatives: round 0's rule-made candidates and corpus-mined negatives."""
 
     rule_based: bool
@@ -289,26 +289,18 @@ class RuleEdits:
         """Rule-made candidates per item in round 0 (0 when rule_based is off)."""
         return self.rule_based_per_item if self.rule_based else 0
 
-    @classmethod
-    def from_config(cls, section: dict[str, Any]) -> RuleEdits:
-        return _from(cls, section)
-
 
 @dataclass(frozen=True)
-class RefineSettings:
+class RefineSettings(Section):
     """refine: the rounds after round 0 and their sampling."""
 
     max_rounds: int
     temperature: float
     samples_per_prompt: int
 
-    @classmethod
-    def from_config(cls, refine: dict[str, Any]) -> RefineSettings:
-        return _from(cls, refine)
-
 
 @dataclass(frozen=True)
-class Thresholds:
+class Thresholds(Section):
     """validator.thresholds: what an accepted candidate must score."""
 
     positive_min_similarity: float
@@ -318,10 +310,6 @@ class Thresholds:
     # A positive must differ from the original by at least this many words (word-level
     # edit distance); 1 keeps every rewording, higher drops trivial ones.
     positive_min_word_edits: int
-
-    @classmethod
-    def from_config(cls, thresholds: dict[str, Any]) -> Thresholds:
-        return _from(cls, thresholds)
 
 
 @dataclass(frozen=True)

@@ -227,13 +227,14 @@ class Features:
         return not any(self.values.values())
 
 
-def extract(text: str) -> Features:
-    """Extract every spatial family from free text (typos and messy spellings included)."""
-    t = _prepare(text)
-    found: dict[str, set] = {family: set() for family in FAMILIES}
-    t = _NOT_SPATIAL.sub(lambda m: " " * len(m.group(0)), t)
-    t = _ADVERB_LITTLE.sub(lambda m: " " * len(m.group(0)), t)
+# Each pass takes the facts of one kind out of the (lower-cased) text into `found` and
+# blanks what it matched, so a later pass cannot read the same words again: clock
+# positions before bare numbers, "left of" before "left". The order is part of the
+# meaning.
+Found = dict[str, set]
 
+
+def _clock_pass(t: str, found: Found) -> str:
     for m in list(_CLOCK.finditer(t)):
         hour = clock_hour(m)
         if 1 <= hour <= 12:
@@ -244,7 +245,10 @@ def extract(text: str) -> Features:
         if 1 <= hour <= 12:
             found["clock"].add(hour)
             t = _blank(t, m)
+    return t
 
+
+def _angle_pass(t: str, found: Found) -> str:
     for m in list(_ANGLE.finditer(t)):
         angle = _number(m.group("a"))
         if angle == 180:  # "turn 180 degrees" says the same as "turn around"
@@ -255,7 +259,10 @@ def extract(text: str) -> Features:
     for m in list(_AROUND.finditer(t)):
         found["direction"].add("around")
         t = _blank(t, m)
+    return t
 
+
+def _distance_pass(t: str, found: Found) -> str:
     for m in list(_DISTANCE.finditer(t)):
         unit = m.group("u")
         unit = {"m": "m", "km": "km"}.get(unit, unit.rstrip("s").replace("metre", "meter"))
@@ -264,29 +271,44 @@ def extract(text: str) -> Features:
         )
         found["distance"].add(f"{_number(m.group('n'))} {unit}")
         t = _blank(t, m)
+    return t
 
+
+def _cardinal_pass(t: str, found: Found) -> str:
     for m in list(_CARDINAL_COMPOUND.finditer(t)):
         found["cardinal"].add(_CARDINAL_ABBR[m.group(1)] + _CARDINAL_ABBR[m.group(2)])
         t = _blank(t, m)
     for m in _CARDINAL.finditer(t):
         found["cardinal"].add(_CARDINAL_ABBR[m.group(1)])
+    return t
 
+
+def _relation_pass(t: str, found: Found) -> str:
     for pattern, canon in _RELATION_RE:
         for m in list(pattern.finditer(t)):
             found["relation"].add(canon)
             if canon in ("left of", "right of"):
                 found["direction"].add(canon.split()[0])
             t = _blank(t, m)
+    return t
 
+
+def _landmark_pass(t: str, found: Found) -> str:
     for m in list(_LANDMARK_RE.finditer(t)):
         found["landmark"].add(_LANDMARK_CANON[m.group(1)])
         t = _blank(t, m)
+    return t
 
+
+def _ordinal_pass(t: str, found: Found) -> str:
     for m in list(_ORDINAL.finditer(t)):
         word = m.group(1)
         found["ordinal"].add(int(m.group("d")) if m.group("d") else ORDINALS[word])
         t = _blank(t, m)
+    return t
 
+
+def _count_pass(t: str, found: Found) -> str:
     for m in list(_COUNT_PHRASES.finditer(t)):
         found["count"].add(2)
         t = _blank(t, m)
@@ -294,7 +316,10 @@ def extract(text: str) -> Features:
         n = _number(m.group("n"))
         if n != 1:  # "one" is mostly a pronoun ("the one on the left"), not a count
             found["count"].add(n)
+    return t
 
+
+def _word_pass(t: str, found: Found) -> str:
     for word in re.findall(r"[a-z]+", t):
         if word in _DIRECTION_WORDS:
             found["direction"].add(_DIRECTION_WORDS[word])
@@ -302,7 +327,30 @@ def extract(text: str) -> Features:
             found["color"].add(COLORS[word])
         if word in SIZES:
             found["size"].add(SIZES[word])
+    return t
 
+
+_PASSES = (
+    _clock_pass,
+    _angle_pass,
+    _distance_pass,
+    _cardinal_pass,
+    _relation_pass,
+    _landmark_pass,
+    _ordinal_pass,
+    _count_pass,
+    _word_pass,
+)
+
+
+def extract(text: str) -> Features:
+    """Extract every spatial family from free text (typos and messy spellings included)."""
+    t = _prepare(text)
+    found: Found = {family: set() for family in FAMILIES}
+    t = _NOT_SPATIAL.sub(lambda m: " " * len(m.group(0)), t)
+    t = _ADVERB_LITTLE.sub(lambda m: " " * len(m.group(0)), t)
+    for take in _PASSES:
+        t = take(t, found)
     return Features({f: tuple(sorted(v, key=str)) for f, v in found.items()})
 
 

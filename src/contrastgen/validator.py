@@ -153,56 +153,19 @@ def decide(
     beside the facts.
     """
     diffs = fact_changes(original, candidate)
-    reasons: list[dict] = []
-    if same_text(candidate, original):
-        reasons.append({"code": "identical"})
-    # Meta words count only when the original does not use them itself.
-    original_meta = {m.lower() for m in _META.findall(original)}
-    if any(m.lower() not in original_meta for m in _META.findall(candidate)):
-        reasons.append({"code": "meta_text"})
-    copied = few_shot_copy(original, candidate)
-    if copied:
-        reasons.append({"code": "few_shot_copy", "sentence": copied})
     ratio = len(candidate.split()) / max(1, len(original.split()))
-    if ratio > thresholds.max_length_ratio or ratio < 1 / thresholds.max_length_ratio:
-        reasons.append({"code": "length_mismatch", "ratio": round(ratio, 2)})
     # the facts are compared above; the content check covers every other word
     dropped, added = (
         [c for c in words if not _fact_concept(c)] for words in content.compare(original, candidate)
     )
     edits = word_edits(original, candidate)
+    reasons = _form_reasons(original, candidate, ratio, thresholds)
     if kind == "positive":
-        if similarity < thresholds.positive_min_similarity:
-            reasons.append({"code": "off_topic", "similarity": round(similarity, 3)})
-        reasons += diffs
-        if dropped:
-            reasons.append({"code": "content_dropped", "words": dropped})
-        if added:
-            reasons.append({"code": "content_added", "words": added})
-        again = content.repeated(original, candidate)
-        if again:
-            reasons.append({"code": "content_repeated", "words": again})
-        if 0 < edits < thresholds.positive_min_word_edits:
-            reasons.append({"code": "trivial_edit", "word_edits": edits})
+        reasons += _positive_reasons(
+            original, candidate, similarity, diffs, dropped, added, edits, thresholds
+        )
     else:
-        if similarity < thresholds.negative_min_similarity:
-            reasons.append({"code": "off_topic", "similarity": round(similarity, 3)})
-        elif similarity > thresholds.negative_max_similarity:
-            reasons.append({"code": "too_similar", "similarity": round(similarity, 3)})
-        changes = [d for d in diffs if not d["code"].endswith("_dropped")]
-        if not diffs:
-            reasons.append({"code": "no_spatial_change"})
-        elif not changes:
-            reasons.append({"code": "only_dropped", "dropped": diffs})
-        elif change_count(diffs) > 1:
-            reasons.append({"code": "several_changes", "changes": diffs})
-        if any(_hypernym(d) for d in changes):
-            reasons.append(
-                {"code": "not_a_contrast", "changes": [d for d in changes if _hypernym(d)]}
-            )
-        # one content word may give way to the changed fact ("flat roof" -> "red roof")
-        if len(added) + max(0, len(dropped) - 1) > 0:
-            reasons.append({"code": "content_changed", "words": sorted({*dropped, *added})})
+        reasons += _negative_reasons(similarity, diffs, dropped, added, thresholds)
     valid = not reasons
     return {
         "valid": valid,
@@ -214,6 +177,79 @@ def decide(
         },
         "features": spatial.extract(candidate).to_json(),
     }
+
+
+def _form_reasons(original: str, candidate: str, ratio: float, thresholds: Thresholds):
+    """Both kinds: not a copy, no meta text, no few-shot sentence, a close length."""
+    reasons: list[dict] = []
+    if same_text(candidate, original):
+        reasons.append({"code": "identical"})
+    # Meta words count only when the original does not use them itself.
+    original_meta = {m.lower() for m in _META.findall(original)}
+    if any(m.lower() not in original_meta for m in _META.findall(candidate)):
+        reasons.append({"code": "meta_text"})
+    copied = few_shot_copy(original, candidate)
+    if copied:
+        reasons.append({"code": "few_shot_copy", "sentence": copied})
+    if ratio > thresholds.max_length_ratio or ratio < 1 / thresholds.max_length_ratio:
+        reasons.append({"code": "length_mismatch", "ratio": round(ratio, 2)})
+    return reasons
+
+
+def _positive_reasons(
+    original: str,
+    candidate: str,
+    similarity: float,
+    diffs: list[dict],
+    dropped: list[str],
+    added: list[str],
+    edits: int,
+    thresholds: Thresholds,
+) -> list[dict]:
+    """A positive: similar enough, every fact and content word kept, nothing added."""
+    reasons: list[dict] = []
+    if similarity < thresholds.positive_min_similarity:
+        reasons.append({"code": "off_topic", "similarity": round(similarity, 3)})
+    reasons += diffs
+    if dropped:
+        reasons.append({"code": "content_dropped", "words": dropped})
+    if added:
+        reasons.append({"code": "content_added", "words": added})
+    again = content.repeated(original, candidate)
+    if again:
+        reasons.append({"code": "content_repeated", "words": again})
+    if 0 < edits < thresholds.positive_min_word_edits:
+        reasons.append({"code": "trivial_edit", "word_edits": edits})
+    return reasons
+
+
+def _negative_reasons(
+    similarity: float,
+    diffs: list[dict],
+    dropped: list[str],
+    added: list[str],
+    thresholds: Thresholds,
+) -> list[dict]:
+    """A negative: similarity in the band, one fact replaced or added, none dropped, no
+    other content changed."""
+    reasons: list[dict] = []
+    if similarity < thresholds.negative_min_similarity:
+        reasons.append({"code": "off_topic", "similarity": round(similarity, 3)})
+    elif similarity > thresholds.negative_max_similarity:
+        reasons.append({"code": "too_similar", "similarity": round(similarity, 3)})
+    changes = [d for d in diffs if not d["code"].endswith("_dropped")]
+    if not diffs:
+        reasons.append({"code": "no_spatial_change"})
+    elif not changes:
+        reasons.append({"code": "only_dropped", "dropped": diffs})
+    elif change_count(diffs) > 1:
+        reasons.append({"code": "several_changes", "changes": diffs})
+    if any(_hypernym(d) for d in changes):
+        reasons.append({"code": "not_a_contrast", "changes": [d for d in changes if _hypernym(d)]})
+    # one content word may give way to the changed fact ("flat roof" -> "red roof")
+    if len(added) + max(0, len(dropped) - 1) > 0:
+        reasons.append({"code": "content_changed", "words": sorted({*dropped, *added})})
+    return reasons
 
 
 def embedded_validator_path() -> Path:

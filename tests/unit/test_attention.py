@@ -6,7 +6,13 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from contrastgen.attention import NAME, sdpa_packed_gqa
 from contrastgen.engines.transformers_backend import BatchLimits, Engine, GenParams, run_strategy
-from contrastgen.prompts import render_prompt
+from contrastgen.generation import render_chat
+from contrastgen.prompts import build_messages
+
+
+def prompt_of(tokenizer, instruction: str) -> str:
+    """A round-0 prompt as a job renders it: chat template plus the first tag."""
+    return render_chat(tokenizer, build_messages(instruction), "POSITIVE:")
 
 
 class GQAModule(torch.nn.Module):
@@ -46,7 +52,7 @@ def test_engine_with_packed_gqa_generates_what_sdpa_generates(generator_dir):
     for attn in ("sdpa", NAME):
         engine = Engine(generator_dir, device="cpu", threads=2, attn_implementation=attn)
         assert engine.model.config._attn_implementation == attn
-        prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in instructions]
+        prompts = [prompt_of(engine.tokenizer, t) for t in instructions]
         gens, _ = run_strategy("true_batch", engine, prompts, params, BatchLimits(8, 8192))
         texts[attn] = [g[0].text for g in gens]
     assert texts[NAME] == texts["sdpa"]

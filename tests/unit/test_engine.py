@@ -14,8 +14,15 @@ from contrastgen.engines.transformers_backend import (
     split_on_oom,
 )
 from contrastgen.errors import ConfigError
-from contrastgen.prompts import render_prompt
+from contrastgen.generation import render_chat
+from contrastgen.prompts import build_messages
 from contrastgen.settings import GeneratorSettings
+
+
+def prompt_of(tokenizer, instruction: str) -> str:
+    """A round-0 prompt as a job renders it: chat template plus the first tag."""
+    return render_chat(tokenizer, build_messages(instruction), "POSITIVE:")
+
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,7 +93,7 @@ def test_batched_strategies_match_sequential_under_greedy_decoding(engines):
     plan = BatchLimits(batch_size=4, token_budget=4096)
     outputs = {}
     for cached, engine in engines.items():
-        prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in INSTRUCTIONS]
+        prompts = [prompt_of(engine.tokenizer, t) for t in INSTRUCTIONS]
         for name in ("sequential", "fake_batch", "true_batch", "bucketed"):
             gens, metrics = run_strategy(name, engine, prompts, params, plan)
             outputs[(cached, name)] = [g[0].text for g in gens]
@@ -106,7 +113,7 @@ def test_batched_strategies_match_sequential_under_greedy_decoding(engines):
 
 def test_samples_per_prompt_and_eos_stop(engines):
     engine = engines[True]
-    prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in INSTRUCTIONS[:2]]
+    prompts = [prompt_of(engine.tokenizer, t) for t in INSTRUCTIONS[:2]]
     params = GenParams(max_new_tokens=120, do_sample=True, temperature=0.8, samples_per_prompt=3)
     gens, metrics = run_strategy("true_batch", engine, prompts, params, BatchLimits(8, 8192))
     assert [len(g) for g in gens] == [3, 3] and metrics.rows == 6
@@ -124,7 +131,7 @@ def test_a_stop_tag_ends_its_rows_at_the_negative_line_and_only_those(engines):
         INSTRUCTIONS[1],
         "No, not that one. Turn around and go back, the destination is behind you on the left.",
     ]
-    prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in shaped]
+    prompts = [prompt_of(engine.tokenizer, t) for t in shaped]
     params = GenParams(max_new_tokens=160, do_sample=False)
     free = [g[0] for g in engine.generate(prompts, params, Metrics())]
     assert all("NEGATIVE:" in g.text for g in free), "the few-shot shape ends with a negative"
@@ -143,7 +150,7 @@ def test_a_stop_tag_ends_its_rows_at_the_negative_line_and_only_those(engines):
 
 def test_continuous_runs_or_says_it_is_unavailable(engines):
     engine = engines[False]
-    prompts = [render_prompt(engine.tokenizer, t, None, "POSITIVE:") for t in INSTRUCTIONS[:2]]
+    prompts = [prompt_of(engine.tokenizer, t) for t in INSTRUCTIONS[:2]]
     try:
         gens, _ = run_strategy(
             "continuous",

@@ -29,6 +29,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 
 from ..errors import ConfigError, UserError
 from ..generation import (
@@ -72,6 +73,38 @@ class _Failed(Exception):
         super().__init__(message)
         self.retry = retry
         self.retry_after = retry_after
+
+
+@dataclass
+class _Rows:
+    """The answers of one generate call as they come back: a request is handed to
+    `on_done` (the per-item cache) once all its rows are in."""
+
+    prompts: int
+    samples: int
+    on_done: OnDone | None
+    progress: OnProgress | None
+    rows: list[list[Generation | None]] = field(init=False)
+    left: list[int] = field(init=False)
+    metrics: Metrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rows = [[None] * self.samples for _ in range(self.prompts)]
+        self.left = [self.samples] * self.prompts
+        self.metrics = Metrics(prompts=self.prompts, rows=self.prompts * self.samples)
+
+    def put(self, i: int, k: int, generation: Generation) -> None:
+        self.rows[i][k] = generation
+        self.left[i] -= 1
+        self.metrics.batches += 1  # HTTP requests answered
+        if self.left[i] == 0:
+            gens = self.rows[i]
+            tokens = sum(g.new_tokens for g in gens)
+            self.metrics.generated_tokens += tokens
+            if self.on_done:
+                self.on_done([i], [gens])
+            if self.progress:
+                self.progress(1, tokens)
 
 
 class OpenAIBackend:
@@ -201,9 +234,7 @@ class OpenAIBackend:
         progress: OnProgress | None = None,
     ) -> tuple[list[list[Generation]], Metrics]:
         n = params.samples_per_prompt
-        rows: list[list[Generation | None]] = [[None] * n for _ in requests]
-        left = [n] * len(requests)
-        metrics = Metrics(prompts=len(requests), rows=len(requests) * n)
+        rows = _Rows(len(requests), n, on_done, progress)
         self._abort.clear()
         self._retries = 0
         failure: ServerError | None = None
@@ -221,29 +252,19 @@ class OpenAIBackend:
                     if future.cancelled():
                         continue
                     try:
-                        rows[i][k] = future.result()
+                        rows.put(i, k, future.result())
                     except ServerError as exc:
                         if failure is None:  # send nothing new; finish what is in flight
                             failure = exc
                             self._abort.set()
                             for other in pending:
                                 other.cancel()
-                        continue
-                    left[i] -= 1
-                    if left[i] == 0:
-                        gens = rows[i]
-                        metrics.generated_tokens += sum(g.new_tokens for g in gens)
-                        if on_done:
-                            on_done([i], [gens])
-                        if progress:
-                            progress(1, sum(g.new_tokens for g in gens))
-        metrics.generate_s = time.perf_counter() - started
-        metrics.batches = sum(n - x for x in left)  # HTTP requests answered
-        metrics.retries = self._retries
+        rows.metrics.generate_s = time.perf_counter() - started
+        rows.metrics.retries = self._retries
         if failure is not None:
-            finished = sum(x == 0 for x in left)
+            finished = sum(x == 0 for x in rows.left)
             raise ServerError(f"{failure} ({finished} of {len(requests)} prompts finished)")
-        return rows, metrics  # type: ignore[return-value]
+        return rows.rows, rows.metrics  # type: ignore[return-value]
 
     def close(self) -> None:
         self._abort.set()

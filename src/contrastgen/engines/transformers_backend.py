@@ -34,7 +34,7 @@ from ..generation import (
     cut_at_stop,
     render_chat,
 )
-from ..planner import DEFAULT_BATCH_TOKENS
+from ..planner import DEFAULT_BATCH_TOKENS, plan
 from ..settings import GenerationSettings, GeneratorSettings
 from .base import STRATEGIES, StrategyUnavailable
 
@@ -104,6 +104,13 @@ def quantization_config(quantization: str, device: str, dtype):
     raise ValueError(f"generator.quantization must be none, 8bit or 4bit, not {quantization!r}")
 
 
+def sampling_kwargs(params: GenParams) -> dict:
+    """transformers' sampling arguments: temperature and top-p only when sampling."""
+    if params.do_sample:
+        return {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
+    return {"do_sample": False, "temperature": None, "top_p": None}
+
+
 class Engine:
     """A tokenizer and a causal LM, loaded once, with one padded `generate` primitive."""
 
@@ -136,6 +143,25 @@ class Engine:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        kwargs = self._load_kwargs(attn_implementation, quantization, batch_tokens)
+        self.model = AutoModelForCausalLM.from_pretrained(self.model_dir, **kwargs).eval()
+        if self.device == "cpu":
+            self.model.to("cpu")
+        self.stop_ids = self._stop_ids()
+        self.prefix_cache = prefix_cache
+        self._prefix: tuple[list[int], object] | None = None
+        self.load_s = time.perf_counter() - started
+        log.info(
+            "loaded %s on %s (%s) in %.1fs", self.model_dir, self.device, self.dtype, self.load_s
+        )
+
+    def _load_kwargs(
+        self, attn_implementation: str | None, quantization: str, batch_tokens: int
+    ) -> dict:
+        """from_pretrained's arguments: dtype, attention kernel, bitsandbytes, and on
+        several GPUs the planner's device map."""
+        import torch
+
         kwargs = {"dtype": self.dtype, "local_files_only": True, "trust_remote_code": False}
         if attn_implementation == attention.NAME:
             attention.register()
@@ -147,8 +173,6 @@ class Engine:
             )
         if self.device == "cuda" and torch.cuda.device_count() > 1:
             # Model parallel over the job's GPUs: the planner's device map, not a guess.
-            from ..planner import plan
-
             name = str(self.dtype).removeprefix("torch.")
             layout = plan(
                 self.model_dir,
@@ -163,16 +187,7 @@ class Engine:
             log.info("device map over %d GPUs: %s", layout.gpus_per_replica, layout.device_map)
         elif self.device == "cuda":
             kwargs["device_map"] = "cuda"
-        self.model = AutoModelForCausalLM.from_pretrained(self.model_dir, **kwargs).eval()
-        if self.device == "cpu":
-            self.model.to("cpu")
-        self.stop_ids = self._stop_ids()
-        self.prefix_cache = prefix_cache
-        self._prefix: tuple[list[int], object] | None = None
-        self.load_s = time.perf_counter() - started
-        log.info(
-            "loaded %s on %s (%s) in %.1fs", self.model_dir, self.device, self.dtype, self.load_s
-        )
+        return kwargs
 
     def _stop_ids(self) -> set[int]:
         ids = set()
@@ -212,27 +227,14 @@ class Engine:
         k = params.samples_per_prompt
         ids = [row for row in self.tokenizer(list(prompts))["input_ids"] for _ in range(k)]
         prefix, cache = self._prefix_cache(ids) if self.prefix_cache else ([], None)
-        p = len(prefix)
-        width = max(len(row) for row in ids) - p
-        input_ids = torch.full((len(ids), p + width), self.tokenizer.pad_token_id)
-        mask = torch.zeros((len(ids), p + width), dtype=torch.long)
-        for r, row in enumerate(ids):
-            start = p + width - (len(row) - p)  # left padding sits between prefix and suffix
-            input_ids[r, :p] = torch.tensor(prefix, dtype=torch.long)
-            input_ids[r, start:] = torch.tensor(row[p:], dtype=torch.long)
-            mask[r, :p] = 1
-            mask[r, start:] = 1
-        sampling = {"do_sample": params.do_sample}
-        if params.do_sample:
-            sampling.update(temperature=params.temperature, top_p=params.top_p)
-        else:
-            sampling.update(temperature=None, top_p=None, top_k=None)
-        extra = {}
+        input_ids, mask = self._lay_out(ids, prefix)
+        # greedy: also no top-k, which a checkpoint's generation_config may set
+        extra = {} if params.do_sample else {"top_k": None}
         row_stops = [tuple(marks) for marks in (stops or [()] * len(prompts)) for _ in range(k)]
         if any(row_stops):
             from transformers import StoppingCriteriaList
 
-            stop = StopMarks(self.tokenizer, row_stops, p + width)
+            stop = StopMarks(self.tokenizer, row_stops, input_ids.shape[1])
             extra["stopping_criteria"] = StoppingCriteriaList([stop])
         if cache is not None:
             batch_cache = copy.deepcopy(cache)
@@ -247,19 +249,32 @@ class Engine:
                 min_new_tokens=params.min_new_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
                 eos_token_id=sorted(self.stop_ids),
-                **sampling,
+                **sampling_kwargs(params),
                 **extra,
             )
         metrics.generate_s += time.perf_counter() - started
         new = out[:, input_ids.shape[1] :].tolist()
         rows = [self._decode(seq, marks) for seq, marks in zip(new, row_stops, strict=True)]
         generated = sum(r.new_tokens for r in rows)
-        metrics.batches += 1
-        metrics.prompts += len(prompts)
-        metrics.rows += len(rows)
-        metrics.generated_tokens += generated
-        metrics.padded_tokens += out.numel() - int(mask.sum()) - generated
+        metrics.add_call(len(prompts), rows, out.numel() - int(mask.sum()) - generated)
         return [rows[i * k : (i + 1) * k] for i in range(len(prompts))]
+
+    def _lay_out(self, ids: list[list[int]], prefix: list[int]):
+        """Input ids and attention mask of rows laid out as `[shared prefix][left
+        padding][own suffix]`: every row's last token sits at the same position."""
+        import torch
+
+        p = len(prefix)
+        width = max(len(row) for row in ids) - p
+        input_ids = torch.full((len(ids), p + width), self.tokenizer.pad_token_id)
+        mask = torch.zeros((len(ids), p + width), dtype=torch.long)
+        for r, row in enumerate(ids):
+            start = p + width - (len(row) - p)  # left padding sits between prefix and suffix
+            input_ids[r, :p] = torch.tensor(prefix, dtype=torch.long)
+            input_ids[r, start:] = torch.tensor(row[p:], dtype=torch.long)
+            mask[r, :p] = 1
+            mask[r, start:] = 1
+        return input_ids, mask
 
     def _decode(self, seq: list[int], stops: Sequence[str] = ()) -> Generation:
         """Text and token count of one row's new tokens, up to and including its EOS; a
@@ -465,9 +480,7 @@ def run_continuous(engine, prompts, params, metrics, plan):
     config = GenerationConfig(
         max_new_tokens=params.max_new_tokens,
         min_new_tokens=params.min_new_tokens,
-        do_sample=params.do_sample,
-        temperature=params.temperature if params.do_sample else None,
-        top_p=params.top_p if params.do_sample else None,
+        **sampling_kwargs(params),
         eos_token_id=sorted(engine.stop_ids),
         pad_token_id=engine.tokenizer.pad_token_id,
         num_return_sequences=params.samples_per_prompt,
@@ -493,10 +506,7 @@ def run_continuous(engine, prompts, params, metrics, plan):
         finished = bool(seq) and seq[-1] in engine.stop_ids
         text = engine.tokenizer.decode(seq, skip_special_tokens=True)
         rows.append(Generation(text, len(seq), finished))
-    metrics.batches += 1
-    metrics.prompts += len(prompts)
-    metrics.rows += len(rows)
-    metrics.generated_tokens += sum(r.new_tokens for r in rows)
+    metrics.add_call(len(prompts), rows)
     if plan.progress:
         plan.progress(len(prompts), sum(r.new_tokens for r in rows))
     out = [rows[i * k : (i + 1) * k] for i in range(len(prompts))]

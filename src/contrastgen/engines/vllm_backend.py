@@ -72,8 +72,8 @@ def vllm_env(device: str, threads: int, compile_cache: str | None) -> dict[str, 
     }
     if device == "cpu" and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
         # vLLM pins its compute threads to all cores but one, which it keeps for its
-        # scheduler: one core of two here (73 against 90 tok/s). Instead use the
-        # job's threads, as the transformers backend does.
+        # scheduler: one core of two on a 2-core box (docs/benchmarks.md measures the
+        # cost). Instead use the job's threads, as the transformers backend does.
         env["VLLM_CPU_OMP_THREADS_BIND"] = "nobind"
         env["OMP_NUM_THREADS"] = str(threads)
     if compile_cache:
