@@ -223,3 +223,29 @@ def test_plan_cli_chooses_the_budget_and_says_why(model_dirs):
     vllm = cmd[:-3] + ["--backend", "vllm", "--quantization", "awq", "--json"]
     data = json.loads(subprocess.run(vllm, capture_output=True, text=True, check=True).stdout)
     assert data["backend"] == "vllm" and data["chosen"]["pipeline_parallel"] == 3
+
+
+def test_the_schedule_is_what_the_rules_ask_for(model_dirs):
+    """scheduling.schedule, the one answer common.smk takes for the generation jobs'
+    `gpu` resource, threads and plan: 0 GPUs on a CPU and for a server's clients, the
+    configured count, or the plan's GPUs per replica with gpus_per_job: auto."""
+    from config_defaults import SETTINGS
+
+    from contrastgen.scheduling import schedule
+
+    base = SETTINGS.generator.but(model=str(model_dirs["mistral-7b"]), threads=8)
+    cpu = schedule(base.but(device="auto"), 16384, None, host_gpus=0)
+    assert (cpu.device, cpu.gpus_per_job, cpu.threads, cpu.layout) == ("cpu", 0, 8, None)
+    server = schedule(base.but(backend="openai", device="cuda"), 16384, 10, host_gpus=10)
+    assert (server.gpus_per_job, server.threads) == (0, 1)
+    fixed = schedule(base.but(device="cuda", gpus_per_job=3), 16384, 10, host_gpus=0)
+    assert (fixed.device, fixed.gpus_per_job, fixed.layout) == ("cuda", 3, None)
+    assert fixed.token_budget(16384) == 16384 and fixed.vllm_parallel() == {}
+
+    auto = base.but(device="cuda", gpus_per_job="auto", gpu_memory="11GiB")
+    hf = schedule(auto, 16384, 10, host_gpus=10)
+    assert hf.gpus_per_job == hf.layout.gpus_per_replica == 2  # 14.5 GB of fp16 weights
+    assert hf.token_budget(16384) == hf.layout.batch_tokens
+    vllm = schedule(auto.but(backend="vllm"), 16384, 10, host_gpus=10)
+    assert vllm.vllm_parallel() == {"tensor_parallel": 2, "pipeline_parallel": 1}
+    assert vllm.token_budget(16384) == 16384  # vLLM sizes its own KV cache

@@ -8,6 +8,7 @@ from snakemake.settings.types import DeploymentMethod
 from contrastgen.benchmark import ENGINES, MODES, SERVER_ENGINES
 from contrastgen.config import check_config
 from contrastgen.corpus import is_avdn, shard_ids as _shard_ids
+from contrastgen.devices import scheduled_device
 from contrastgen.engines.vllm_backend import vllm_env_ready
 from contrastgen.gpus import host_gpu_ids
 from contrastgen.models import TOKENIZER_LAYOUT
@@ -148,6 +149,12 @@ def all_stage_benchmarks():
 
 
 @cache
+def host_gpus():
+    """GPUs this host lists (gpus.host_gpu_ids: CONTRASTGEN_GPU_IDS, else nvidia-smi)."""
+    return len(host_gpu_ids())
+
+
+@cache
 def schedulable_gpus():
     """GPUs Snakemake may hand out: `--resources gpu=N`, else this host's; None where
     neither says (a Slurm submit host without --resources)."""
@@ -155,7 +162,7 @@ def schedulable_gpus():
     given = getattr(given, "value", given)
     if isinstance(given, int) and given > 0:
         return given
-    return len(host_gpu_ids()) or None
+    return host_gpus() or None
 
 
 @cache
@@ -166,7 +173,7 @@ def generation_schedule():
         SETTINGS.generator,
         SETTINGS.generation.token_budget,
         schedulable_gpus(),
-        len(host_gpu_ids()),
+        host_gpus(),
     )
 
 
@@ -250,6 +257,10 @@ def final_outputs():
 # Stop at parse time, naming the key, when a value or path cannot work (the schema checks
 # each value alone). `--sdm conda` makes the vLLM environment itself.
 USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+# The device without the plan: a config problem is said before the planner reads a model.
 check_config(
-    SETTINGS, generation_schedule().device, USES_CONDA, (EMBEDDED_GENERATOR_DIR,)
+    SETTINGS,
+    scheduled_device(SETTINGS.generator.device, host_gpus()),
+    USES_CONDA,
+    (EMBEDDED_GENERATOR_DIR,),
 )
