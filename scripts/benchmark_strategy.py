@@ -12,7 +12,7 @@ run_one(
     snakemake.params.strategy,
     snakemake.params.mode,
     GeneratorSettings.from_config(job_section(snakemake, "generator")),
-    GenerationSettings.from_config(snakemake.params.generation),
+    GenerationSettings.from_config(job_section(snakemake, "generation")),
     BenchmarkSettings.from_config(snakemake.params.settings),
     snakemake.threads,
     len(claim.ids),

@@ -11,7 +11,7 @@ from contrastgen.settings import GenerationSettings, GeneratorSettings, Targets
 setup_rule_logging(snakemake)
 claim = claim_job_gpus(snakemake)  # sets CUDA_VISIBLE_DEVICES before torch uses CUDA
 generator = GeneratorSettings.from_config(job_section(snakemake, "generator"))
-generation = GenerationSettings.from_config(snakemake.params.generation)
+generation = GenerationSettings.from_config(job_section(snakemake, "generation"))
 generate(
     read_jsonl(snakemake.input.work),
     int(snakemake.params.round),

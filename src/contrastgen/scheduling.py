@@ -26,8 +26,8 @@ class GenerationSchedule:
     threads: int  # generator.threads; 1 for a server's client, which only waits
     layout: Placement | VllmPlacement | None = None  # the plan, with gpus_per_job: auto
 
-    def token_budget(self, configured: int) -> int:
-        """generation.token_budget as round 0 runs it: the transformers plan's chosen
+    def token_budget(self, configured: int | None) -> int | None:
+        """generation.token_budget as the jobs run it: the transformers plan's chosen
         per-replica budget, else the configured one."""
         return self.layout.batch_tokens if isinstance(self.layout, Placement) else configured
 

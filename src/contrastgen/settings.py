@@ -35,7 +35,10 @@ class Section:
 # Keys that change how fast a step runs, never what it writes. A rule leaves them out of
 # its params (Snakemake reruns a job whose params changed, and the per-item cache key
 # leaves them out too) and the job takes them from the run's config: `with_speed_knobs`.
+# Generation's batching is one: a rerun with another batch size would answer every item
+# from the per-item cache, whose key leaves batching out.
 SPEED_KNOBS: dict[str, tuple[str, ...]] = {
+    "generation": ("strategy", "prefix_cache", "batch_size", "token_budget"),
     "generator": (
         "threads",
         "gpu_lock_dir",
@@ -81,11 +84,12 @@ def without_speed_knobs(section: str, values: dict[str, Any]) -> dict[str, Any]:
 
 def with_speed_knobs(section: str, values: dict[str, Any], config: dict[str, Any]) -> dict:
     """`values` (a rule's params) with section `section`'s SPEED_KNOBS put back from the
-    run's `config`."""
+    run's `config`, where the params do not set one themselves (the planner's token
+    budget, which gpus_per_job: auto chose, is a param)."""
     out = _copy(values)
     for key in SPEED_KNOBS[section]:
         holder, name = _holder(out, key, create=True)
-        holder[name] = speed_knob(config, f"{section}.{key}")
+        holder.setdefault(name, speed_knob(config, f"{section}.{key}"))
     return out
 
 

@@ -126,6 +126,10 @@ def test_speed_knobs_leave_the_params_and_come_back_from_the_config():
     assert params["server"]["model"] == config["generator"]["server"]["model"]
     changed = {**config, "generator": {**config["generator"], "threads": 3}}
     assert with_speed_knobs("generator", params, changed)["threads"] == 3
+    # a knob the rule sets itself (the planner's token budget) stays as the rule set it
+    params = {**without_speed_knobs("generation", config["generation"]), "token_budget": 4096}
+    back = with_speed_knobs("generation", params, config)
+    assert back["token_budget"] == 4096 and back["batch_size"] == config["generation"]["batch_size"]
 
 
 @pytest.mark.parametrize(

@@ -66,11 +66,15 @@ def test_appended_instructions_are_the_only_ones_sent_to_the_llm(grown):
 
 
 def test_a_changed_speed_knob_reruns_nothing(grown):
-    """Batch size, threads and the server client's concurrency change how fast a step
-    runs, not what it writes: a dry run after changing them schedules no job."""
+    """Batch sizes, generation's batching, threads and the server client's concurrency
+    change how fast a step runs, not what it writes: a dry run after changing them
+    schedules no job."""
     work, config, _, _, _ = grown
     config = json.loads(json.dumps(config))
     config["validator"]["batch_size"] = 7
+    config["generation"]["batch_size"] = 5
+    config["generation"]["strategy"] = "true_batch"
+    config["generation"]["token_budget"] = 8192
     config["generator"]["threads"] = 3
     config["generator"]["server"]["max_concurrency"] = 5
     plan = snakemake(work, config, "-n", "--cores", "2", "--resources", "gpu=0")

@@ -41,7 +41,7 @@ rule benchmark_strategy:
         strategy="{strategy}",
         mode="{mode}",
         generator=generator_settings(),
-        generation=config["generation"],
+        generation=without_speed_knobs("generation", config["generation"]),
         settings=config["benchmark"],
     script:
         "../../scripts/benchmark_strategy.py"

@@ -54,11 +54,12 @@ def installed_transformers():
 
 
 def generation_settings():
-    """The generation section as round 0's jobs get it: with the planner's per-replica
-    token budget where gpus_per_job: auto chose one."""
-    generation = config["generation"]
-    budget = generation_schedule().token_budget(generation["token_budget"])
-    return {**generation, "token_budget": budget}
+    """The generation section as the generation jobs' params carry it: without its
+    batching (speed knobs the job takes from the config), but with the planner's
+    per-replica token budget where gpus_per_job: auto chose one."""
+    generation = without_speed_knobs("generation", config["generation"])
+    planned = generation_schedule().token_budget(None)
+    return generation if planned is None else {**generation, "token_budget": planned}
 
 
 def refine_generation():
