@@ -43,6 +43,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from vllm_servers import free_port  # noqa: E402
+
 from contrastgen.engines.vllm_server import start_server  # noqa: E402
 from contrastgen.settings import GeneratorSettings  # noqa: E402
 
@@ -596,14 +598,6 @@ class Soak:
             raise SoakFailure(f"written outside results/, cache/, logs/, .snakemake/: {stray}")
         if report.lost:
             raise SoakFailure(f"records changed with the same generations: {report.lost}")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,9 +22,14 @@ class DiskFullError(UserError, OSError):
         )
 
 
-def raise_if_disk_full(exc: OSError, path) -> None:
-    """Turn a full filesystem (ENOSPC, or EDQUOT: over quota) into DiskFullError."""
+def is_disk_full(exc: OSError) -> bool:
+    """Whether `exc` says the filesystem is full (ENOSPC, or EDQUOT: over quota)."""
     import errno
 
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def raise_if_disk_full(exc: OSError, path) -> None:
+    """Turn a full filesystem into DiskFullError."""
+    if is_disk_full(exc):
         raise DiskFullError(path) from exc

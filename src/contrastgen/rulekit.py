@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import go_offline
-from .errors import UserError, raise_if_disk_full
+from .errors import DiskFullError, UserError, is_disk_full
 from .files import write_json
 from .processes import die_with_workflow
 
@@ -43,11 +43,9 @@ def setup_rule_logging(snakemake) -> logging.Logger:
 def _user_errors_without_traceback(exc_type, exc, tb) -> None:
     """An expected error (bad input) ends the rule's log with its one line, no traceback;
     with `--show-failed-logs` that line is the last one the user sees. Bugs keep theirs."""
-    if issubclass(exc_type, OSError) and not issubclass(exc_type, UserError):
-        try:  # a full disk met outside the workflow's own writers (a library's file)
-            raise_if_disk_full(exc, exc.filename or "a write of this job")
-        except UserError as full:
-            exc_type, exc = type(full), full
+    if issubclass(exc_type, OSError) and not issubclass(exc_type, UserError) and is_disk_full(exc):
+        # a full disk met outside the workflow's own writers (a library's file)
+        exc_type, exc = DiskFullError, DiskFullError(exc.filename or "a write of this job")
     if issubclass(exc_type, UserError):
         print(f"error: {exc}", file=sys.stderr, flush=True)
     else:

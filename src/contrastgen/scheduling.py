@@ -21,6 +21,8 @@ UNBOUNDED_GPUS = 1024
 
 @dataclass(frozen=True)
 class GenerationSchedule:
+    """What the generate, refine and benchmark rules declare and pass on."""
+
     device: str  # cpu or cuda: what the generation jobs are scheduled for
     gpus_per_job: int  # their `gpu` resource: 0 on a CPU, and for a server's clients
     threads: int  # generator.threads; 1 for a server's client, which only waits
