@@ -32,9 +32,8 @@ GROUP = 128  # AWQ / GPTQ: one fp16 scale and one 4-bit zero point per group of 
 # Budgets the planner tries when it chooses one (a replica holds at least one batch row
 # of a ~700-token prompt with its answer).
 BUDGET_STEP = 1024
-DEFAULT_BATCH_TOKENS = (
-    16384  # the CLI's; config.yaml's generation.token_budget (a test keeps them equal)
-)
+# The CLI's default: config.yaml's generation.token_budget (a test keeps them equal).
+DEFAULT_BATCH_TOKENS = 16384
 
 
 class PlanError(UserError, ValueError):
