@@ -41,7 +41,7 @@ def config_problems(settings: Settings) -> Iterator[str]:
 
 def server_problems(settings: Settings) -> Iterator[str]:
     """What stops the openai backend (or the benchmark's server entries) before any job."""
-    if not (settings.uses_server or settings.benchmark.server):
+    if not (settings.generator.uses_server or settings.benchmark.server):
         return
     if settings.generator.quantization != "none":
         yield (
@@ -69,7 +69,7 @@ def engine_problems(settings: Settings, device: str, conda: bool) -> Iterator[st
             "benchmark.vllm: true needs the vLLM environment (generator.vllm.python): "
             "run `make setup-vllm`, or set it to auto"
         )
-    if generator.quantization != "none" and device != "cuda" and not settings.uses_server:
+    if generator.quantization != "none" and device != "cuda" and not settings.generator.uses_server:
         yield (
             "generator.quantization: bitsandbytes 8bit/4bit needs a CUDA GPU, and this "
             "run has none (generator.device resolves to cpu); set it to 'none'"

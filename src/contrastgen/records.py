@@ -369,7 +369,7 @@ def made_by_names(settings: Settings) -> dict[str, Any]:
     validator = settings.validator
     return {
         "generator_model": generator.server.model
-        if settings.uses_server
+        if generator.uses_server
         else Path(generator.model).name,
         "backend": generator.backend,
         "validator_model": "all-MiniLM-L6-v2 (embedded)"

@@ -54,7 +54,7 @@ def schedule(
     """The schedule for `schedulable_gpus` (what `--resources gpu=N` or this host offers;
     None where neither says) and the `host_gpus` this host lists."""
     device = scheduled_device(generator.device, host_gpus)
-    if generator.backend == "openai":
+    if generator.uses_server:
         return GenerationSchedule(device, 0, 1)
     if device == "cpu":
         return GenerationSchedule(device, 0, generator.threads)

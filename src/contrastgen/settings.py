@@ -173,10 +173,15 @@ class GeneratorSettings:
         )
 
     @property
+    def uses_server(self) -> bool:
+        """Whether generation goes to a running server (backend: openai)."""
+        return self.backend == "openai"
+
+    @property
     def needs_local_model(self) -> bool:
         """Whether generator.model must be a local model directory: always but with a
         server whose chat endpoint renders the prompts itself."""
-        return not (self.backend == "openai" and self.server.api == "chat")
+        return not (self.uses_server and self.server.api == "chat")
 
     def but(self, **changes) -> GeneratorSettings:
         """A copy with `changes`; `vllm=` / `server=` take dicts of their own changes."""
@@ -360,11 +365,6 @@ class Settings:
             validator=ValidatorSettings.from_config(config["validator"]),
             benchmark=BenchmarkSettings.from_config(config["benchmark"]),
         )
-
-    @property
-    def uses_server(self) -> bool:
-        """Whether generation goes to a running server (generator.backend: openai)."""
-        return self.generator.backend == "openai"
 
 
 def read_config_yaml(path: str | Path) -> dict[str, Any]:
