@@ -100,6 +100,11 @@ class GpuClaim:
     source: str  # "locks", "slurm" or "none"
     _fds: list[int] = field(default_factory=list, repr=False)
 
+    @property
+    def fds(self) -> tuple[int, ...]:
+        """The lock descriptors: a process that inherits them holds the GPUs too."""
+        return tuple(self._fds)
+
     def release(self) -> None:
         if self._fds:
             for fd in self._fds:

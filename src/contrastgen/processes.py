@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -54,7 +55,55 @@ def _ancestors() -> list[tuple[int, int]]:
     return chain[:1]
 
 
-def die_with_workflow(poll_s: float = 0.5, kill_group: bool = False) -> None:
+def is_alive(pid: int, started: int) -> bool:
+    """Whether process `pid` still runs and is the one that started at `started` (clock
+    ticks since boot; a reused pid has another start time)."""
+    stat = _proc_stat(pid)
+    return stat is not None and stat[1] == started
+
+
+def started_at(pid: int) -> int | None:
+    """The start time (clock ticks since boot) of a live process; None when it is gone."""
+    stat = _proc_stat(pid)
+    return None if stat is None else stat[1]
+
+
+def job_workflow() -> tuple[int, int]:
+    """(pid, start time) of the snakemake that runs this job: the main one on a local
+    run, the one inside the cluster job on Slurm. What lives as long as the run does."""
+    chain = _ancestors()
+    if not chain:  # no /proc: the parent stands in
+        return os.getppid(), 0
+    return chain[-1]
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of process group `pgid` (zombies, dead but not yet reaped by
+    their parent, are not counted: they hold nothing)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended while we looked
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
+def wait_group_gone(pgid: int, timeout_s: float = 10.0) -> bool:
+    """Wait (bounded) until the process group `pgid` has no live process left."""
+    deadline = time.monotonic() + timeout_s
+    while group_members(pgid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def die_with_workflow(
+    poll_s: float = 0.5, kill_group: bool = False, on_gone: Callable[[], None] | None = None
+) -> None:
     """End this job when the workflow that started it is gone.
 
     A SIGKILLed snakemake cannot stop its jobs: they would run on (parent pid 1) and
@@ -63,7 +112,8 @@ def die_with_workflow(poll_s: float = 0.5, kill_group: bool = False) -> None:
     start time) and kills this process within `poll_s` once one of them dies; the kernel
     then drops its GPU locks.
     `kill_group`: kill this process's whole process group (itself and the children that
-    share it), for a process that leads a group of its own. Needs /proc (Linux);
+    share it), for a process that leads a group of its own. `on_gone`: what to do first
+    (a service job, which Snakemake ends by ending its shell). Needs /proc (Linux);
     elsewhere it does nothing.
     """
     chain = _ancestors()
@@ -79,6 +129,8 @@ def die_with_workflow(poll_s: float = 0.5, kill_group: bool = False) -> None:
                     logging.getLogger(__name__).error(
                         "the workflow that started this job is gone (pid %d); stopping", pid
                     )
+                    if on_gone is not None:
+                        on_gone()
                     if kill_group:
                         os.killpg(os.getpgid(0), signal.SIGKILL)
                     os.kill(os.getpid(), signal.SIGKILL)

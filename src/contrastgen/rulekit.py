@@ -18,8 +18,13 @@ from .processes import die_with_workflow
 
 def setup_rule_logging(snakemake) -> logging.Logger:
     """Send logging, warnings and stderr (progress bars) to the rule's log file."""
+    return setup_job_logging(snakemake.log[0] if len(snakemake.log) else None, snakemake.rule)
+
+
+def setup_job_logging(log_path: str | None, rule: str, on_workflow_gone=None) -> logging.Logger:
+    """Logging of a job (a `script:` rule's, or a shell rule's Python): into `log_path`,
+    user errors as one line, and an end with its workflow (after `on_workflow_gone`)."""
     go_offline()
-    log_path = snakemake.log[0] if len(snakemake.log) else None
     if log_path:
         stream = open(log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
         sys.stderr = stream
@@ -30,9 +35,9 @@ def setup_rule_logging(snakemake) -> logging.Logger:
         force=True,
     )
     logging.captureWarnings(True)
-    logger = logging.getLogger(f"rule.{snakemake.rule}")
+    logger = logging.getLogger(f"rule.{rule}")
     sys.excepthook = _user_errors_without_traceback
-    die_with_workflow()
+    die_with_workflow(on_gone=on_workflow_gone)
     if os.environ.get("SLURM_JOB_ID"):  # which cluster job wrote this log
         logger.info(
             "slurm job %s on %s", os.environ["SLURM_JOB_ID"], os.environ.get("SLURMD_NODENAME")

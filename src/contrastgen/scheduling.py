@@ -25,8 +25,18 @@ class GenerationSchedule:
 
     device: str  # cpu or cuda: what the generation jobs are scheduled for
     gpus_per_job: int  # their `gpu` resource: 0 on a CPU, and for a server's clients
-    threads: int  # generator.threads; 1 for a server's client, which only waits
+    threads: int  # generator.threads; 1 for a server's client, 0 for the shared engine's
     layout: Placement | VllmPlacement | None = None  # the plan, with gpus_per_job: auto
+    # The shared engine (generator.vllm.shared_engine): one per replica, each holding
+    # `engine_gpus` and `engine_threads`; the generation jobs are its clients, which only
+    # wait, so they hold no GPU and no core. replicas 0: every job loads its own engine.
+    replicas: int = 0
+    engine_gpus: int = 0
+    engine_threads: int = 0
+
+    def replica_of(self, shard: str) -> int:
+        """The replica whose engine serves `shard` (round-robin over the shard number)."""
+        return int(shard) % max(1, self.replicas)
 
     def token_budget(self, configured: int | None) -> int | None:
         """generation.token_budget as the jobs run it: the transformers plan's chosen
@@ -50,9 +60,37 @@ def schedule(
     token_budget: int,
     schedulable_gpus: int | None,
     host_gpus: int,
+    shards: int = 1,
 ) -> GenerationSchedule:
     """The schedule for `schedulable_gpus` (what `--resources gpu=N` or this host offers;
-    None where neither says) and the `host_gpus` this host lists."""
+    None where neither says) and the `host_gpus` this host lists; `shards`: the jobs of a
+    round, which bound the shared engine's replicas."""
+    own_engines = _own_engines(generator, token_budget, schedulable_gpus, host_gpus)
+    if not generator.uses_shared_engine:
+        return own_engines
+    per_replica = own_engines.gpus_per_job
+    if per_replica == 0:
+        replicas = 1  # a CPU box: one engine takes every core
+    else:  # as many as `--resources gpu=N` holds at once (one without it: a Slurm host)
+        replicas = max(1, min(shards, (schedulable_gpus or per_replica) // per_replica))
+    return GenerationSchedule(
+        own_engines.device,
+        gpus_per_job=0,
+        threads=0,
+        layout=own_engines.layout,
+        replicas=replicas,
+        engine_gpus=per_replica,
+        engine_threads=own_engines.threads,
+    )
+
+
+def _own_engines(
+    generator: GeneratorSettings,
+    token_budget: int,
+    schedulable_gpus: int | None,
+    host_gpus: int,
+) -> GenerationSchedule:
+    """The schedule of jobs that each load their own engine (or a server's clients)."""
     device = scheduled_device(generator.device, host_gpus)
     if generator.uses_server:
         return GenerationSchedule(device, 0, 1)

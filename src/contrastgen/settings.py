@@ -98,6 +98,7 @@ class VllmSettings(Section):
     """generator.vllm: the vllm backend's engine."""
 
     python: str
+    shared_engine: bool  # one server per replica for the run; the jobs are its clients
     enforce_eager: bool
     cpu_kv_cache_gib: float
     gpu_memory_utilization: float
@@ -176,6 +177,12 @@ class GeneratorSettings:
     def uses_server(self) -> bool:
         """Whether generation goes to a running server (backend: openai)."""
         return self.backend == "openai"
+
+    @property
+    def uses_shared_engine(self) -> bool:
+        """Whether the workflow runs one vLLM server per replica for the whole run, whose
+        clients the generation jobs are (backend: vllm with vllm.shared_engine)."""
+        return self.backend == "vllm" and self.vllm.shared_engine
 
     @property
     def needs_local_model(self) -> bool:

@@ -246,6 +246,20 @@ def test_the_schedule_is_what_the_rules_ask_for(model_dirs):
     hf = schedule(auto, 16384, 10, host_gpus=10)
     assert hf.gpus_per_job == hf.layout.gpus_per_replica == 2  # 14.5 GB of fp16 weights
     assert hf.token_budget(16384) == hf.layout.batch_tokens
-    vllm = schedule(auto.but(backend="vllm"), 16384, 10, host_gpus=10)
+    per_job = auto.but(backend="vllm", vllm={"shared_engine": False})
+    vllm = schedule(per_job, 16384, 10, host_gpus=10)
+    assert (vllm.gpus_per_job, vllm.replicas) == (2, 0)  # each job loads its own engine
     assert vllm.vllm_parallel() == {"tensor_parallel": 2, "pipeline_parallel": 1}
     assert vllm.token_budget(16384) == 16384  # vLLM sizes its own KV cache
+
+    # the shared engine: one per replica holds the plan's GPUs; the jobs are its clients
+    shared = schedule(auto.but(backend="vllm"), 16384, 10, host_gpus=10, shards=4)
+    assert (shared.gpus_per_job, shared.threads) == (0, 0)
+    assert (shared.engine_gpus, shared.engine_threads) == (2, 8)
+    assert shared.replicas == 4  # 10 GPUs hold 5 replicas, 4 shards use 4
+    assert [shared.replica_of(s) for s in ("000", "001", "005")] == [0, 1, 1]
+    assert shared.vllm_parallel() == {"tensor_parallel": 2, "pipeline_parallel": 1}
+    assert schedule(auto.but(backend="vllm"), 16384, 4, 10, shards=4).replicas == 2
+    assert schedule(auto.but(backend="vllm"), 16384, None, 10, shards=4).replicas == 1
+    on_cpu = schedule(base.but(backend="vllm", device="cpu"), 16384, None, 0, shards=4)
+    assert (on_cpu.replicas, on_cpu.engine_gpus, on_cpu.engine_threads) == (1, 0, 8)

@@ -33,8 +33,12 @@ def make_backend(
     generation: GenerationSettings,
     threads: int | None = None,
     gpus: int = 0,
+    engine: str | None = None,
 ) -> Backend:
-    """The configured backend, loaded."""
+    """The configured backend, loaded; with `engine` (the service file of the run's
+    shared engine) a client of that engine."""
+    if engine:  # imported by name, as the backends are: parsing imports none of them
+        return import_module(".shared_engine", __name__).client(generator, engine)
     name = generator.backend
     cls = getattr(_module(name), BACKENDS[name][1])
     if name == "vllm":

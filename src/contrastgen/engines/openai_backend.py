@@ -29,7 +29,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import ConfigError, UserError
 from ..generation import (
@@ -111,9 +111,10 @@ class OpenAIBackend:
     name = "openai"
     device = "server"
 
-    def __init__(self, server: ServerSettings, tokenizer=None):
+    def __init__(self, server: ServerSettings, tokenizer=None, where: str = "generator.server"):
         self.server = server
         self.tokenizer = tokenizer  # api: completions renders prompts with it
+        self.where = where  # how errors name the server
         self.headers = {"Content-Type": "application/json"}
         key = server.api_key()
         if key:
@@ -163,8 +164,7 @@ class OpenAIBackend:
                 if not exc.retry or attempt == tries - 1 or self._abort.is_set():
                     what = f"after {attempt + 1} tries" if exc.retry else "refused"
                     raise ServerError(
-                        f"generator.server {self.server.base_url}: {path} {what}; "
-                        f"last answer: {exc}"
+                        f"{self.where} {self.server.base_url}: {path} {what}; last answer: {exc}"
                     ) from None
                 with self._lock:
                     self._retries += 1
@@ -174,7 +174,7 @@ class OpenAIBackend:
                 )
                 log.warning("%s: %s; retry %d in %.1fs", path, exc, attempt + 1, delay)
                 if self._abort.wait(delay):
-                    raise ServerError(f"generator.server {self.server.base_url}: aborted") from None
+                    raise ServerError(f"{self.where} {self.server.base_url}: aborted") from None
         raise AssertionError("unreachable")
 
     def check_model(self) -> None:
@@ -272,9 +272,22 @@ class OpenAIBackend:
     @classmethod
     def from_settings(cls, generator: GeneratorSettings) -> OpenAIBackend:
         server = generator.server
-        tokenizer = None
-        if server.api == "completions":
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(generator.model, local_files_only=True)
+        tokenizer = _tokenizer(generator) if server.api == "completions" else None
         return cls(server, tokenizer)
+
+    @classmethod
+    def for_engine(
+        cls, generator: GeneratorSettings, base_url: str, model: str, replica: int
+    ) -> OpenAIBackend:
+        """A client of the run's shared engine of `replica` (shared_engine.py): prompts
+        rendered here and sent to /completions, the client knobs of generator.server."""
+        server = replace(
+            generator.server, base_url=base_url, model=model, api="completions", api_key_env=None
+        )
+        return cls(server, _tokenizer(generator), f"the vLLM engine of replica {replica}")
+
+
+def _tokenizer(generator: GeneratorSettings):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(generator.model, local_files_only=True)

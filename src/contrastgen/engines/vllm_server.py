@@ -32,9 +32,12 @@ def serve_command(
     max_model_len: int,
     threads: int,
     gpus: int = 0,
+    seed: int | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The server's command line and environment. Its model name is
-    generator.server.model, so the openai backend's requests find it."""
+    generator.server.model, so the openai backend's requests find it. On GPUs the plan's
+    tensor and pipeline parallel sizes (generator.vllm), else tensor parallel over `gpus`;
+    `seed`: the engine's (its clients' requests carry none)."""
     vllm = generator.vllm
     device = resolve_device(generator.device)
     argv = [
@@ -63,7 +66,10 @@ def serve_command(
         argv += ["--kv-cache-memory-bytes", str(int(vllm.cpu_kv_cache_gib * 2**30))]
     else:
         argv += ["--gpu-memory-utilization", str(vllm.gpu_memory_utilization)]
-        argv += ["--tensor-parallel-size", str(max(1, gpus))]
+        argv += ["--tensor-parallel-size", str(vllm.tensor_parallel or max(1, gpus))]
+        argv += ["--pipeline-parallel-size", str(vllm.pipeline_parallel or 1)]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
     return argv, vllm_env(device, threads, vllm.compile_cache)
 
 
