@@ -25,6 +25,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/mine.smk"
+include: "workflow/rules/engine.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/judge.smk"
@@ -38,7 +39,14 @@ onstart:
 
 
 onsuccess:
-    print_run_summary("results/stats.json", gpus_per_job(), RUN_MARKER, GPU_STAGES)
+    stop_engines(ENGINE_REGISTRY_DIR)
+    print_run_summary(
+        "results/stats.json", gpus_per_replica(), RUN_MARKER, GPU_STAGES
+    )
+
+
+onerror:
+    stop_engines(ENGINE_REGISTRY_DIR)
 
 
 rule all:

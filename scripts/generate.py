@@ -17,7 +17,9 @@ generate(
     int(snakemake.params.round),
     snakemake.output.candidates,
     Targets.from_config(snakemake.params.targets),
-    make_backend=lambda: make_backend(generator, generation, snakemake.threads, len(claim.ids)),
+    make_backend=lambda: make_backend(
+        generator, generation, snakemake.threads, len(claim.ids), snakemake.input.get("engine")
+    ),
     params=generation.params(),
     rule_positives=snakemake.params.rule_edits["positives"],
     rule_negatives=snakemake.params.rule_edits["negatives"],

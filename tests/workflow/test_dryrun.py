@@ -143,6 +143,46 @@ def test_a_servers_clients_hold_no_gpu_and_a_user_resource_bounds_them(tmp_path)
     assert "Traceback" not in proc.output
 
 
+def job_blocks(output: str, rules: str) -> list[tuple[str, int, str]]:
+    """(rule, threads, resources) of each listed job of `rules` (a regex alternative)."""
+    found = re.finditer(
+        rf"rule ({rules}):\n.*?threads: (\d+)\n\s+resources: ([^\n]*)", output, re.S
+    )
+    return [(m[1], int(m[2]), m[3]) for m in found]
+
+
+def test_the_shared_engine_holds_the_gpus_and_its_clients_none(tmp_path):
+    """backend: vllm (shared engine, the default), Mistral-7B planned on 10 declared GPU
+    ids of 11 GiB: one engine job per replica per round holds the plan's 2 GPUs and the
+    threads; the generate/refine jobs are its clients with gpu=0 and no core, grouped with
+    their engine. With shared_engine: false each job holds the 2 GPUs itself."""
+    model = tmp_path / "mistral-7b"
+    model.mkdir()
+    shutil.copy(REPO / "tests/data/model_configs/mistral-7b.json", model / "config.json")
+    config = base_config()
+    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    config["generator"].update(
+        backend="vllm", model=str(model), gpus_per_job="auto", gpu_memory="11GiB", threads=6
+    )
+    ids = {"CONTRASTGEN_GPU_IDS": ",".join(map(str, range(10)))}
+    proc = snakemake(tmp_path, config, "-n", "--cores", "8", "--resources", "gpu=10", env=ids)
+    rounds = 1 + config["refine"]["max_rounds"]
+    engines = job_blocks(proc.output, "engine")
+    assert len(engines) == 4 * rounds  # 5 replicas fit, 4 shards use 4
+    assert all(threads == 6 and "gpu=2" in res for _, threads, res in engines), engines
+    clients = job_blocks(proc.output, "generate|refine")
+    assert len(clients) == 4 * rounds
+    assert all(threads == 0 and "gpu=0" in res for _, threads, res in clients), clients
+    assert proc.output.count("Group job") == 4 * rounds  # an engine with its shard's client
+    assert "results/engine/round2/replica3.json (service)" in proc.output
+
+    config["generator"]["vllm"]["shared_engine"] = False
+    proc = snakemake(tmp_path, config, "-n", "--cores", "8", "--resources", "gpu=10", env=ids)
+    assert not job_blocks(proc.output, "engine") and "Group job" not in proc.output
+    clients = job_blocks(proc.output, "generate|refine")
+    assert len(clients) == 4 * rounds and all("gpu=2" in res for _, _, res in clients)
+
+
 def test_a_bom_prefixed_avdn_corpus_gets_its_export(tmp_path):
     episodes = [
         {"episode_id": "e0", "dialogs": [{"turn_id": 1, "answer": "turn left at the red car"}]}

@@ -3,6 +3,7 @@
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from contrastgen.files import read_jsonl
 
 from .helpers import REPO, base_config, snakemake
 from .slurm_cluster import local_slurm, unavailable_reason
+from .test_vllm_workflow import engine_pids, wait_engines_gone
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 
@@ -19,10 +21,8 @@ if WHY_NOT:
 
 PROFILE = str(REPO / "profiles/slurm")
 # The test node is this 2-CPU box: ask for what it has.
-SMALL = [
-    *("--set-resources", "generate:mem_mb=3000", "refine:mem_mb=3000", "validate:mem_mb=2000"),
-    *("--default-resources", "mem_mb=1500", "runtime=20", "gpu=0"),
-]
+SET = ["generate:mem_mb=3000", "refine:mem_mb=3000", "validate:mem_mb=2000", "engine:mem_mb=4000"]
+SMALL = ["--set-resources", *SET, "--default-resources", "mem_mb=1500", "runtime=20", "gpu=0"]
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,14 @@ def test_dry_run_shows_the_gpu_requests_of_generation_jobs(cluster, tmp_path, ge
     assert len(jobs) == 2 and all("gpu=2" in job.split("\n\n")[0] for job in jobs)
     assert all("runtime=240" in job.split("\n\n")[0] for job in jobs)
 
+    # the shared engine: its job holds the GPUs and the model's memory, its clients neither
+    config["generator"]["backend"] = "vllm"
+    proc = snakemake(tmp_path, config, "-n", "--profile", PROFILE, env=cluster)
+    engines = [job.split("\n\n")[0] for job in proc.output.split("rule engine:")[1:]]
+    assert len(engines) == 2 and all("gpu=2" in job and "mem_mb=32000" in job for job in engines)
+    clients = [job.split("\n\n")[0] for job in proc.output.split("rule generate:")[1:]]
+    assert len(clients) == 2 and all("gpu=0" in job and "mem_mb=2000" in job for job in clients)
+
 
 def test_workflow_runs_through_sbatch_with_the_same_accounting(cluster, tmp_path, generator_dir):
     config, lines = slurm_config(tmp_path, generator_dir)
@@ -80,3 +88,33 @@ def test_workflow_runs_through_sbatch_with_the_same_accounting(cluster, tmp_path
         for m in re.findall(r"slurm job (\d+) on ", log.read_text())
     }  # fmt: skip
     assert logged == slurm_ids
+
+
+def slurm_jobs_of(log: Path) -> set[str]:
+    return set(re.findall(r"slurm job (\d+) on ", log.read_text()))
+
+
+def test_the_shared_engine_and_its_clients_run_as_one_slurm_job(
+    cluster, tmp_path, generator_dir, vllm_python
+):
+    """backend: vllm with its shared engine through sbatch: each round's engine and its
+    shards' clients are one Slurm job on one node; the engine lives as long as that job."""
+    config, lines = slurm_config(tmp_path, generator_dir)
+    config["generator"]["backend"] = "vllm"
+    config["generator"]["vllm"].update(python=str(vllm_python), cpu_kv_cache_gib=1)
+    before = engine_pids()
+    snakemake(tmp_path, config, "--profile", PROFILE, *SMALL, env=cluster)
+    records = list(read_jsonl(tmp_path / "results/contrastive.jsonl"))
+    assert sorted(r["id"] for r in records) == sorted(
+        json.loads(x)["id"] for x in lines if "too-short" not in x
+    )
+    stats = json.loads((tmp_path / "results/stats.json").read_text())
+    assert stats["llm_prompts"] > 0 and stats["ingested"] == 5
+    logs = tmp_path / "logs"
+    for round_, clients in ((0, "generate/{}.log"), (1, "refine/round1/{}.log")):
+        engine_log = logs / f"engine/round{round_}/replica0.log"
+        (job,) = slurm_jobs_of(engine_log)
+        for shard in ("000", "001"):  # the clients ran in the engine's Slurm job
+            assert slurm_jobs_of(logs / clients.format(shard)) == {job}
+        assert "started the engine of replica 0" in engine_log.read_text()
+    assert not wait_engines_gone(before), "a Slurm job left its vLLM engine running"

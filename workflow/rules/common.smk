@@ -1,4 +1,7 @@
 # Helpers shared by the rules: the shard list, paths per round, resources.
+import json
+import os
+import sys
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
@@ -9,6 +12,7 @@ from contrastgen.benchmark import ENGINES, MODES, SERVER_ENGINES
 from contrastgen.config import check_config
 from contrastgen.corpus import is_avdn, shard_ids as _shard_ids
 from contrastgen.devices import scheduled_device
+from contrastgen.engines.shared_engine import ENGINE_SETTINGS_ENV, stop_engines
 from contrastgen.engines.vllm_backend import vllm_env_ready
 from contrastgen.gpus import host_gpu_ids
 from contrastgen.models import TOKENIZER_LAYOUT
@@ -28,6 +32,7 @@ SETTINGS = Settings.from_config(config, workflow.basedir)
 wildcard_constraints:
     shard=r"\d+",
     round=r"\d+",
+    replica=r"\d+",
     strategy="|".join(ENGINES),
     mode="|".join(MODES),
 
@@ -175,11 +180,40 @@ def generation_schedule():
         SETTINGS.generation.token_budget,
         schedulable_gpus(),
         host_gpus(),
+        SETTINGS.ingest.shards,
     )
 
 
 def gpus_per_job():
     return generation_schedule().gpus_per_job
+
+
+def gpus_per_replica():
+    """GPUs one copy of the model holds: the shared engine's, or a generation job's."""
+    plan = generation_schedule()
+    return plan.engine_gpus if plan.replicas else plan.gpus_per_job
+
+
+# The shared engine (generator.vllm.shared_engine): where each replica's registry is,
+# and the interpreter of its shell command (a conda env's own under --sdm conda).
+ENGINE_REGISTRY_DIR = "logs/engine"
+
+
+def engine_environment():
+    """Hand the engine jobs their settings (the generator section as jobs run it, and
+    generation, speed knobs included) through the environment their commands inherit."""
+    settings = {"generator": generator_section(), "generation": config["generation"]}
+    os.environ[ENGINE_SETTINGS_ENV] = json.dumps(settings)
+
+
+def engine_service(wildcards):
+    """The service file of the round's engine that serves this shard (none when every
+    job loads its own engine)."""
+    plan = generation_schedule()
+    if not plan.replicas:
+        return []
+    replica = plan.replica_of(wildcards.shard)
+    return f"results/engine/round{getattr(wildcards, 'round', 0)}/replica{replica}.json"
 
 
 def generation_threads():
@@ -194,18 +228,23 @@ def generation_env():
     return "../../envs/generate.yaml"
 
 
-def generator_settings():
-    """The generator section as the generation jobs' params carry it: without its speed
-    knobs (the job takes those from the config, so changing one reruns nothing), the
-    vLLM interpreter's path resolved against the project (a job runs in the working
-    directory), and the vLLM plan's parallel sizes."""
+def generator_section():
+    """The generator section as jobs run it: the vLLM interpreter's path resolved
+    against the project (a job runs in the working directory), the vLLM plan's parallel
+    sizes."""
     generator = config["generator"]
     vllm = {
         **generator["vllm"],
         "python": SETTINGS.generator.vllm.python,
         **generation_schedule().vllm_parallel(),
     }
-    return without_speed_knobs("generator", {**generator, "vllm": vllm})
+    return {**generator, "vllm": vllm}
+
+
+def generator_settings():
+    """The generator section as the generation jobs' params carry it: without its speed
+    knobs (the job takes those from the config, so changing one reruns nothing)."""
+    return without_speed_knobs("generator", generator_section())
 
 
 def benchmark_runs():
@@ -258,6 +297,7 @@ def final_outputs():
 # Stop at parse time, naming the key, when a value or path cannot work (the schema checks
 # each value alone). `--sdm conda` makes the vLLM environment itself.
 USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+PYTHON = "python" if USES_CONDA else sys.executable
 # The device without the plan: a config problem is said before the planner reads a model.
 check_config(
     SETTINGS,

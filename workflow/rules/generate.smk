@@ -1,6 +1,7 @@
 # Round 0 (generate) and rounds 1..R (refine) run the same script: prompt the LLM for
 # every item that still misses its targets. One job per shard; the model is loaded once
-# per job and only if the shard has work.
+# per job and only if the shard has work, or, with the shared engine (engine.smk), the
+# job is a client of its replica's engine and holds no GPU.
 
 
 rule generate:
@@ -8,6 +9,7 @@ rule generate:
         work="results/ingest/{shard}.jsonl",
         model=generator_model(),
         mined=mined_negatives,
+        engine=engine_service,
     output:
         candidates="results/generate/{shard}.jsonl",
     log:
@@ -35,6 +37,7 @@ rule refine:
     input:
         work=previous_state,
         model=generator_model(),
+        engine=engine_service,
     output:
         candidates="results/refine/round{round}/{shard}.jsonl",
     log:
