@@ -10,6 +10,20 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
+def planned_model(tmp_path, name: str):
+    """A model directory with only the config.json of `name` (all the planner reads)."""
+    model = tmp_path / name
+    model.mkdir()
+    shutil.copy(REPO / f"tests/data/model_configs/{name}.json", model / "config.json")
+    return model
+
+
+def sample_config() -> dict:
+    config = base_config()
+    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    return config
+
+
 def test_dry_run_lists_every_job_of_every_stage(tmp_path):
     config = base_config()
     config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
@@ -82,11 +96,8 @@ def test_wrong_type_and_quantization_on_cpu_are_stopped_at_parse_time(tmp_path):
 
 def test_gpus_per_job_auto_takes_the_planners_gpus_per_replica(tmp_path):
     """10 declared GPU ids of 11 GiB, Mistral-7B in bf16: 2 GPUs per replica, 5 at once."""
-    model = tmp_path / "mistral-7b"
-    model.mkdir()
-    shutil.copy(REPO / "tests/data/model_configs/mistral-7b.json", model / "config.json")
-    config = base_config()
-    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    model = planned_model(tmp_path, "mistral-7b")
+    config = sample_config()
     config["generator"].update(model=str(model), gpus_per_job="auto", gpu_memory="11GiB")
     ids = {"CONTRASTGEN_GPU_IDS": ",".join(map(str, range(10)))}
     proc = snakemake(tmp_path, config, "-n", "--cores", "8", "--resources", "gpu=10", env=ids)
@@ -102,11 +113,8 @@ def test_mixtral_8bit_on_ten_11gib_gpus_plans_generation_jobs_of_five(tmp_path):
     """The users' box: Mixtral-8x7B in 8-bit, 10 declared GPU ids of 11 GiB, the default
     budget as the most a replica takes: the planner's 5 GPUs per replica (at a smaller
     budget) become each generation job's `gpu=5`, two at once."""
-    model = tmp_path / "mixtral-8x7b"
-    model.mkdir()
-    shutil.copy(REPO / "tests/data/model_configs/mixtral-8x7b.json", model / "config.json")
-    config = base_config()
-    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    model = planned_model(tmp_path, "mixtral-8x7b")
+    config = sample_config()
     config["generator"].update(
         model=str(model), gpus_per_job="auto", gpu_memory="11GiB", quantization="8bit"
     )
@@ -156,11 +164,8 @@ def test_the_shared_engine_holds_the_gpus_and_its_clients_none(tmp_path):
     ids of 11 GiB: one engine job per replica per round holds the plan's 2 GPUs and the
     threads; the generate/refine jobs are its clients with gpu=0 and no core, grouped with
     their engine. With shared_engine: false each job holds the 2 GPUs itself."""
-    model = tmp_path / "mistral-7b"
-    model.mkdir()
-    shutil.copy(REPO / "tests/data/model_configs/mistral-7b.json", model / "config.json")
-    config = base_config()
-    config["corpus"] = str(REPO / "resources/corpus/sample.jsonl")
+    model = planned_model(tmp_path, "mistral-7b")
+    config = sample_config()
     config["generator"].update(
         backend="vllm", model=str(model), gpus_per_job="auto", gpu_memory="11GiB", threads=6
     )
