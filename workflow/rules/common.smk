@@ -194,8 +194,7 @@ def gpus_per_replica():
     return plan.engine_gpus if plan.replicas else plan.gpus_per_job
 
 
-# The shared engine (generator.vllm.shared_engine): where each replica's registry is,
-# and the interpreter of its shell command (a conda env's own under --sdm conda).
+# The shared engine (generator.vllm.shared_engine): where each replica's registry is.
 ENGINE_REGISTRY_DIR = "logs/engine"
 
 
@@ -297,6 +296,7 @@ def final_outputs():
 # Stop at parse time, naming the key, when a value or path cannot work (the schema checks
 # each value alone). `--sdm conda` makes the vLLM environment itself.
 USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+# The interpreter of rule engine's shell command (a conda env's own under --sdm conda).
 PYTHON = "python" if USES_CONDA else sys.executable
 # The device without the plan: a config problem is said before the planner reads a model.
 check_config(
