@@ -124,8 +124,7 @@ def die_with_workflow(
         while True:
             time.sleep(poll_s)
             for pid, started in chain:
-                stat = _proc_stat(pid)
-                if stat is None or stat[1] != started:
+                if not is_alive(pid, started):
                     logging.getLogger(__name__).error(
                         "the workflow that started this job is gone (pid %d); stopping", pid
                     )

@@ -80,6 +80,13 @@ class EngineRecord:
     def alive(self) -> bool:
         return self.host == socket.gethostname() and is_alive(self.keeper_pid, self.keeper_started)
 
+    def gone(self) -> EngineError:
+        """What its clients and its engine job say once it is gone."""
+        return EngineError(
+            f"the vLLM engine of replica {self.replica} ({self.base_url}) is gone; "
+            f"its output is in {self.log}"
+        )
+
     def owned_by(self, owner: tuple[int, int]) -> bool:
         return self.host == socket.gethostname() and (self.owner_pid, self.owner_started) == owner
 
@@ -224,10 +231,7 @@ def watch(record: EngineRecord) -> None:
     done); EngineError once it is gone, which its clients see as refused connections."""
     while record.alive:
         time.sleep(POLL_S)
-    raise EngineError(
-        f"the vLLM engine of replica {record.replica} ({record.base_url}) is gone; "
-        f"its output is in {record.log}"
-    )
+    raise record.gone()
 
 
 def stop_engine(record: EngineRecord, why: str = "") -> None:
@@ -269,10 +273,7 @@ def connect(service: str | Path, timeout_s: float = START_TIMEOUT_S) -> EngineRe
             if is_ready(record.base_url):
                 return record
             if not record.alive:
-                raise EngineError(
-                    f"the vLLM engine of replica {record.replica} ({record.base_url}) is "
-                    f"gone; its output is in {record.log}"
-                )
+                raise record.gone()
         if time.monotonic() - started > timeout_s:
             raise EngineError(f"no engine answered at {service} within {timeout_s:.0f}s")
         time.sleep(POLL_S)
