@@ -189,9 +189,8 @@ def _words(chunk: str, table: dict[str, str]) -> list[str]:
         word = raw.removesuffix("'s").replace("'", "")  # "can't" and "cant" alike
         if word in STOPWORDS or raw in STOPWORDS:
             continue
-        if word.startswith("clock"):
-            hour = word[5:]
-            out.append(f"clock{spatial._number(hour) if not hour.isdigit() else int(hour)}")
+        if re.fullmatch(r"clock\d+", word):  # _prepare's clock position, not "clockwise"
+            out.append(f"clock{int(word[5:])}")
             continue
         if word.startswith("#"):
             out.append(word)

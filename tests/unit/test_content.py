@@ -34,6 +34,14 @@ def test_words_outside_the_spatial_lexicon_count():
     assert {"code": "content_dropped", "words": ["dormer", "entryway"]} in decision["reasons"]
 
 
+def test_clock_as_a_word_is_a_landmark_or_a_turn_not_a_clock_position():
+    # a candidate with a bare "clock" once crashed the validate job (KeyError)
+    assert content.concepts("fly to the clock tower at your 2 o'clock") == [
+        "go", "clock", "tower", "clock2"]  # fmt: skip
+    assert content.compare("turn right at the clock tower", "Turn clockwise at the tower.") == (
+        ["clock", "right"], ["clockwise"])  # fmt: skip
+
+
 def test_one_hour_is_a_clock_position_not_a_time():
     original = "follow the 1 hour direction and land on the red roof"
     assert extract(original).values["clock"] == (1,)
