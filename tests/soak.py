@@ -110,6 +110,50 @@ class SoakReport:
         }
 
 
+# --- what a fault may read -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Seen:
+    inode: int
+    size: int
+    head: bytes  # the file's first bytes: a file rewritten in place starts otherwise
+
+
+class LogMark:
+    """What the log files held when a fault began. A fault's checks read only what was
+    written after it: a job log an earlier fault left ("is gone" from a refine job that
+    a killed snakemake ended) is not this fault's outcome (issue 36)."""
+
+    HEAD = 256
+
+    def __init__(self, paths: list[Path]):
+        self.seen: dict[Path, _Seen] = {}
+        for path in paths:
+            try:
+                stat, data = path.stat(), path.read_bytes()
+            except FileNotFoundError:
+                continue
+            self.seen[path] = _Seen(stat.st_ino, len(data), data[: self.HEAD])
+
+    def new_text(self, path: Path) -> str:
+        """What `path` gained since the mark: all of it if it is new, was replaced or was
+        rewritten from its start, else the bytes past the old end."""
+        try:
+            inode, data = path.stat().st_ino, path.read_bytes()
+        except FileNotFoundError:
+            return ""
+        seen = self.seen.get(path)
+        if (
+            seen is not None
+            and seen.inode == inode
+            and len(data) >= seen.size
+            and data.startswith(seen.head)
+        ):
+            data = data[seen.size :]
+        return data.decode(errors="replace")
+
+
 # --- processes ---------------------------------------------------------------------
 
 
@@ -244,6 +288,7 @@ class Soak:
         self.mounted: Path | None = None
         self.workdir = root / "reference"
         self.configfile = self.inputs / "config.yaml"
+        self.mark = LogMark([])  # set again as each fault begins (inject)
 
     # setup
 
@@ -360,19 +405,27 @@ class Soak:
     # faults: each returns what it saw, and raises SoakFailure on a broken promise
 
     def inject(self, kind: str, run: Run) -> str:
+        self.mark = LogMark([*self.log_files(), run.out])
         return getattr(self, f"fault_{kind}")(run)
 
     def ended_cleanly(self, run: Run, timeout_s: float = 900) -> None:
         if not run.wait(timeout_s):
             kill_session(run.sid)
             raise SoakFailure(f"the run hung after the fault ({run.out})")
-        for text in (self.log_text(), run.text()):
+        for text in (self.log_text(), self.run_text(run)):
             if "Traceback" in text:
                 raise SoakFailure("a traceback after the fault:\n" + text[-3000:])
 
+    def log_files(self) -> list[Path]:
+        return sorted((self.workdir / "logs").rglob("*.log"))
+
     def log_text(self) -> str:
-        logs = self.workdir / "logs"
-        return "".join(p.read_text(errors="replace") for p in sorted(logs.rglob("*.log")))
+        """What the run's job logs gained since the current fault began."""
+        return "".join(self.mark.new_text(p) for p in self.log_files())
+
+    def run_text(self, run: Run) -> str:
+        """What snakemake printed since the current fault began."""
+        return self.mark.new_text(run.out)
 
     def fault_kill_job(self, run: Run) -> str:
         deadline = time.monotonic() + 60  # snakemake may be between jobs
@@ -421,7 +474,7 @@ class Soak:
         if run.succeeded():
             return "results/ filled up, but the run wrote nothing more: done"
         line = "no space left on device; free space there"
-        if line not in self.log_text() and line not in run.text():
+        if line not in self.log_text() and line not in self.run_text(run):
             raise SoakFailure(f"a full disk did not say what to do: {run.text()[-3000:]}")
         return "results/ filled up; the job ended with the one-line disk-full error"
 
@@ -441,7 +494,8 @@ class Soak:
             self.start_server()  # the user starts the server again
         if run.succeeded():
             return "server killed after the last request: the run finished"
-        if not re.search(r"^error: generator\.server .* tries; last answer", run.text(), re.M):
+        said = self.run_text(run)
+        if not re.search(r"^error: generator\.server .* tries; last answer", said, re.M):
             raise SoakFailure(f"clients of a dead server did not say so: {run.text()[-3000:]}")
         return "server killed; its clients failed with one line; server started again"
 
