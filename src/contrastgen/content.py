@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from functools import cache
 
-from . import dialogue, spatial
+from . import dialogue, lexicon, spatial
 
 # Synonym groups: the first word is the canonical one. Multi-word forms are phrases
 # matched before single words. Each group is a set of words a guide uses for one thing.
@@ -153,8 +153,26 @@ def _a_little() -> re.Pattern[str]:
     return re.compile(r"\ba little\b(?!\s+(?:" + "|".join(map(re.escape, nouns)) + r")\b)")
 
 
+# Contractions spelled out, with or without the apostrophe ("you'll", "youll", "don't"):
+# "not" is content, the rest function words.
+_CONTRACTIONS = [
+    (re.compile(r"\b(?:can'?t|cannot)\b"), "can not"),
+    (re.compile(r"\bwon'?t\b"), "will not"),
+    (re.compile(r"\b(do|does|did|is|are|was|were|should|would|could|must|has|have|need)n'?t\b"),
+     r"\1 not"),
+    (re.compile(r"\b(you|we|they|i|it|that|there)'?ll\b"), r"\1 will"),
+    (re.compile(r"\b(you|we|they|i)'?ve\b"), r"\1 have"),
+    (re.compile(r"\b(you|we|they)'re\b"), r"\1 are"),
+    (re.compile(r"\b(you|we|they|i|it|that|there)'d\b"), r"\1 would"),
+    (re.compile(r"\bi'?m\b"), "i am"),
+    (re.compile(r"\b(left|right)[\s-]+hand\b"), r"\1"),  # "your right-hand side"
+]  # fmt: skip
+
+
 def _prepare(text: str) -> str:
-    t = dialogue.without_acts(text).replace("`", "'")
+    t = dialogue.without_acts(text).replace("`", "'").replace("\u2019", "'")
+    for pattern, replacement in _CONTRACTIONS:
+        t = pattern.sub(replacement, t)
     t = re.sub(r"\b(?:hi|hello|hey)\s+there\b", " ", t)  # a greeting, not a place
     t = re.sub(r"\b(north|south)[\s-]+(east|west)", r"\1\2", t)
     # "go back a little" is "a bit"; "a little house" is a small one
@@ -197,7 +215,9 @@ def _words(chunk: str, table: dict[str, str]) -> list[str]:
             continue
         concept = table.get(word) or table.get(stem(word))
         if concept is None:
-            concept = stem(word)
+            # WordNet's dictionary form where it knows the word ("comes" -> come, not
+            # the light stem's "com"), else the light stem
+            concept = _lemma(word)
             concept = table.get(concept, concept)
         if concept in STOPWORDS:
             continue
@@ -205,10 +225,52 @@ def _words(chunk: str, table: dict[str, str]) -> list[str]:
     return out
 
 
+def _lemma(word: str) -> str:
+    # a superlative or comparative keeps its degree: "nearest" is not "near"
+    if word in _IRREGULAR or word.isdigit() or lexicon.degree(word):
+        return stem(word)
+    return lexicon.lemma(word) or stem(word)
+
+
+def _all_words(text: str) -> set[str]:
+    """Every word of `text` and its dictionary forms, function words included: "the goal
+    lies behind" restates "is", "until you hit the road" restates "reach"."""
+    words = set(re.findall(r"[a-z]+", _prepare(text)))
+    return words | {form for word in words for form in lexicon.lemmas(word)}
+
+
 def compare(original: str, candidate: str) -> tuple[list[str], list[str]]:
-    """(concepts of the original the candidate lacks, concepts it adds), sorted."""
+    """(concepts of the original the candidate lacks, concepts it adds), sorted. A
+    concept the other text says in other words, by the tables or by WordNet
+    (lexicon.same_sense: "locate" for "find", "halt" for "stop"), is neither."""
     before, after = set(concepts(original)), set(concepts(candidate))
-    return sorted(before - after), sorted(after - before)
+    dropped, added = before - after, after - before
+    if dropped or added:
+        said_before, said_after = _all_words(original) | before, _all_words(candidate) | after
+        dropped = {c for c in dropped if not _restated(c, said_after)}
+        added = {c for c in added if not _restated(c, said_before)}
+    return sorted(dropped), sorted(added)
+
+
+def _restated(concept: str, words: set[str]) -> bool:
+    """Whether `words` say `concept` in other words, by WordNet. Between two words the
+    tables know (SYNONYMS, the spatial lexicon), the tables have decided already: WordNet
+    is far wider ("turn" and "go" share a sense, so do "right" and "turn"), so it speaks
+    only where one of the two words is outside them."""
+    if not concept.isalpha():  # numbers, ordinals, clock positions: facts, not words
+        return False
+    table = _concept_table()[0]
+    known = concept in table or concept in _table_concepts()
+    return any(
+        lexicon.same_sense(concept, word)
+        for word in words
+        if word.isalpha() and not (known and (word in table or word in _table_concepts()))
+    )
+
+
+@cache
+def _table_concepts() -> frozenset[str]:
+    return frozenset(_concept_table()[0].values())
 
 
 def repeated(original: str, candidate: str) -> list[str]:

@@ -82,7 +82,7 @@ _NARRATION = re.compile(
 _IMPERATIVE_VERBS = (
     "turn|go|fly|head|move|keep|continue|proceed|follow|cross|land|stop|look|face|pass|"
     "rotate|hover|travel|find|search|descend|ascend|approach|advance|return|circle|veer|"
-    "navigate|stay"
+    "navigate|stay|make|take|locate|spot|watch"
 )
 # An order: the bare verb with no subject or auxiliary in front ("turn left", "once you
 # pass the tree turn left"), or after "you need to" / "you should" / "you have to".
@@ -123,6 +123,12 @@ _LEADING_AFFIRMATION = re.compile(
 )
 
 
+_CONDITION = re.compile(
+    r"\b(?:once|when|whenever|after|until|till|if|as\s+soon\s+as|before|where)\s+"
+    r"you(?:'re|\s+are|\s+(?:turn|fly|head|move|cross|pass|reach|get|see|spot))\b"
+)
+
+
 def read(text: str) -> tuple[Features, str]:
     t = _prepare(text)
     found: dict[str, set[str]] = {act: set() for act in ACTS}
@@ -140,6 +146,8 @@ def read(text: str) -> tuple[Features, str]:
         rest[0] = " " * m.end() + rest[0][m.end() :]
     # "you are going the wrong way" is progress, not narration: read the rest only
     rest_text = " ".join(" ".join(rest).split())
+    # "once you are at the roundabout, turn" sets a condition; it does not narrate
+    rest_text = _CONDITION.sub(" ", rest_text)
     if _FIRST_PERSON.search(rest_text):
         found["person"].add("first")
     if _NARRATION.search(rest_text):

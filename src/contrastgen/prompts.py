@@ -311,6 +311,9 @@ def describe_reason(reason: dict, kind: str) -> str:
         "trivial_edit": "your positive was almost a copy; reword it",
         "length_mismatch": f"your {kind} was much longer or shorter; keep the length",
         "too_similar": "your negative was nearly a copy; change one fact",
+        "binding_changed": f"your {kind} gave '{reason.get('value')}' to another landmark; "
+        f"keep it on the {reason.get('from')}",
+        "self_contradiction": "your negative's yes / no contradicts the rest; change one fact",
         "unparseable": "your answer had no tagged line; start each line with its tag",
     }
     if code in said:

@@ -50,7 +50,9 @@ _NOT_SPATIAL = re.compile(
     r"\b(?:(?:on\s+the\s+|in\s+the\s+)?right\s+(?:track|way|path|direction)|(?:you(?:'re|\s+are)|that(?:'s|\s+is)"
     r"|it(?:'s|\s+is)|all)\s+right|right\s+(?:now|away|here|there)"
     # "lots of cars" is a quantity, not a parking lot
-    r"|(?:a\s+)?lots?\s+of)\b"
+    r"|(?:a\s+)?lots?\s+of"
+    # "as far as the road" is "until"; "come across" is "find"; "go over to" is "go to"
+    r"|as\s+far\s+as|c(?:o|a)me?s?\s+across|(?:go|fly|head|move)\s+over\s+to)\b"
 )
 _ADVERB_LITTLE = re.compile(r"\ba\s+(?:little|bit)(?:\s+bit)?\b(?!\s+(?:{}))")
 _ANGLE = re.compile(rf"\b(?P<a>{_NUM})\s*(?:degrees?|degree|deg\b|°)")
@@ -373,3 +375,36 @@ def compare(original: Features, candidate: Features) -> list[dict]:
         reasons += [{"code": f"{family}_dropped", "value": v} for v in dropped]
         reasons += [{"code": f"{family}_added", "value": v} for v in added]
     return reasons
+
+
+_BINDING_TOKEN = re.compile(r"[a-z]+|[.,;:!?()-]")
+_REACH = 4  # how many words an attribute may stand from its landmark
+
+
+def bindings(text: str) -> set[tuple[str, str]]:
+    """(attribute, landmark) pairs: each color or size with the landmark it describes,
+    the next one within a few words of the same clause ("a small grey building"), else
+    the one just before ("a building in grey"). Two texts with the same attributes and
+    landmarks can still say different things: "a small building by a pond" is not "a
+    building by a small pond"."""
+    tokens = _BINDING_TOKEN.findall(text.lower())
+    landmark_at = {}
+    for i in range(len(tokens)):
+        for form, canon in _LANDMARK_FORMS:  # longest forms first: "parking lot"
+            words = form.split()
+            if tokens[i : i + len(words)] == words:
+                landmark_at[i + len(words) - 1] = canon
+                break
+    pairs = set()
+    for i, tok in enumerate(tokens):
+        attribute = COLORS.get(tok) or SIZES.get(tok)
+        if attribute is None or i in landmark_at:
+            continue
+        ahead = (j for j in range(i + 1, min(len(tokens), i + 1 + _REACH)))
+        behind = (j for j in range(i - 1, max(-1, i - 1 - _REACH), -1))
+        for side in (ahead, behind):
+            j = next((j for j in side if j in landmark_at or not tokens[j].isalpha()), None)
+            if j is not None and j in landmark_at:
+                pairs.add((attribute, landmark_at[j]))
+                break
+    return pairs

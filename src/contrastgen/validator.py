@@ -7,7 +7,7 @@ import logging
 import re
 from pathlib import Path
 
-from . import content, dialogue, spatial
+from . import content, dialogue, lexicon, spatial
 from .corpus import normalise
 from .prompts import few_shot_copy
 from .settings import Thresholds
@@ -77,10 +77,37 @@ _ONE_ACT = {"affirmation": "polarity"}
 
 
 def _hypernym(reason: dict) -> bool:
+    """A landmark named by its kind ("house" -> "building", "truck" -> "vehicle", by
+    WordNet's hypernyms) or the other way round: vaguer, not another fact."""
     if reason["code"] != "landmark_changed":
         return False
     pair = {reason["from"], reason["to"]}
-    return "building" in pair and bool(pair & spatial.BUILDING_KINDS)
+    if "building" in pair and bool(pair & spatial.BUILDING_KINDS):
+        return True
+    a, b = (str(reason["from"]).split()[-1], str(reason["to"]).split()[-1])
+    return lexicon.is_hypernym(a, b) or lexicon.is_hypernym(b, a)
+
+
+# Acts one answer cannot hold together: "No, you are right", "Yes, wrong way".
+_CONTRADICTIONS = (
+    ("no", {"affirmation": "that is it"}),
+    ("no", {"progress": "right way"}),
+    ("yes", {"progress": "wrong way"}),
+)
+
+
+def _contradicts_itself(original: str, candidate: str) -> bool:
+    """A candidate whose yes / no says the opposite of its other acts, where the
+    original's did not: no guide answers that way, so it teaches nothing as a negative."""
+
+    def clash(text: str) -> bool:
+        acts = dialogue.extract(text).values
+        return any(
+            polarity in acts["polarity"] and all(v in acts[act] for act, v in other.items())
+            for polarity, other in _CONTRADICTIONS
+        )
+
+    return clash(candidate) and not clash(original)
 
 
 def change_count(diffs: list[dict]) -> int:
@@ -120,7 +147,24 @@ def fact_changes(original: str, candidate: str) -> list[dict]:
     before, after = _steps(orest), _steps(crest)
     if sorted(before) == sorted(after) and before != after:
         diffs.append({"code": "order_changed", "from": before, "to": after})
+    diffs += _attributes_moved(original, candidate)
     return diffs
+
+
+def _attributes_moved(original: str, candidate: str) -> list[dict]:
+    """An attribute the candidate gives another landmark than the original does ("a
+    building by a small pond" -> "a small building by a pond")."""
+    before, after = spatial.bindings(original), spatial.bindings(candidate)
+    # both landmarks in both texts: a landmark swapped for another is landmark_changed
+    both = set(spatial.extract(original).values["landmark"]) & set(
+        spatial.extract(candidate).values["landmark"]
+    )
+    return [
+        {"code": "binding_changed", "value": attr, "from": landmark, "to": other}
+        for attr, landmark in sorted(before - after)
+        for attr2, other in sorted(after - before)
+        if attr2 == attr and other != landmark and {landmark, other} <= both
+    ]
 
 
 _STEP = re.compile(
@@ -166,6 +210,8 @@ def decide(
         )
     else:
         reasons += _negative_reasons(similarity, diffs, dropped, added, thresholds)
+        if _contradicts_itself(original, candidate):
+            reasons.append({"code": "self_contradiction"})
     valid = not reasons
     return {
         "valid": valid,

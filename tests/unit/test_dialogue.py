@@ -84,7 +84,11 @@ def test_a_positive_that_changes_an_act_is_rejected_with_its_reason(original, ca
 
 def test_a_negative_may_flip_one_act_but_not_two():
     original = "yes you are on the right way, go forward and land on the red house."
-    one = decide(original, original.replace("yes", "no", 1), "negative", 0.95, THRESHOLDS)
+    # "No, you are on the right way" contradicts itself: no guide answers that (issue 33)
+    alone = decide(original, original.replace("yes", "no", 1), "negative", 0.95, THRESHOLDS)
+    assert {"code": "self_contradiction"} in alone["reasons"]
+    plain = "yes, go forward and land on the red house."
+    one = decide(plain, plain.replace("yes", "no", 1), "negative", 0.95, THRESHOLDS)
     assert one["valid"], one["reasons"]
     assert one["reasons"] == [{"code": "polarity_changed", "from": "yes", "to": "no"}]
     two = decide(

@@ -1,0 +1,87 @@
+"""What a good model writes, recognised with WordNet (issue 33): each miss class of the
+issue, the antonym guard, and the tables deciding between the words they know."""
+
+import pytest
+from config_defaults import THRESHOLDS
+
+from contrastgen import content, lexicon, spatial
+from contrastgen.validator import decide
+
+
+def _positive(original: str, candidate: str) -> dict:
+    return decide(original, candidate, "positive", 0.9, THRESHOLDS)
+
+
+@pytest.mark.parametrize(
+    ("original", "candidate"),
+    [
+        # an ordinary synonym outside any table
+        ("Please land on the biggest roof.", "Land on the largest roof."),
+        ("hi, move forward and find the building with the black roof.",
+         "Fly ahead and locate the building with the black roof."),
+        ("Fly south and stop at the parking area.", "Fly in a southerly direction and halt at "
+         "the parking area."),
+        # a verb said more generally, a contraction
+        ("go back, the goal is behind the trees.", "Head back; the goal lies behind the trees."),
+        ("Fly east and you will find the destination.", "Fly east and you'll find the goal."),
+        # "comes into view": the lemma, not the light stem's "com"
+        ("turn to your 5 o'clock until you see a house next to the road.",
+         "Turn to your five o'clock until a house next to the road comes into view."),
+    ],
+)  # fmt: skip
+def test_a_faithful_rewording_with_words_outside_the_tables_is_accepted(original, candidate):
+    decision = _positive(original, candidate)
+    assert decision["valid"], decision["reasons"]
+
+
+def test_the_antonym_guard_never_takes_an_opposite_for_a_synonym():
+    assert lexicon.same_sense("vacant", "empty")
+    assert not lexicon.same_sense("empty", "full")
+    assert not lexicon.same_sense("inside", "outside")
+    assert not lexicon.same_sense("upper", "lower")
+    dropped, added = content.compare("the lot is empty", "the lot is full")
+    assert dropped == ["empty"] and added == ["full"]
+
+
+def test_a_superlative_keeps_its_degree():
+    assert lexicon.same_sense("largest", "biggest")
+    assert not lexicon.same_sense("biggest", "large")
+    assert not lexicon.same_sense("nearest", "next")
+
+
+def test_the_tables_decide_between_the_words_they_know():
+    # WordNet gives "turn" and "go" a shared sense; the curated table keeps them apart
+    assert lexicon.same_sense("turn", "go")
+    assert content.compare("go to your 3 o'clock", "turn to your 3 o'clock") == (["go"], ["turn"])
+
+
+def test_a_qualifier_dropped_is_still_a_drop():
+    decision = _positive("Go to the only red house.", "Head to the red house.")
+    assert not decision["valid"]
+    assert {"code": "content_dropped", "words": ["only"]} in decision["reasons"]
+
+
+def test_an_attribute_moved_to_another_landmark_is_a_change():
+    original = "it is a grey building beside a small pond."
+    assert spatial.bindings(original) == {("gray", "building"), ("small", "lake")}
+    decision = _positive(original, "It is a small grey building beside a pond.")
+    assert {"code": "binding_changed", "value": "small", "from": "lake", "to": "building"} in (
+        decision["reasons"]
+    )
+    assert _positive(original, "It is a building in grey next to a small pond.")["valid"]
+
+
+def test_a_landmark_named_by_its_kind_is_no_contrast():
+    original = "the destination looks like 2 tanks near the big field."
+    vaguer = decide(original, original.replace("tanks", "containers"), "negative", 0.9, THRESHOLDS)
+    assert "not_a_contrast" in [r["code"] for r in vaguer["reasons"]]
+    other = decide(original, original.replace("tanks", "towers"), "negative", 0.9, THRESHOLDS)
+    assert other["valid"], other["reasons"]
+
+
+def test_a_condition_is_not_narration():
+    decision = _positive(
+        "Continue straight, then at the roundabout go to the 2 clock direction",
+        "Keep going straight, then once you are at the roundabout, fly toward 2 o'clock.",
+    )
+    assert "mood_added" not in [r["code"] for r in decision["reasons"]], decision["reasons"]
