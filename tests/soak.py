@@ -25,6 +25,7 @@ left; nothing written outside results/, cache/, logs/ and .snakemake/.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -117,15 +118,13 @@ class SoakReport:
 class _Seen:
     inode: int
     size: int
-    head: bytes  # the file's first bytes: a file rewritten in place starts otherwise
+    digest: str  # of the bytes seen: a file rewritten in place differs in them
 
 
 class LogMark:
     """What the log files held when a fault began. A fault's checks read only what was
     written after it: a job log an earlier fault left ("is gone" from a refine job that
     a killed snakemake ended) is not this fault's outcome (issue 36)."""
-
-    HEAD = 256
 
     def __init__(self, paths: list[Path]):
         self.seen: dict[Path, _Seen] = {}
@@ -134,7 +133,7 @@ class LogMark:
                 stat, data = path.stat(), path.read_bytes()
             except FileNotFoundError:
                 continue
-            self.seen[path] = _Seen(stat.st_ino, len(data), data[: self.HEAD])
+            self.seen[path] = _Seen(stat.st_ino, len(data), hashlib.sha256(data).hexdigest())
 
     def new_text(self, path: Path) -> str:
         """What `path` gained since the mark: all of it if it is new, was replaced or was
@@ -148,7 +147,7 @@ class LogMark:
             seen is not None
             and seen.inode == inode
             and len(data) >= seen.size
-            and data.startswith(seen.head)
+            and hashlib.sha256(data[: seen.size]).hexdigest() == seen.digest
         ):
             data = data[seen.size :]
         return data.decode(errors="replace")

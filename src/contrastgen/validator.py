@@ -51,6 +51,9 @@ _ACT_WORDS = frozenset(
 )
 
 
+_NEGATION = frozenset({"not", "no", "never"})
+
+
 _SPATIAL_WORDS = frozenset(
     "left right forward backward around north south east west northeast northwest "
     "southeast southwest over under above below beneath behind front next close across "
@@ -77,15 +80,15 @@ _ONE_ACT = {"affirmation": "polarity"}
 
 
 def _hypernym(reason: dict) -> bool:
-    """A landmark named by its kind ("house" -> "building", "truck" -> "vehicle", by
-    WordNet's hypernyms) or the other way round: vaguer, not another fact."""
+    """A landmark named by its kind ("house" -> "building", or "tank" -> "container" by
+    WordNet's hypernyms): vaguer, not another fact."""
     if reason["code"] != "landmark_changed":
         return False
     pair = {reason["from"], reason["to"]}
     if "building" in pair and bool(pair & spatial.BUILDING_KINDS):
         return True
-    a, b = (str(reason["from"]).split()[-1], str(reason["to"]).split()[-1])
-    return lexicon.is_hypernym(a, b) or lexicon.is_hypernym(b, a)
+    # the candidate names the kind of the original's landmark (WordNet's first sense)
+    return lexicon.is_hypernym(str(reason["to"]).split()[-1], str(reason["from"]).split()[-1])
 
 
 # Acts one answer cannot hold together: "No, you are right", "Yes, wrong way".
@@ -199,8 +202,15 @@ def decide(
     diffs = fact_changes(original, candidate)
     ratio = len(candidate.split()) / max(1, len(original.split()))
     # the facts are compared above; the content check covers every other word
+    # a negation left after the act phrases ("don't turn left") is content for a
+    # positive; for a negative it may go with the flipped act
+    content_word = (
+        (lambda c: c in _NEGATION or not _fact_concept(c))
+        if kind == "positive"
+        else (lambda c: not _fact_concept(c))
+    )
     dropped, added = (
-        [c for c in words if not _fact_concept(c)] for words in content.compare(original, candidate)
+        [c for c in words if content_word(c)] for words in content.compare(original, candidate)
     )
     edits = word_edits(original, candidate)
     reasons = _form_reasons(original, candidate, ratio, thresholds)

@@ -43,7 +43,11 @@ def test_a_log_rewritten_from_its_start_is_read_whole(tmp_path):
     # The rerun's job writes the same path anew, longer than before: all of it is new.
     log.write_text("Traceback (most recent call last):\n" + "x\n" * 50)
     assert harness.log_text().startswith("Traceback")
-    # Replaced by a new file (another inode), shorter than before: read whole too.
+    # Rewritten in place with the same first lines and more after: all of it is new.
+    harness.mark = soak.LogMark(harness.log_files())
+    log.write_text("Traceback (most recent call last):\n" + "y\n" * 60)
+    assert harness.log_text().count("y\n") == 60
+    # Replaced by a new, shorter file: read whole.
     log.unlink()
     log.write_text("is gone\n")
     assert harness.log_text() == "is gone\n"
