@@ -38,7 +38,8 @@ _PATTERNS: list[tuple[str, str, str]] = [
      r"\b(?:(?:went|gone|flew|flown|are|is)\s+too\s+far|overshot|passed\s+it)\b"),
     ("progress", "right way",
      r"\b(?:" + _YOU_MOVING + r"(?:the\s+|this\s+)?(?:right|correct|good)\s+"
-     r"(?:way|direction|path|track)|on\s+(?:track|course)|doing\s+(?:good|great|well))\b"),
+     r"(?:way|direction|path|track)|on\s+(?:track|course)|doing\s+(?:good|great|well)"
+     r"|(?:good|great|nice)\s+(?:job|work)|well\s+done)\b"),
     ("progress", "close",
      r"\b(?:almost\s+there|(?:very|so|quite|getting)\s+close|nearly\s+there"
      r"|(?:it|you)(?:'s|\s+is|\s+are|'re)\s+(?:very\s+|so\s+|quite\s+)?(?:close|near)\b"
@@ -57,8 +58,10 @@ _PATTERNS: list[tuple[str, str, str]] = [
      r"|(?:you\s+have|you've)\s+(?:arrived|reached\s+(?:it|the\s+(?:destination|goal)))"
      r"|you\s+made\s+it|arrived)\b"),
     ("affirmation", "that is it",
-     r"\b(?:(?:that|this|it)(?:'s|\s+is|s)\s+(?:it|the\s+one|correct|right)\b"
-     r"|there\s+it\s+is|you\s+found\s+it|you\s+got\s+it|that\s+one\s+is\s+it"
+     # "it's the one with the flat roof" names which one; it affirms nothing
+     r"\b(?:(?:that|this|it)(?:'s|\s+is|s)\s+(?:it|the\s+one(?!\s+(?:with|that|which|on|in|at"
+     r"|near|next|beside|behind|by|to|from|of|closest|nearest)\b)|correct|right)\b"
+     r"|there\s+it\s+is|you\s+found\s+it|you(?:'ve|\s+have)?\s+got\s+it(?:\s+right)?|that\s+one\s+is\s+it"
      r"|you(?:'re|\s+are)\s+(?:right|correct)\b(?!\s+(?:side|there|now|next|of))"
      r"|(?:that|this)(?:'s|\s+is)\s+(?:the\s+)?right\s+(?:one|building|place))"),
 ]  # fmt: skip
@@ -73,7 +76,8 @@ _FIRST_PERSON = re.compile(
 # Narration: the answer tells what "you are doing" instead of telling what to do.
 _NARRATION = re.compile(
     r"\byou(?:'re|\s+are)\s+(?:now\s+)?(?:turning|flying|heading|moving|proceeding|landing"
-    r"|going\s+(?:to\s+)?(?:turn|fly|head|go|move|land)|crossing|passing|following|reaching)\b"
+    r"|going\s+(?:to\s+)?(?:turn|fly|head|go|move|land)|crossing|passing|following|reaching"
+    r"|going\s+(?:forward|straight|ahead|back|left|right|north|south|east|west|towards?))\b"
     r"|\byou\s+(?:turn|fly|head|move|proceed|cross|land)(?:ed|s)?\b(?!\s+(?:to\s+)?(?:your|the|it)\b)"
     # where the drone is, said of the drone: "you are at your 11 o'clock"
     r"|\byou(?:'re|\s+are)\s+(?:now\s+)?(?:at|in|on)\s+(?:your|the)\b"
@@ -86,7 +90,7 @@ _IMPERATIVE_VERBS = (
 )
 # An order: the bare verb with no subject or auxiliary in front ("turn left", "once you
 # pass the tree turn left"), or after "you need to" / "you should" / "you have to".
-_IMPERATIVE = re.compile(
+IMPERATIVE = re.compile(
     r"(?:\b(?:need|have|has)\s+to\s+|\b(?:should|must)\s+|"
     r"(?<!\byou\s)(?<!\bi\s)(?<!\bwe\s)(?<!\bthey\s)(?<!\bwill\s)(?<!'ll\s)(?<!\bto\s)"
     r"(?<!\bcan\s)(?<!\bcould\s)(?<!\bwould\s)(?<!\bmay\s)(?<!\bmight\s)(?<!\bthe\s)(?<!\ba\s))"
@@ -152,7 +156,7 @@ def read(text: str) -> tuple[Features, str]:
         found["person"].add("first")
     if _NARRATION.search(rest_text):
         found["mood"].add("narration")
-    if _IMPERATIVE.search(rest_text):
+    if IMPERATIVE.search(rest_text):
         found["mood"].add("instruction")
     return Features({a: tuple(sorted(v)) for a, v in found.items()}), " . ".join(rest)
 

@@ -197,3 +197,39 @@ def is_hypernym(general: str, specific: str) -> bool:
         for name in hyper.lemma_names()
     }
     return bool(_forms(general) & kinds)
+
+
+def is_part(part: str, whole: str) -> bool:
+    """Whether a `part` is part of a `whole` (WordNet's part meronyms of the whole's
+    first sense and of its kinds: a roof is part of a building, so of a house): "a white
+    roofed building" and "a building with a white roof" say the same."""
+    wn = wordnet()
+    parts = {
+        name.lower()
+        for form in _forms(whole)
+        for synset in wn.synsets(form, "n")[:1]
+        for kind in [synset, *synset.closure(lambda s: s.hypernyms(), depth=3)]
+        for meronym in kind.part_meronyms()
+        for name in meronym.lemma_names()
+    }
+    return bool(_forms(part) & parts)
+
+
+# WordNet's lexicographer files for things a guide can point at from the air.
+_PLACE_FILES = frozenset({"noun.artifact", "noun.location", "noun.object", "noun.plant"})
+
+
+def is_place(word: str) -> bool:
+    """Whether `word`'s most common noun sense is a thing or place ("barn", "station",
+    "meadow", "oak"): a landmark no lexicon of spatial.py lists."""
+    synsets = [s for form in _forms(word) for s in wordnet().synsets(form, "n")[:1]]
+    return any(s.lexname() in _PLACE_FILES for s in synsets)
+
+
+def is_adjective(word: str) -> bool:
+    """Whether WordNet knows `word` as an adjective ("sloped", "rusty")."""
+    return any(wordnet().synsets(form, pos) for form in _forms(word) for pos in ("a", "s"))
+
+
+def is_noun(word: str) -> bool:
+    return any(wordnet().synsets(form, "n") for form in _forms(word))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import lexicon
+
 NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
@@ -53,7 +55,9 @@ _NOT_SPATIAL = re.compile(
     r"|(?:a\s+)?lots?\s+of"
     # "as far as the road" is "until"; "come across" is "find"; "go over to" is "go to"
     r"|as\s+far\s+as|(?:go|fly|head|move)\s+over\s+to"
-    r"|c(?:o|a)me?s?\s+across(?=\s+(?:a|an|some|it|the\s+(?:destination|goal|target))\b))\b"
+    r"|c(?:o|a)me?s?\s+across(?=\s+(?:a|an|some|it|the\s+(?:destination|goal|target))\b)"
+    # "first, fly north" / "first fly north" orders steps; "the first building" counts
+    r"|(?<!the\s)first(?=\s*,|\s+(?:go|fly|turn|head|move|keep|continue|land|cross|pass)\b))\b"
 )
 _ADVERB_LITTLE = re.compile(r"\ba\s+(?:little|bit)(?:\s+bit)?\b(?!\s+(?:{}))")
 _ANGLE = re.compile(rf"\b(?P<a>{_NUM})\s*(?:degrees?|degree|deg\b|°)")
@@ -71,7 +75,8 @@ _DIRECTION_WORDS = {
     "reverse": "backward", "backwords": "backward",
 }  # fmt: skip
 _AROUND = re.compile(
-    r"\b(?:turn(?:ing)?\s+(?:a)?round|u[\s-]?turn|about[\s-]face|opposite\s+direction)\b"
+    r"\b(?:turn(?:ing)?\s+(?:a)?round|u[\s-]?turn|about[\s-]face|opposite\s+direction"
+    r"|(?:the\s+)?(?:other|opposite)\s+way)\b"
 )
 
 _CARDINAL_COMPOUND = re.compile(r"\b(north|south)[\s-]?(east|west)(?:ern(?:most)?|wards?|erly)?\b")
@@ -174,14 +179,18 @@ RELATIONS: list[tuple[str, str]] = [
     (r"(?:to\s+the\s+|on\s+the\s+)?right\s+(?:side\s+)?of", "right of"),
     (r"over", "over"), (r"above", "over"), (r"on\s+top\s+of", "over"),
     (r"under", "under"), (r"below", "under"), (r"beneath", "under"),
-    (r"across", "across"), (r"past", "past"), (r"beyond", "past"),
+    # "fly over the road", "fly across it", "cross (over) it": one crossing for a drone;
+    # "across from the park" faces it
+    (r"across\s+from", "opposite"), (r"across", "over"),
+    (r"cross(?:es|ed|ing)?(?:\s+over)?", "over"), (r"past", "past"), (r"beyond", "past"),
     (r"through", "through"), (r"thru", "through"), (r"between", "between"),
     (r"opposite(?!\s+direction)", "opposite"), (r"along", "along"),
     (r"not\s+(?:very\s+|too\s+)?far(?:\s+(?:away\s+)?from)?", "near"),
     (r"far(?:\s+away)?(?:\s+from)?", "far from"),
     (r"before", "before"),
-    (r"after(?!\s+(?:that|this|you|passing|crossing|reaching|which))", "after"),
-    (r"in\s+the\s+middle(?:\s+of)?", "middle"),
+    # "right after the fence", "just beyond the fence", "once past the bridge": one place
+    (r"after(?!\s+(?:that|this|you|passing|crossing|reaching|which))", "past"),
+    (r"in\s+the\s+middle(?:\s+of)?", "middle"), (r"(?:the\s+)?middle\s+one", "middle"),
     (r"in\s+the\s+(?:center|centre)(?:\s+of)?", "middle"), (r"at\s+the\s+edge\s+of", "edge"),
     (r"pass(?:es|ed|ing)?", "past"),
     (r"near", "near"), (r"close\s+to", "near"), (r"around", "around"),
@@ -406,6 +415,53 @@ def bindings(text: str) -> set[tuple[str, str]]:
         for side in (ahead, behind):
             j = next((j for j in side if j in landmark_at or not tokens[j].isalpha()), None)
             if j is not None and j in landmark_at:
+                while j > i and j + 1 in landmark_at:  # "a large roof house": the head noun
+                    j += 1
                 pairs.add((attribute, landmark_at[j]))
                 break
     return pairs
+
+
+_GOAL = r"(?:destination|goal|target)"
+_GOAL_FIRST = re.compile(
+    _GOAL + r"\s+(?:is|looks\s+like|appears\s+to\s+be|will\s+be|lies)\b(?P<rest>[^.;]*)"
+)
+_GOAL_LAST = re.compile(r"(?P<rest>[^.;:]*)\b(?:is|as)\s+(?:the|your|our)\s+" + _GOAL + r"\b")
+
+
+_CLAUSE = re.compile(r",|\band\b")
+_DESCRIBES = re.compile(r"^\s*(?:the\s+one|which|that|with|straight|at|on|in|to)\b")
+
+
+def goal(text: str) -> str | None:
+    """The landmark the answer names as the destination: the first one after "the goal
+    is", or in the subject of "... is the goal" (its last clause that names a landmark
+    and does not only describe one); None when it names none that way. A part ("roof")
+    gives way to the thing it is part of."""
+    t = text.lower()
+    m = _GOAL_FIRST.search(t)
+    if m and _LANDMARK_RE.search(m.group("rest")):
+        return _head(m.group("rest"))
+    m = _GOAL_LAST.search(t)
+    if not m:
+        return None
+    if re.search(r"\b(?:which|that)\s*$", m.group("rest")):  # "..., which is the goal"
+        found = [_LANDMARK_CANON[f] for f in _LANDMARK_RE.findall(m.group("rest"))]
+        return found[-1] if found else None
+    clauses = [c for c in _CLAUSE.split(m.group("rest")) if _LANDMARK_RE.search(c)]
+    subject = [c for c in clauses if not _DESCRIBES.match(c)] or clauses
+    return _head(subject[-1]) if subject else None
+
+
+def _head(span: str) -> str:
+    matches = list(_LANDMARK_RE.finditer(span))
+    # a modifier of the next landmark ("a roofed warehouse", "a roof house") is no head
+    found = [
+        _LANDMARK_CANON[m.group(0)]
+        for m, nxt in zip(matches, [*matches[1:], None], strict=True)
+        if nxt is None or span[m.end() : nxt.start()].strip(" -")
+    ]
+    wholes = [
+        f for f in found if not any(lexicon.is_part(f, other) for other in found if other != f)
+    ]
+    return (wholes or found)[0]

@@ -58,7 +58,7 @@ _SPATIAL_WORDS = frozenset(
     "left right forward backward around north south east west northeast northwest "
     "southeast southwest over under above below beneath behind front next close across "
     "past beyond through between opposite along inside within outside top most far middle "
-    "edge center pass before".split()
+    "edge center pass before cross".split()
 )
 
 
@@ -97,6 +97,38 @@ _CONTRADICTIONS = (
     ("no", {"progress": "right way"}),
     ("yes", {"progress": "wrong way"}),
 )
+
+
+_OPPOSITE_CARDINALS = (
+    {"north", "south"},
+    {"east", "west"},
+    {"northeast", "southwest"},
+    {"northwest", "southeast"},
+)
+_HEADINGS = {"straight": "forward", "forward": "forward", "ahead": "forward", "left": "left",
+             "right": "right", "back": "back", "backward": "back"}  # fmt: skip
+
+
+def _clashing_directions(original: str, candidate: str) -> bool:
+    """A heading the candidate adds against one it keeps: opposite compass points in one
+    sentence ("go south-west ... heading north-east"), or two headings side by side
+    ("straight to the left"). No guide answers that way."""
+
+    def clashes(text: str) -> set:
+        found = set()
+        for sentence in dialogue.sentences(text.lower()):
+            t = re.sub(r"\b(north|south)[\s-]+(east|west)", r"\1\2", sentence)
+            words = re.findall(r"[a-z]+", t)
+            found |= {frozenset(pair) for pair in _OPPOSITE_CARDINALS if pair <= set(words)}
+            heads = [(i, _HEADINGS[w]) for i, w in enumerate(words) if w in _HEADINGS]
+            found |= {
+                frozenset({a, b})
+                for (i, a), (j, b) in zip(heads, heads[1:], strict=False)
+                if a != b and j - i <= 3 and not {"and", "then"} & set(words[i:j])
+            }
+        return found
+
+    return bool(clashes(candidate) - clashes(original))
 
 
 def _contradicts_itself(original: str, candidate: str) -> bool:
@@ -151,7 +183,40 @@ def fact_changes(original: str, candidate: str) -> list[dict]:
     if sorted(before) == sorted(after) and before != after:
         diffs.append({"code": "order_changed", "from": before, "to": after})
     diffs += _attributes_moved(original, candidate)
+    diffs += _goal_moved(original, candidate)
+    diffs += _instruction_to_prediction(original, candidate)
     return diffs
+
+
+def _goal_moved(original: str, candidate: str) -> list[dict]:
+    """The destination named as another landmark of the answer ("the destination is a
+    warehouse next to the field" -> "the destination is the field next to the
+    warehouse"): the same landmarks, another goal."""
+    before, after = spatial.goal(original), spatial.goal(candidate)
+    # both landmarks in both texts: a goal swapped for another is landmark_changed
+    both = set(spatial.extract(original).values["landmark"]) & set(
+        spatial.extract(candidate).values["landmark"]
+    )
+    if before and after and before != after and {before, after} <= both:
+        return [{"code": "goal_changed", "from": before, "to": after}]
+    return []
+
+
+_PREDICTED = re.compile(r"\byou(?:'ll|\s+will)\s+(\w+)")
+
+
+def _instruction_to_prediction(original: str, candidate: str) -> list[dict]:
+    """A step the original orders that the candidate only predicts ("find the building"
+    -> "you will find the building"): the mood of that step changed, even where another
+    step keeps the order."""
+    told = {m.group(1) for m in _PREDICTED.finditer(original.lower())}
+    ordered = {m.group(0).strip() for m in dialogue.IMPERATIVE.finditer(original.lower())}
+    changed = sorted(
+        verb
+        for verb in {m.group(1) for m in _PREDICTED.finditer(candidate.lower())} - told
+        if verb in ordered
+    )
+    return [{"code": "mood_changed", "from": "instruction", "to": f"you will {v}"} for v in changed]
 
 
 def _attributes_moved(original: str, candidate: str) -> list[dict]:
@@ -166,7 +231,11 @@ def _attributes_moved(original: str, candidate: str) -> list[dict]:
         {"code": "binding_changed", "value": attr, "from": landmark, "to": other}
         for attr, landmark in sorted(before - after)
         for attr2, other in sorted(after - before)
-        if attr2 == attr and other != landmark and {landmark, other} <= both
+        if attr2 == attr
+        and other != landmark
+        and {landmark, other} <= both
+        # "a white roofed building" is "a building with a white roof"
+        and not (lexicon.is_part(landmark, other) or lexicon.is_part(other, landmark))
     ]
 
 
@@ -219,9 +288,13 @@ def decide(
             original, candidate, similarity, diffs, dropped, added, edits, thresholds
         )
     else:
+        diffs, added, dropped = _open_vocabulary_fact(candidate, diffs, added, dropped)
         reasons += _negative_reasons(similarity, diffs, dropped, added, thresholds)
-        if _contradicts_itself(original, candidate):
+        if _contradicts_itself(original, candidate) or _clashing_directions(original, candidate):
             reasons.append({"code": "self_contradiction"})
+        kinds = _named_by_kind(original, candidate)
+        if kinds and not any(r["code"] == "not_a_contrast" for r in reasons):
+            reasons.append({"code": "not_a_contrast", "changes": kinds})
     valid = not reasons
     return {
         "valid": valid,
@@ -277,6 +350,59 @@ def _positive_reasons(
     if 0 < edits < thresholds.positive_min_word_edits:
         reasons.append({"code": "trivial_edit", "word_edits": edits})
     return reasons
+
+
+def _open_vocabulary_fact(
+    candidate: str, diffs: list[dict], added: list[str], dropped: list[str]
+) -> tuple[list[dict], list[str], list[str]]:
+    """A negative's one fact in words no lexicon of spatial.py lists, read by WordNet:
+    a landmark swapped for another thing or place ("a house" -> "a barn", "a parking lot"
+    -> "a gas station"), or an attribute of a landmark for another ("a flat roof" -> "a
+    sloped roof"). Returns (diffs, added, dropped) with that change as the fact."""
+    codes = [d["code"] for d in diffs]
+    if (
+        codes == ["landmark_dropped"]
+        and added
+        and any(lexicon.is_place(w) for w in added)
+        and all(lexicon.is_noun(w) or lexicon.is_adjective(w) for w in added)
+    ):
+        change = {"code": "landmark_changed", "from": diffs[0]["value"], "to": " ".join(added)}
+        return [change], [], dropped
+    if (
+        not codes
+        and len(added) == len(dropped) == 1
+        and _describes_a_landmark(added[0], candidate)
+        and not lexicon.same_sense(added[0], dropped[0])
+    ):
+        return [{"code": "attribute_changed", "from": dropped[0], "to": added[0]}], [], []
+    return diffs, added, dropped
+
+
+def _describes_a_landmark(concept: str, text: str) -> bool:
+    """Whether `concept` stands in `text` as an adjective just before a landmark ("a
+    sloped roof")."""
+    tokens = re.findall(r"[a-z]+", text.lower())
+    forms = {concept, *lexicon.lemmas(concept)}
+    landmarks = {f.split()[-1] for f, _ in spatial._LANDMARK_FORMS}
+    return any(
+        (tok in forms or lexicon.lemma(tok) in forms)
+        and lexicon.is_adjective(tok)
+        and set(tokens[i + 1 : i + 4]) & landmarks
+        for i, tok in enumerate(tokens)
+    )
+
+
+def _named_by_kind(original: str, candidate: str) -> list[dict]:
+    """Words of the candidate that name the kind of a word the original had and the
+    candidate dropped ("truck" -> "vehicle"): vaguer, not another fact."""
+    before = set(re.findall(r"[a-z]+", original.lower()))
+    after = set(re.findall(r"[a-z]+", candidate.lower()))
+    return [
+        {"code": "landmark_changed", "from": gone, "to": new}
+        for new in sorted(after - before)
+        for gone in sorted(before - after)
+        if lexicon.is_noun(new) and lexicon.is_hypernym(new, gone)
+    ]
 
 
 def _negative_reasons(

@@ -33,7 +33,7 @@ def test_a_faithful_rewording_with_words_outside_the_tables_is_accepted(original
 
 def test_words_are_read_in_their_dictionary_form():
     # WordNet's lemma where it knows the word, not the light stem's "com" or "slop"
-    assert content.concepts("it comes into view") == ["come", "view"]
+    assert content.concepts("it comes nearer") == ["come", "nearer"]
     assert content.concepts("a sloped roof") == ["slope", "roof"]
 
 
@@ -116,3 +116,83 @@ def test_a_condition_is_not_narration():
         "Keep going straight, then once you are at the roundabout, fly toward 2 o'clock.",
     )
     assert "mood_added" not in [r["code"] for r in decision["reasons"]], decision["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("original", "candidate"),
+    [
+        ("Great. go straight and the destination is the tall building.",
+         "Great! Keep going straight - your goal is the tall building."),
+        ("Now fly over the road. The destination is a warehouse.",
+         "Now fly across the road; the destination is a warehouse."),
+        ("turn around and fly forward, look for a house.",
+         "Face the other way and head forward. Watch for a house."),
+        ("keep going a bit more to the north", "continue a little further north"),
+    ],
+)  # fmt: skip
+def test_a_step_said_another_way_is_the_same_step(original, candidate):
+    decision = _positive(original, candidate)
+    assert decision["valid"], decision["reasons"]
+
+
+def test_the_goal_moved_to_another_landmark_of_the_answer_is_a_change():
+    original = "The destination is a warehouse next to the empty field."
+    assert spatial.goal(original) == "warehouse"
+    assert spatial.goal("A blue-roofed warehouse beside the road is the destination.") == (
+        "warehouse"
+    )
+    swapped = _positive(original, "The destination is an empty field next to the warehouse.")
+    assert {"code": "goal_changed", "from": "warehouse", "to": "field"} in swapped["reasons"]
+    turned = _positive(original, "An empty field lies next to the warehouse, which is the goal.")
+    assert turned["valid"], turned["reasons"]
+
+
+def test_an_ordered_step_only_predicted_is_a_change_of_mood():
+    decision = _positive(
+        "hi, move forward and find the building with the black roof.",
+        "Move forward and you will find the building with the black roof.",
+    )
+    assert "mood_changed" in [r["code"] for r in decision["reasons"]]
+
+
+@pytest.mark.parametrize(
+    ("original", "candidate", "fact"),
+    [
+        ("turn around and fly forward, look for a house.",
+         "turn around and fly forward, look for a barn.", "landmark_changed"),
+        ("destination is the building with a flat grey roof",
+         "destination is the building with a sloped grey roof", "attribute_changed"),
+    ],
+)  # fmt: skip
+def test_a_negative_may_change_a_landmark_or_attribute_no_lexicon_lists(original, candidate, fact):
+    decision = decide(original, candidate, "negative", 0.9, THRESHOLDS)
+    assert decision["valid"], decision["reasons"]
+    assert [r["code"] for r in decision["reasons"]] == [fact]
+
+
+def test_a_negative_that_names_the_landmark_by_its_kind_is_no_contrast():
+    original = "turn left until the road. the goal is a large truck at the end of the road."
+    decision = decide(original, original.replace("truck", "vehicle"), "negative", 0.9, THRESHOLDS)
+    assert "not_a_contrast" in [r["code"] for r in decision["reasons"]]
+
+
+@pytest.mark.parametrize(
+    ("original", "candidate"),
+    [
+        ("go south-west until the road and the goal is a small white roof.",
+         "go south-west until the road heading north-east and the goal is a small white roof."),
+        ("Continue straight, then at the roundabout go to the 2 clock direction",
+         "Continue straight to the left, then at the roundabout go to the 2 clock direction"),
+        ("yes thats correct. now fly forward and land at the white building.",
+         "no thats correct. now fly forward and land at the white building."),
+    ],
+)  # fmt: skip
+def test_a_negative_that_contradicts_itself_is_rejected(original, candidate):
+    decision = decide(original, candidate, "negative", 0.9, THRESHOLDS)
+    assert {"code": "self_contradiction"} in decision["reasons"]
+
+
+def test_a_turn_then_another_heading_is_no_clash():
+    original = "go straight, then turn left at the road"
+    decision = decide(original, original.replace("left", "right"), "negative", 0.9, THRESHOLDS)
+    assert decision["valid"], decision["reasons"]
