@@ -1,12 +1,13 @@
 """The validator's figures on the two judged sets (docs/judged-set.md), per split.
 
-    .venv/bin/python tests/judged_figures.py            # tune splits only
+    .venv/bin/python tests/judged_figures.py            # tune (and the blind dev) splits
     .venv/bin/python tests/judged_figures.py --heldout  # held-out too: each look spends it
-    .venv/bin/python tests/judged_figures.py --misses   # the blind tune misses, one by one
+    .venv/bin/python tests/judged_figures.py --misses   # the blind tune and dev misses
 
 Figures: per kind, faithful candidates accepted and changed ones rejected, with counts.
 The blind held-out split is the measurement (issue 33): look at it only to report, never
-while tuning, and say in benchmarks.md how many looks it has had.
+while tuning, and say in benchmarks.md how many looks it has had. The blind dev split was
+the first held-out split; once spent, it became a second split to tune on.
 """
 
 from __future__ import annotations
@@ -55,10 +56,13 @@ def main() -> None:
             id(p): decide(p.original, p.candidate, p.kind, s, THRESHOLDS)
             for p, s in zip(pairs, sims, strict=True)
         }
-        for split in ("tune", "heldout") if args.heldout else ("tune",):
+        splits = ("tune", "dev", "heldout") if args.heldout else ("tune", "dev")
+        for split in splits:
             part = [p for p in pairs if p.split == split]
+            if not part:
+                continue
             print(line(name, split, part, verdict))
-            if args.misses and name == "blind" and split == "tune":
+            if args.misses and name == "blind" and split in ("tune", "dev"):
                 for p in part:
                     v = verdict[id(p)]
                     if v["valid"] != p.label:
