@@ -80,7 +80,7 @@ SYNONYMS: list[list[str]] = [
         "came into view",
     ],
     ["reach", "get to", "arrive at"],
-    ["turn", "rotate", "face"],
+    ["turn", "rotate", "face", "make a left", "make a right", "take a left", "take a right"],
     ["look", "check", "look for", "watch for", "search for", "keep an eye out for"],
     ["land", "touch down", "set down"],
     ["stop", "halt", "come to a stop", "come to a halt"],
@@ -99,7 +99,7 @@ SYNONYMS: list[list[str]] = [
     ["small", "little", "tiny"],
     ["bigger", "larger"],
     ["smaller", "littler"],
-    ["close", "near", "nearby"],
+    ["close", "near", "nearby", "not far", "not very far", "not too far"],
     ["next", "next to", "beside", "besides", "adjacent", "adjacent to", "alongside"],
     ["slightly", "a bit", "a little bit", "a tad"],
     ["many", "lots of", "a lot of", "plenty of", "numerous"],
@@ -127,6 +127,8 @@ SYNONYMS: list[list[str]] = [
     ["office", "offices"],
     ["far", "distant"],
     ["more", "further", "farther"],
+    # "right after the bridge": an intensifier, as "directly" and "immediately" are
+    ["right", "directly", "immediately"],
     ["there", "that spot", "that place"],
 ]
 
@@ -143,7 +145,7 @@ STOPWORDS = frozenset(
     you your you're yours ur u we our us i me my he she they them their there's here
     of at in on by for with from into onto about as up down out off to toward towards
     and or but so if also just now well ok okay alright hi hello hey drone dear please
-    thanks thank sir
+    thanks thank sir anymore
     will would can could should shall may might must do does did done has have had
     get got let lets let's thats its whats youre theres heres make makes
     reach be need needs until till untill til
@@ -233,6 +235,7 @@ def _prepare(text: str) -> str:
         t = pattern.sub(replacement, t)
     t = re.sub(r"\b(?:hi|hello|hey)\s+there\b", " ", t)  # a greeting, not a place
     t = re.sub(r"\b(north|south)[\s-]+(east|west)", r"\1\2", t)
+    t = re.sub(r"\b(north|south|east|west)-?wards?\b", r"\1", t)  # "west-ward": west
     # "go back a little" is "a bit"; "a little house" is a small one
     t = _a_little().sub("slightly", t)
     t = re.sub(r"\b(\d+)(?:st|nd|rd|th)\b", r"#\1", t)
@@ -333,6 +336,18 @@ def _restated(concept: str, words: set[str], meant: str | None) -> bool:
 @cache
 def _table_concepts() -> frozenset[str]:
     return frozenset(_concept_table()[0].values())
+
+
+def looped(original: str, candidate: str) -> set[str]:
+    """Concepts inside a run of three that the candidate says twice and the original
+    does not ("fly at your 10 o'clock and fly at your 10 o'clock"): a model's loop."""
+
+    def runs(text: str) -> Counter:
+        seq = concepts(text)
+        return Counter(tuple(seq[i : i + 3]) for i in range(len(seq) - 2))
+
+    before, after = runs(original), runs(candidate)
+    return {c for run, n in after.items() if n > 1 and n > before[run] for c in run}
 
 
 def repeated(original: str, candidate: str) -> list[str]:

@@ -50,11 +50,16 @@ _CLOCK_BARE = re.compile(
 # "right" as in "correct", and "a little" as in "a bit": not spatial facts.
 _NOT_SPATIAL = re.compile(
     r"\b(?:(?:on\s+the\s+|in\s+the\s+)?right\s+(?:track|way|path|direction)|(?:you(?:'re|\s+are)|that(?:'s|\s+is)"
-    r"|it(?:'s|\s+is)|all)\s+right|right\s+(?:now|away|here|there)"
+    r"|it(?:'s|\s+is)|all)\s+right"
+    # "right now" is "now", but "turn right now" turns
+    r"|(?<!turn\s)(?<!go\s)(?<!head\s)(?<!veer\s)(?<!move\s)right\s+(?:now|away|here|there)"
     # "lots of cars" is a quantity, not a parking lot
     r"|(?:a\s+)?lots?\s+of"
     # "as far as the road" is "until"; "come across" is "find"; "go over to" is "go to"
     r"|as\s+far\s+as|(?:go|fly|head|move)\s+over\s+to"
+    # "right after the bridge": immediately, not a direction
+    r"|(?<!turn\s)(?<!go\s)(?<!head\s)(?<!veer\s)(?<!move\s)(?<!your\s)(?<!the\s)(?<!to\s)"
+    r"right(?=\s+(?:after|before|behind|beside|next|in\s+front|at|above|below|by|past|on\s+top))"
     r"|c(?:o|a)me?s?\s+across(?=\s+(?:a|an|some|it|the\s+(?:destination|goal|target))\b)"
     # "first, fly north" / "first fly north" orders steps; "the first building" counts
     r"|(?<!the\s)first(?=\s*,|\s+(?:go|fly|turn|head|move|keep|continue|land|cross|pass)\b))\b"
@@ -72,7 +77,7 @@ _DIRECTION_WORDS = {
     "forword": "forward", "foreward": "forward", "ahead": "forward", "straight": "forward",
     "strait": "forward", "onward": "forward", "onwards": "forward",
     "backward": "backward", "backwards": "backward", "back": "backward",
-    "reverse": "backward", "backwords": "backward",
+    "reverse": "backward", "backwords": "backward", "return": "backward",
 }  # fmt: skip
 _AROUND = re.compile(
     r"\b(?:turn(?:ing)?\s+(?:a)?round|u[\s-]?turn|about[\s-]face|opposite\s+direction"
@@ -174,6 +179,7 @@ _ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|
 RELATIONS: list[tuple[str, str]] = [
     (r"in\s+front(?:\s+of)?", "in front of"), (r"behind", "behind"), (r"back\s+of", "behind"),
     (r"next\s+to", "next to"), (r"beside", "next to"), (r"besides", "next to"),
+    (r"by(?=\s+(?:the|a|an)\s)", "next to"),  # "the house by the road"
     (r"adjacent\s+to", "next to"), (r"alongside", "next to"), (r"by\s+the\s+side\s+of", "next to"),
     (r"(?:to\s+the\s+|on\s+the\s+)?left\s+(?:side\s+)?of", "left of"),
     (r"(?:to\s+the\s+|on\s+the\s+)?right\s+(?:side\s+)?of", "right of"),
@@ -222,6 +228,7 @@ def _blank(text: str, match: re.Match[str]) -> str:
 
 def _prepare(text: str) -> str:
     text = text.lower().replace("\u2019", "'").replace("`", "'")
+    text = re.sub(r"\b(is|are|was|were|do|does|did)n'?t\b", r"\1 not", text)  # "isn't far"
     text = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1\2", text)
     return text
 
@@ -433,6 +440,9 @@ _CLAUSE = re.compile(r",|\band\b")
 _DESCRIBES = re.compile(r"^\s*(?:the\s+one|which|that|with|straight|at|on|in|to)\b")
 
 
+_PRONOUN_ONE = re.compile(r"^\s*(?:the|a)\s+(?:\w+\s+)?one\b")
+
+
 def goal(text: str) -> str | None:
     """The landmark the answer names as the destination: the first one after "the goal
     is", or in the subject of "... is the goal" (its last clause that names a landmark
@@ -440,6 +450,8 @@ def goal(text: str) -> str | None:
     gives way to the thing it is part of."""
     t = text.lower()
     m = _GOAL_FIRST.search(t)
+    if m and _PRONOUN_ONE.match(m.group("rest")):  # "the goal is the bigger one with ..."
+        return None
     if m and _LANDMARK_RE.search(m.group("rest")):
         return _head(m.group("rest"))
     m = _GOAL_LAST.search(t)

@@ -131,6 +131,45 @@ def _clashing_directions(original: str, candidate: str) -> bool:
     return bool(clashes(candidate) - clashes(original))
 
 
+# (family, added value) -> what, kept in the same answer, it cannot stand beside
+_AGAINST = {
+    ("relation", "far from"): lambda f, a: "close" in a["progress"] or "near" in f["relation"],
+    ("relation", "near"): lambda f, a: "far from" in f["relation"],
+    ("relation", "behind"): lambda f, a: bool({11, 12, 1} & set(f["clock"])),
+    ("relation", "in front of"): lambda f, a: bool({5, 6, 7} & set(f["clock"])),
+    ("direction", "left"): lambda f, a: "right" in f["direction"],
+    ("direction", "right"): lambda f, a: "left" in f["direction"],
+}
+
+
+def _added_against_kept(candidate: str, diffs: list[dict]) -> bool:
+    """A fact the negative adds against one it keeps ("you are very close ... it is far
+    away", "at your 12 o'clock, behind you"): a reader sees the clash without the facts."""
+    facts, acts = spatial.extract(candidate).values, dialogue.extract(candidate).values
+    for d in diffs:
+        family, _, what = d["code"].rpartition("_")
+        clash = _AGAINST.get((family, d.get("value")))
+        if what == "added" and clash and clash(facts, acts):
+            return True
+    return False
+
+
+def _compound_broken(original: str, candidate: str) -> bool:
+    """A landmark of two words in the original with one word swapped in the candidate
+    ("parking lot" -> "parking boat", "bridge lot"): no such thing."""
+    forms = {f for f, _ in spatial._LANDMARK_FORMS}
+    before, after = original.lower(), candidate.lower()
+    for first, last in (f.split() for f in forms if f.count(" ") == 1):
+        if not re.search(rf"\b{first}\s+{last}\b", before):
+            continue
+        swapped = re.findall(rf"\b{first}\s+([a-z]+)", after) + re.findall(
+            rf"\b([a-z]+)\s+{last}\b", after
+        )
+        if any(w not in (first, last) and w in forms for w in swapped):
+            return True
+    return False
+
+
 def _contradicts_itself(original: str, candidate: str) -> bool:
     """A candidate whose yes / no says the opposite of its other acts, where the
     original's did not: no guide answers that way, so it teaches nothing as a negative."""
@@ -143,6 +182,9 @@ def _contradicts_itself(original: str, candidate: str) -> bool:
         )
 
     return clash(candidate) and not clash(original)
+
+
+_SPATIAL = frozenset(spatial.FAMILIES)
 
 
 def change_count(diffs: list[dict]) -> int:
@@ -165,8 +207,13 @@ def change_count(diffs: list[dict]) -> int:
         if family == "direction" and values <= relation_sides:
             continue
         family = _ONE_ACT.get(family, family)
-        if family not in seen:
-            seen.add(family)
+        # two values of one family swapped are two facts ("right" -> "left" and
+        # "forward" -> "backward"); a family's drops or adds count once
+        key = (
+            (family, tuple(sorted(values))) if what == "changed" and family in _SPATIAL else family
+        )
+        if key not in seen:
+            seen.add(key)
             count[what] += 1
     return count["changed"] + max(count["dropped"], count["added"])
 
@@ -240,14 +287,24 @@ def _attributes_moved(original: str, candidate: str) -> list[dict]:
 
 
 _STEP = re.compile(
-    r"\b(?:left|right|forward|foward|ahead|straight|back|backward|around|north|south|east"
-    r"|west|land|stop|cross|pass)\b|" + spatial._CLOCK.pattern
+    r"\b(?:"
+    + "|".join(sorted(spatial._DIRECTION_WORDS, key=len, reverse=True))
+    + r"|around|north|south|east|west|land|stop|cross|pass|look)\b|"
+    + spatial._CLOCK.pattern
 )
 
 
 def _steps(text: str) -> list[str]:
-    """The direction words of a text in the order they come."""
-    return [m.group(0).split()[0] for m in _STEP.finditer(text.lower())]
+    """The steps of a text in the order they come: its direction words, spelled one way
+    ("foward" and "ahead" are "forward", "4'o clock" and "four o'clock" the hour 4)."""
+    steps = []
+    for m in _STEP.finditer(text.lower()):
+        word = m.group(0).split()[0]
+        if re.fullmatch(r"[a-z]+", word) and not m.groupdict().get("h"):
+            steps.append(spatial._DIRECTION_WORDS.get(word, word))
+        else:
+            steps.append(f"clock{spatial.clock_hour(m)}")
+    return steps
 
 
 def decide(
@@ -290,7 +347,12 @@ def decide(
     else:
         diffs, added, dropped = _open_vocabulary_fact(candidate, diffs, added, dropped)
         reasons += _negative_reasons(similarity, diffs, dropped, added, thresholds)
-        if _contradicts_itself(original, candidate) or _clashing_directions(original, candidate):
+        if (
+            _contradicts_itself(original, candidate)
+            or _clashing_directions(original, candidate)
+            or _added_against_kept(candidate, diffs)
+            or _compound_broken(original, candidate)
+        ):
             reasons.append({"code": "self_contradiction"})
         kinds = _named_by_kind(original, candidate)
         if kinds and not any(r["code"] == "not_a_contrast" for r in reasons):
@@ -306,6 +368,19 @@ def decide(
         },
         "features": spatial.extract(candidate).to_json(),
     }
+
+
+def _repeated(original: str, candidate: str) -> list[str]:
+    """Concepts said more often than in the original that add or loop: a step fact said
+    again (a second "right", "10 o'clock" twice), the goal word again ("the destination is
+    the destination"), or words in a loop. A landmark or verb said again where the
+    original said "it" or "that" is restructuring ("the truck; the truck is the goal")."""
+    loops = content.looped(original, candidate)
+    return [
+        c
+        for c in content.repeated(original, candidate)
+        if c in loops or c == "destination" or (_fact_concept(c) and c not in spatial.LANDMARKS)
+    ]
 
 
 def _form_reasons(original: str, candidate: str, ratio: float, thresholds: Thresholds):
@@ -344,7 +419,7 @@ def _positive_reasons(
         reasons.append({"code": "content_dropped", "words": dropped})
     if added:
         reasons.append({"code": "content_added", "words": added})
-    again = content.repeated(original, candidate)
+    again = _repeated(original, candidate)
     if again:
         reasons.append({"code": "content_repeated", "words": again})
     if 0 < edits < thresholds.positive_min_word_edits:

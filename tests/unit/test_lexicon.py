@@ -196,3 +196,51 @@ def test_a_turn_then_another_heading_is_no_clash():
     original = "go straight, then turn left at the road"
     decision = decide(original, original.replace("left", "right"), "negative", 0.9, THRESHOLDS)
     assert decision["valid"], decision["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("original", "candidate", "code"),
+    [
+        # route steps swapped, whatever the spelling of each step
+        ("ok, now turn right and go foward.", "Now go forward and turn right.", "order_changed"),
+        ("go to your 4'o clock direction. turn rigth and then you will see the building",
+         "Turn right, then head to your four o'clock direction and you will see the building",
+         "order_changed"),
+        ("ok go south-west and then look for 3 trucks", "Look for 3 trucks and then go south-west.",
+         "order_changed"),
+        # "turn right now" turns; "right now" alone is "now"
+        ("ok, now turn right and go foward.", "Now head forward.", "direction_dropped"),
+    ],
+)  # fmt: skip
+def test_steps_and_headings_are_read_whatever_their_spelling(original, candidate, code):
+    decision = _positive(original, candidate)
+    assert code in [r["code"] for r in decision["reasons"]], decision["reasons"]
+    assert _positive("ok, now turn right and go foward.", "Turn right now, then head forward.")[
+        "valid"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("original", "candidate"),
+    [
+        # a compound landmark with one word swapped is no thing
+        ("the target is a building with a parking lot in front.",
+         "the target is a building with a parking boat in front."),
+        # a fact added against one kept
+        ("you are very close. it is at your 1 o clock, surrounded by trees.",
+         "you are very close. it is far away at your 1 o clock, surrounded by trees."),
+        ("It is at your 12 o'clock. A white roofed building between two roads.",
+         "It is at your 12 o'clock, behind you. A white roofed building between two roads."),
+    ],
+)  # fmt: skip
+def test_a_negative_no_guide_would_write_is_rejected(original, candidate):
+    decision = decide(original, candidate, "negative", 0.9, THRESHOLDS)
+    assert {"code": "self_contradiction"} in decision["reasons"], decision["reasons"]
+
+
+def test_two_values_of_one_family_swapped_are_two_changes():
+    decision = decide(
+        "ok, now turn right and go foward.", "ok, now turn left and go backward.", "negative", 0.9,
+        THRESHOLDS,
+    )  # fmt: skip
+    assert "several_changes" in [r["code"] for r in decision["reasons"]]
