@@ -289,7 +289,7 @@ def _attributes_moved(original: str, candidate: str) -> list[dict]:
 _STEP = re.compile(
     r"\b(?:"
     + "|".join(sorted(spatial._DIRECTION_WORDS, key=len, reverse=True))
-    + r"|around|north|south|east|west|land|stop|cross|pass|look)\b|"
+    + r"|around|north|south|east|west|land|stop|cross|across|pass|look)\b|"
     + spatial._CLOCK.pattern
 )
 
@@ -301,7 +301,8 @@ def _steps(text: str) -> list[str]:
     for m in _STEP.finditer(text.lower()):
         word = m.group(0).split()[0]
         if re.fullmatch(r"[a-z]+", word) and not m.groupdict().get("h"):
-            steps.append(spatial._DIRECTION_WORDS.get(word, word))
+            # "fly across the road" is the step "cross the road"
+            steps.append(spatial._DIRECTION_WORDS.get(word, "cross" if word == "across" else word))
         else:
             steps.append(f"clock{spatial.clock_hour(m)}")
     return steps

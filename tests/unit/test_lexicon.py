@@ -208,6 +208,10 @@ def test_a_turn_then_another_heading_is_no_clash():
          "order_changed"),
         ("ok go south-west and then look for 3 trucks", "Look for 3 trucks and then go south-west.",
          "order_changed"),
+        # found reading the dev run's kept positives: "across" is the step "cross"
+        ("Head towards your 3 o'clock, cross the road and the destination is the building.",
+         "Fly across the road and head towards your 3 o'clock. The destination is the building.",
+         "order_changed"),
         # "turn right now" turns; "right now" alone is "now"
         ("ok, now turn right and go foward.", "Now head forward.", "direction_dropped"),
     ],
