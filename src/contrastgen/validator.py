@@ -235,15 +235,21 @@ def fact_changes(original: str, candidate: str) -> list[dict]:
     return diffs
 
 
+def _shared_landmarks(original: str, candidate: str) -> set[str]:
+    """Landmarks both texts name: a role moved between them is a binding or goal change,
+    not a landmark swapped for another."""
+    return set(spatial.extract(original).values["landmark"]) & set(
+        spatial.extract(candidate).values["landmark"]
+    )
+
+
 def _goal_moved(original: str, candidate: str) -> list[dict]:
     """The destination named as another landmark of the answer ("the destination is a
     warehouse next to the field" -> "the destination is the field next to the
     warehouse"): the same landmarks, another goal."""
     before, after = spatial.goal(original), spatial.goal(candidate)
     # both landmarks in both texts: a goal swapped for another is landmark_changed
-    both = set(spatial.extract(original).values["landmark"]) & set(
-        spatial.extract(candidate).values["landmark"]
-    )
+    both = _shared_landmarks(original, candidate)
     if before and after and before != after and {before, after} <= both:
         return [{"code": "goal_changed", "from": before, "to": after}]
     return []
@@ -271,9 +277,7 @@ def _attributes_moved(original: str, candidate: str) -> list[dict]:
     building by a small pond" -> "a small building by a pond")."""
     before, after = spatial.bindings(original), spatial.bindings(candidate)
     # both landmarks in both texts: a landmark swapped for another is landmark_changed
-    both = set(spatial.extract(original).values["landmark"]) & set(
-        spatial.extract(candidate).values["landmark"]
-    )
+    both = _shared_landmarks(original, candidate)
     return [
         {"code": "binding_changed", "value": attr, "from": landmark, "to": other}
         for attr, landmark in sorted(before - after)
