@@ -728,7 +728,7 @@ class RoundTally:
             self.negative_valid += cand.valid
         else:
             self.unparsed += 1
-        if cand.source == "rule":
+        if cand.source == "rule" and cand.kind == "negative":  # rule positives are not
             self.rule_negative_candidates += 1
             self.rule_negative_valid += cand.valid
         if cand.source == "llm" and cand.kind != UNPARSED:

@@ -259,3 +259,24 @@ def test_items_with_rule_negatives_ask_the_llm_for_positives_only(tmp_path):
     stops.clear()
     generate(work, 0, tmp_path / "b.jsonl", TARGETS, run, PARAMS)  # no other sources
     assert stops == [[stop_marks(None)] * 2]
+
+
+def test_a_rounds_rule_negative_figures_count_rule_negatives_only():
+    """Rule-made positives (synonym swaps) are rule candidates too; stats.json's
+    rule_negative_* figures must not count them."""
+    from contrastgen.pipeline import RoundTally
+    from contrastgen.records import Candidate
+
+    tally = RoundTally()
+    made = [
+        Candidate("Turn to your 4 o'clock.", "positive", 0, "rule", valid=True),
+        Candidate("Turn to your 8 o'clock.", "negative", 0, "rule", valid=True),
+        Candidate("Turn to your 4 o'clock now.", "negative", 0, "rule", valid=False),
+        Candidate("Face your 4 o'clock.", "positive", 0, "llm", valid=True),
+    ]
+    for cand in made:
+        tally.count(cand, "Turn to your 4 clock.")
+    figures = tally.to_json()
+    assert (figures["rule_negative_candidates"], figures["rule_negative_valid"]) == (2, 1)
+    assert (figures["positive_candidates"], figures["positive_valid"]) == (2, 2)
+    assert tally.llm_candidates == 1
