@@ -74,8 +74,9 @@ test-deps:
 	fi
 
 # The vLLM tests run a real vLLM engine: setup-vllm is part of the test setup.
+# --durations: where the test time goes, in every CI log (the budget is 45 minutes).
 test: setup setup-vllm lint test-deps
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra --durations=30
 
 # The long soak (tests/soak.py): 120 answers through a real vLLM server, 21 faults of 7
 # kinds at seeded random times, reruns until complete, then checks what was lost

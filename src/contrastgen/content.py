@@ -356,3 +356,11 @@ def repeated(original: str, candidate: str) -> list[str]:
     a small model's loops, and facts added where the set of facts stays the same."""
     before, after = Counter(concepts(original)), Counter(concepts(candidate))
     return sorted(c for c, n in after.items() if before[c] and n > before[c])
+
+
+def doubled_words(text: str) -> int:
+    """Words said twice in a row, spelling aside: a swap that writes the word beside it
+    ("the tall building structure" -> "structure structure", "3:00 oclock" -> "three
+    o'clock oclock") makes broken text."""
+    words = re.sub(r"[^a-z0-9 ]", "", text.lower()).split()
+    return sum(a == b for a, b in zip(words, words[1:], strict=False))

@@ -67,6 +67,14 @@ _PATTERNS: list[tuple[str, str, str]] = [
 ]  # fmt: skip
 _COMPILED = [(act, value, re.compile(p)) for act, value, p in _PATTERNS]
 
+# "keep going straight": an order to go on as the drone goes, which only the right way
+# earns ("wrong direction, keep going straight" contradicts itself).
+KEEP_ON = re.compile(
+    r"\b(?:keep|continue|carry\s+on)\s+(?:(?:going|flying|moving|heading)\s+)?"
+    r"(?:straight|forward|ahead|in\s+(?:this|that|the\s+same)\s+direction|this\s+way)\b",
+    re.IGNORECASE,
+)
+
 # The drone's own voice: the guide never speaks as "I" about flying; "I think" does not
 # count (a hedge, common in real answers).
 _FIRST_PERSON = re.compile(

@@ -13,12 +13,11 @@ import random
 import re
 from collections.abc import Callable
 
-from . import spatial
+from . import dialogue, spatial
 
 _FLIP = {"left": "right", "right": "left"}
 _CARDINAL_FLIP = {"north": "south", "south": "north", "east": "west", "west": "east"}
 _COLOR_SWAP = ["red", "blue", "green", "white", "black", "yellow", "orange", "brown"]
-# No "building": a house turned into a building is its kind, not another landmark.
 _LANDMARK_SWAP = ["house", "truck", "tower", "field", "pool", "tree", "car", "shed", "road"]
 _NUMBER_WORDS = {v: k for k, v in spatial.NUMBER_WORDS.items()}
 
@@ -83,24 +82,52 @@ def _sentence_at(text: str, index: int) -> str:
     return text[start : min(ends) if ends else len(text)]
 
 
+def _landmark_swaps(canon: str) -> list[str]:
+    """What a landmark may become in a hard negative: a structure only another kind of
+    structure ("a brown warehouse" -> "a brown truck" makes the goal nonsense), and the
+    generic "building" nothing (any structure is its kind); anything else any other."""
+    if canon == "building":
+        return []
+    if canon in spatial.BUILDING_KINDS:
+        return [w for w in _LANDMARK_SWAP if w in spatial.BUILDING_KINDS and w != canon]
+    return [w for w in _LANDMARK_SWAP if w != canon]
+
+
+# Words that may stand before a landmark that heads its own noun phrase; any other word
+# may make it part of a compound ("a cargo ship" is no "cargo field").
+_BEFORE_LANDMARK = (
+    frozenset(
+        "the a an this that these those some many any each every your our its their his her "
+        "small big large tall long short wide narrow flat round square main tiny huge empty "
+        "old new high low roofed only other same next last first".split()
+    )
+    | set(spatial.NUMBER_WORDS)
+    | set(spatial.ORDINALS)
+    | set(spatial.COLORS)
+    | set(spatial.SIZES)
+)
+
+
+def _heads_a_phrase(lowered: str, start: int) -> bool:
+    before = re.findall(r"[a-z0-9']+", lowered[:start])
+    return not before or before[-1] in _BEFORE_LANDMARK or before[-1].isdigit()
+
+
 def swap_landmark(text: str, rng: random.Random) -> str | None:
-    m = next(
-        (m for m in spatial._LANDMARK_RE.finditer(text.lower()) if m.group(1) != "roofed"), None
-    )  # "roofed" describes a house, it is not one
-    if not m:
-        return None
-    canon = spatial._LANDMARK_CANON[m.group(1)]
-    kinds = spatial.BUILDING_KINDS if canon == "building" else set()
-    choices = [w for w in _LANDMARK_SWAP if w != canon and w not in kinds]
-    if _ROOF.search(_sentence_at(text, m.start())):
-        # "the car with a red roof" is no hard negative: a roofed thing stays one, and a
-        # "building" has no roofed kind to become that surely differs from it.
-        choices = [w for w in choices if w in spatial.BUILDING_KINDS]
-    if not choices:
-        return None
-    new = rng.choice(choices)
-    plural = m.group(1).endswith("s") and m.group(1) not in ("bus", "grass")
-    return _replace(text, *m.span(), new + ("s" if plural else ""))
+    """The first landmark that has a swap, for another landmark of its kind."""
+    lowered = text.lower()
+    for m in spatial._LANDMARK_RE.finditer(lowered):
+        if _ROOF.fullmatch(m.group(1)) or not _heads_a_phrase(lowered, m.start()):
+            continue  # a roof is part of a landmark; "cargo ship" is one compound
+        choices = _landmark_swaps(spatial._LANDMARK_CANON[m.group(1)])
+        if _ROOF.search(_sentence_at(text, m.start())):
+            # "the car with a red roof" is no hard negative: a roofed thing stays one
+            choices = [w for w in choices if w in spatial.BUILDING_KINDS]
+        if choices:
+            new = rng.choice(choices)
+            plural = m.group(1).endswith("s") and m.group(1) not in ("bus", "grass")
+            return _replace(text, *m.span(), new + ("s" if plural else ""))
+    return None
 
 
 def change_count(text: str, rng: random.Random) -> str | None:
@@ -122,6 +149,7 @@ def change_count(text: str, rng: random.Random) -> str | None:
 
 
 _LEADING_ANSWER = re.compile(r"^(\W*)(yes|yeah|yep|no|nope)\b", re.IGNORECASE)
+_NEGATIVE_REPLY = re.compile(r"\W*(?:not|wrong|that'?s\s+not|it'?s\s+not)\b", re.I)
 _PROGRESS = re.compile(r"\b(right|correct|wrong)(\s+(?:way|direction|track|path))\b", re.I)
 _IN_VIEW = re.compile(r"\byou\s+can\s+see\s+it\b|\bin\s+your\s+(?:view|sight)\b", re.I)
 
@@ -129,8 +157,11 @@ _IN_VIEW = re.compile(r"\byou\s+can\s+see\s+it\b|\bin\s+your\s+(?:view|sight)\b"
 def flip_polarity(text: str, rng: random.Random) -> str | None:
     """The answer's leading yes for a no, or no for a yes."""
     m = _LEADING_ANSWER.match(text)
-    if not m:
-        return None
+    if not m or _NEGATIVE_REPLY.match(text, m.end()):
+        return None  # "No, not that one": a yes before it would contradict itself
+    acts = dialogue.extract(text[m.end() :]).values
+    if any(acts[act] for act in ("progress", "visibility", "arrival", "affirmation")):
+        return None  # "Yes, you are there already": the rest says yes again
     new = "no" if m.group(2).lower().startswith("y") else "yes"
     return _replace(text, *m.span(2), new)
 
@@ -140,6 +171,8 @@ def flip_progress(text: str, rng: random.Random) -> str | None:
     m = _PROGRESS.search(text)
     if not m:
         return None
+    if m.group(1).lower() != "wrong" and dialogue.KEEP_ON.search(text):
+        return None  # "wrong direction, keep going straight" would contradict itself
     return _replace(text, *m.span(1), "right" if m.group(1).lower() == "wrong" else "wrong")
 
 

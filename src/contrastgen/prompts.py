@@ -303,6 +303,7 @@ def describe_reason(reason: dict, kind: str) -> str:
         "content_dropped": f"your positive left out {words}; keep every word's meaning",
         "content_added": f"your positive added {words}; say nothing the instruction does not",
         "content_repeated": f"your positive said {words} twice; say it once",
+        "word_doubled": f"your {kind} wrote a word twice in a row; write it once",
         "few_shot_copy": f"your {kind} copied an example; use only this instruction's words",
         "order_changed": f"your {kind} changed the order of the steps; keep their order",
         "several_changes": "your negative changed more than one thing; change exactly one",

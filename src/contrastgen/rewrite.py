@@ -14,7 +14,7 @@ import random
 import re
 from collections.abc import Callable
 
-from . import dialogue, spatial
+from . import content, dialogue, spatial
 
 _NUMBER_WORDS = {v: k for k, v in spatial.NUMBER_WORDS.items()}
 
@@ -183,8 +183,8 @@ def reorder_sentences(text: str, rng: random.Random) -> str | None:
             return None
     if sum(bool(_MOTION.search(s)) for s in sentences) > 1:
         return None  # two steps of the route: their order is a fact
-        if not s.endswith((".", "!", "?")):
-            return None
+    if not sentences[-1].endswith((".", "!", "?")):
+        return None  # "Turn left. go on" would read "Go on Turn left."
     return " ".join(_capitalise(s) for s in reversed(sentences))
 
 
@@ -217,7 +217,7 @@ def rule_based_positives(instruction: str, limit: int, seed: str) -> list[tuple[
         text, names = instruction, []
         for name, edit in chain:
             new = edit(text, rng)
-            if new is not None:
+            if new is not None and content.doubled_words(new) <= content.doubled_words(text):
                 text, names = new, [*names, name]
         if names and _key(text) not in seen:
             seen.add(_key(text))

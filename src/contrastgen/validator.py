@@ -96,6 +96,7 @@ _CONTRADICTIONS = (
     ("no", {"affirmation": "that is it"}),
     ("no", {"progress": "right way"}),
     ("yes", {"progress": "wrong way"}),
+    ("no", {"arrival": "arrived"}),  # "No, you are there already"
 )
 
 
@@ -176,9 +177,13 @@ def _contradicts_itself(original: str, candidate: str) -> bool:
 
     def clash(text: str) -> bool:
         acts = dialogue.extract(text).values
-        return any(
-            polarity in acts["polarity"] and all(v in acts[act] for act, v in other.items())
-            for polarity, other in _CONTRADICTIONS
+        return (
+            any(
+                polarity in acts["polarity"] and all(v in acts[act] for act, v in other.items())
+                for polarity, other in _CONTRADICTIONS
+            )
+            or {"yes", "no"} <= set(acts["polarity"])  # "Yes, not that one"
+            or ("wrong way" in acts["progress"] and bool(dialogue.KEEP_ON.search(text)))
         )
 
     return clash(candidate) and not clash(original)
@@ -393,6 +398,8 @@ def _form_reasons(original: str, candidate: str, ratio: float, thresholds: Thres
     reasons: list[dict] = []
     if same_text(candidate, original):
         reasons.append({"code": "identical"})
+    if content.doubled_words(candidate) > content.doubled_words(original):
+        reasons.append({"code": "word_doubled"})  # "the tall structure structure"
     # Meta words count only when the original does not use them itself.
     original_meta = {m.lower() for m in _META.findall(original)}
     if any(m.lower() not in original_meta for m in _META.findall(candidate)):

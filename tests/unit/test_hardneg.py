@@ -80,3 +80,42 @@ def test_a_roofed_landmark_is_swapped_only_for_another_roofed_kind():
         swap_landmark("stop at the tree. The roof is red", random.Random(s)) for s in range(20)
     }
     assert any(t.split()[3].rstrip(".") in {"car", "road", "field"} for t in swapped)
+
+
+def test_a_structure_becomes_only_another_structure_and_a_building_is_passed_over():
+    """Read in the dev run's kept negatives: "a brown warehouse" -> "a brown truck" and "a
+    round building" -> "a round car" make the goal nonsense, not a hard negative."""
+    from contrastgen.hardneg import swap_landmark
+    from contrastgen.spatial import BUILDING_KINDS
+
+    for seed in range(20):
+        text = swap_landmark("destination is at 3 o'clock, a brown warehouse", random.Random(seed))
+        assert text.split()[-1] in BUILDING_KINDS - {"warehouse"}, text
+        # the generic "building" has no swap: the next landmark is swapped instead
+        text = swap_landmark("the building which is near the trees", random.Random(seed))
+        assert text.startswith("the building which is near the ") and text.split()[-1] != "trees"
+    assert swap_landmark("Go northeast till you see a round building.", random.Random(0)) is None
+
+
+def test_act_flips_that_would_contradict_the_rest_are_not_made():
+    negatives = dict(rule_based_negatives("No, not that one. Turn around and go back.", 9, "s"))
+    assert "flip_polarity" not in negatives
+    keep_on = "you are in the right direction, keep going straight and stop near the crossing"
+    assert "flip_progress" not in dict(rule_based_negatives(keep_on, 9, "s"))
+    # without the order to keep on, the flip is a hard negative
+    assert "flip_progress" in dict(rule_based_negatives("you are in the right direction", 9, "s"))
+
+
+def test_a_landmark_inside_a_compound_is_not_swapped():
+    from contrastgen.hardneg import swap_landmark
+
+    for seed in range(10):
+        text = swap_landmark("Go to the cargo ship near the field.", random.Random(seed))
+        assert text.startswith("Go to the cargo ship near the ") and "field" not in text, text
+    assert swap_landmark("land on the office building", random.Random(0)) is None
+
+
+def test_a_yes_the_rest_of_the_answer_repeats_is_not_flipped():
+    """ "Yes, you are there already" -> "No, you are there already" contradicts itself."""
+    for answer in ("Yes, you are there already", "Yes, it is in your view", "Yes, that's it."):
+        assert "flip_polarity" not in dict(rule_based_negatives(answer, len(EDITS), "s")), answer

@@ -185,6 +185,11 @@ def test_a_negative_that_names_the_landmark_by_its_kind_is_no_contrast():
          "Continue straight to the left, then at the roundabout go to the 2 clock direction"),
         ("yes thats correct. now fly forward and land at the white building.",
          "no thats correct. now fly forward and land at the white building."),
+        # read in the dev run's kept negatives
+        ("No, not that one. Turn around and go back, the destination is behind you.",
+         "Yes, not that one. Turn around and go back, the destination is behind you."),
+        ("you are in the right direction, keep going straight and stop near the intersection",
+         "you are in the wrong direction, keep going straight and stop near the intersection"),
     ],
 )  # fmt: skip
 def test_a_negative_that_contradicts_itself_is_rejected(original, candidate):

@@ -47,6 +47,18 @@ def test_edits_that_would_change_the_meaning_are_not_made():
     # "go" is swapped only as an order; "near." is not "close to."
     assert swap_synonyms("you will go past it", RNG) is None
     assert "close to" not in (swap_synonyms("Yes you are near. Go north.", RNG) or "")
+    # a last sentence without its stop would run into the first
+    assert reorder_sentences("Your goal is a long building. head north west", RNG) is None
+
+
+def test_a_rewrite_that_writes_a_word_twice_is_not_kept():
+    """ "the tall building structure" -> "the tall structure structure", "3:00 oclock" ->
+    "three o'clock oclock": the swap would double a word, so no such positive is made."""
+    for original in ("it is the tall building structure", "turn to 3:00 oclock and go"):
+        for seed in "abcdef":
+            for _, text in rule_based_positives(original, 4, seed):
+                words = text.lower().replace("'", "").split()
+                assert all(a != b for a, b in zip(words, words[1:], strict=False)), text
 
 
 def test_rule_positives_are_distinct_and_pass_the_validator():
