@@ -4,10 +4,17 @@ planner and the per-item cache key all ask this module)."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DTYPES = ("float16", "bfloat16", "float32")
 BF16_MIN_COMPUTE_CAPABILITY = 8.0  # Ampere; Turing (RTX 2080 Ti, 7.5) has no bf16
+# CPU flags of native bf16 arithmetic (Intel Cooper Lake / Sapphire Rapids, AMD Zen 4)
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def scheduled_device(setting: str, host_gpus: int) -> str:
@@ -30,6 +37,23 @@ def resolve_device(setting: str) -> str:
     return setting
 
 
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes in bf16 natively (`cpuinfo`: /proc/cpuinfo's text, read
+    when None; no such file, as on macOS, counts as no)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = {
+        flag
+        for line in cpuinfo.splitlines()
+        if line.startswith("flags")
+        for flag in line.partition(":")[2].split()
+    }
+    return any(flag in flags for flag in CPU_BF16_FLAGS)
+
+
 def has_bf16(compute_capability: float | None = None) -> bool:
     """Whether the GPUs have bf16: from their compute capability where the caller knows it
     (the planner, from nvidia-smi; None: a card not seen is assumed to have it), else
@@ -45,14 +69,15 @@ def resolve_dtype(
     setting: str, device: str, backend: str = "transformers", bf16: bool | None = None
 ) -> str:
     """The dtype's name. `auto`: on a GPU bfloat16 where the card has it, else float16
-    (pre-Ampere: RTX 2080 Ti); on a CPU float32 for transformers (no fast fp16 or bf16
-    matmul there) and bfloat16 for vLLM, whose CPU kernels run it faster
-    (docs/benchmarks.md). `bf16`: whether the GPU has it (None: has_bf16())."""
+    (pre-Ampere: RTX 2080 Ti); on a CPU float32, except bfloat16 for vLLM on a CPU with
+    native bf16 (CPU_BF16_FLAGS). Without those flags vLLM's CPU kernels emulate bf16:
+    on real answers float32 ran its prefill and decode ~2x faster (docs/benchmarks.md,
+    issue 34). `bf16`: whether the GPU has it (None: has_bf16())."""
     if setting not in ("auto", *DTYPES):
         raise ConfigError(f"generator.dtype must be auto or one of {DTYPES}, not {setting!r}")
     if device == "cpu":
         if setting == "auto":
-            return "bfloat16" if backend == "vllm" else "float32"
+            return "bfloat16" if backend == "vllm" and cpu_has_bf16() else "float32"
         return setting
     card_has_bf16 = has_bf16() if bf16 is None else bf16
     if setting == "auto":
@@ -70,3 +95,12 @@ def torch_dtype(name: str):
     import torch
 
     return getattr(torch, name)
+
+
+def log_cpu_dtype(setting: str, device: str, backend: str) -> None:
+    """Say in the job's log which dtype `auto` chose on a CPU, and why."""
+    if device != "cpu" or setting != "auto":
+        return
+    chosen = resolve_dtype(setting, device, backend)
+    why = "this CPU has native bf16" if cpu_has_bf16() else "no native bf16 on this CPU"
+    log.info("generator.dtype auto on a CPU: %s for %s (%s)", chosen, backend, why)

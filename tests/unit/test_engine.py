@@ -226,7 +226,11 @@ def test_auto_dtype_is_one_answer_for_backends_and_planner():
     for backend in ("transformers", "vllm"):
         for cc, bf16 in ((7.5, False), (8.0, True), (9.0, True)):
             assert plan_dtype("auto", backend, cc) == resolve_dtype("auto", "cuda", backend, bf16)
-    assert resolve_dtype("auto", "cpu", "vllm") == "bfloat16"  # vLLM's CPU kernels
+    from contrastgen.devices import cpu_has_bf16
+
+    # vLLM on a CPU: bfloat16 only where the CPU has it natively (issue 34)
+    native = "bfloat16" if cpu_has_bf16() else "float32"
+    assert resolve_dtype("auto", "cpu", "vllm") == native
     assert resolve_dtype("auto", "cpu", "transformers") == "float32"
     with pytest.raises(ConfigError, match="generator.dtype must be auto or one of"):
         resolve_dtype("fp8", "cpu")
@@ -241,3 +245,14 @@ def test_bucket_batches_packs_by_each_prompts_own_new_tokens():
     lengths = [100, 100, 100, 100]
     batches = bucket_batches(lengths, [28, 28, 300, 300], batch_size=8, token_budget=700)
     assert sorted(map(sorted, batches)) == [[0, 1], [2], [3]]  # 2 x 128 fit; 400 each do not
+
+
+def test_native_cpu_bf16_is_read_from_the_cpu_flags():
+    from contrastgen.devices import cpu_has_bf16
+
+    zen3 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\nbugs\t\t: spectre_v1\n"
+    sapphire = "flags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
+    zen4 = "flags\t\t: fpu avx2 avx512f avx512_bf16\n"
+    assert not cpu_has_bf16(zen3)
+    assert cpu_has_bf16(sapphire) and cpu_has_bf16(zen4)
+    assert not cpu_has_bf16("")  # no flags line: no

@@ -32,6 +32,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..devices import log_cpu_dtype, resolve_device
 from ..errors import UserError
 from ..files import write_json
 from ..gpus import claim_gpus
@@ -168,6 +169,7 @@ def ensure_engine(
             log.info("reusing this run's engine of replica %d at %s", replica, old.base_url)
             return wait_ready(old)
         stop_engine(old, "another run's or other settings'")
+    log_cpu_dtype(generator.dtype, resolve_device(generator.device), "vllm")
     claim = claim_gpus(gpus, generator.gpu_lock_dir)  # sets CUDA_VISIBLE_DEVICES
     port = _free_port()
     argv, env = command(port)  # after the claim: env has CUDA_VISIBLE_DEVICES

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import OFFLINE_ENV
-from ..devices import resolve_device, resolve_dtype
+from ..devices import log_cpu_dtype, resolve_device, resolve_dtype
 from ..errors import ConfigError
 from ..generation import Generation, GenParams, Metrics, OnDone, OnProgress, Request
 from ..processes import kill_group
@@ -212,6 +212,7 @@ class VllmBackend:
 
         vllm = generator.vllm
         device = resolve_device(generator.device)
+        log_cpu_dtype(generator.dtype, device, "vllm")
         if generator.quantization != "none":
             raise ConfigError(
                 "generator.quantization: bitsandbytes 8bit/4bit is the transformers backend's; "
