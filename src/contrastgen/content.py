@@ -362,5 +362,7 @@ def doubled_words(text: str) -> int:
     """Words said twice in a row, spelling aside: a swap that writes the word beside it
     ("the tall building structure" -> "structure structure", "3:00 oclock" -> "three
     o'clock oclock") makes broken text."""
-    words = re.sub(r"[^a-z0-9 ]", "", text.lower()).split()
-    return sum(a == b for a, b in zip(words, words[1:], strict=False))
+    # words and punctuation marks in order: "left. Left of" is no double
+    tokens = re.findall(r"[a-z0-9']+|[^\sa-z0-9']", text.lower())
+    words = [t.replace("'", "") for t in tokens]
+    return sum(a == b and a.isalnum() for a, b in zip(words, words[1:], strict=False))

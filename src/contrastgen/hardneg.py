@@ -72,7 +72,7 @@ def swap_color(text: str, rng: random.Random) -> str | None:
     return None
 
 
-_ROOF = re.compile(r"\broof(?:s|ed|top)?\b", re.IGNORECASE)
+_ROOF = re.compile(r"\broof(?:s|ed|tops?)?\b", re.IGNORECASE)
 
 
 def _sentence_at(text: str, index: int) -> str:
@@ -108,18 +108,23 @@ _BEFORE_LANDMARK = (
 )
 
 
-def _heads_a_phrase(lowered: str, start: int) -> bool:
-    before = re.findall(r"[a-z0-9']+", lowered[:start])
-    return not before or before[-1] in _BEFORE_LANDMARK or before[-1].isdigit()
+def _heads_a_phrase(lowered: str, m: re.Match[str]) -> bool:
+    """Whether the landmark of `m` is a noun phrase's head: after a determiner or an
+    attribute, and not before another landmark noun ("the pool house")."""
+    before = re.findall(r"[a-z0-9']+", lowered[: m.start()])
+    if before and before[-1] not in _BEFORE_LANDMARK and not before[-1].isdigit():
+        return False
+    return not spatial._LANDMARK_RE.match(lowered, m.end() + 1)
 
 
 def swap_landmark(text: str, rng: random.Random) -> str | None:
     """The first landmark that has a swap, for another landmark of its kind."""
     lowered = text.lower()
     for m in spatial._LANDMARK_RE.finditer(lowered):
-        if _ROOF.fullmatch(m.group(1)) or not _heads_a_phrase(lowered, m.start()):
+        canon = spatial._LANDMARK_CANON[m.group(1)]
+        if canon == "roof" or not _heads_a_phrase(lowered, m):
             continue  # a roof is part of a landmark; "cargo ship" is one compound
-        choices = _landmark_swaps(spatial._LANDMARK_CANON[m.group(1)])
+        choices = _landmark_swaps(canon)
         if _ROOF.search(_sentence_at(text, m.start())):
             # "the car with a red roof" is no hard negative: a roofed thing stays one
             choices = [w for w in choices if w in spatial.BUILDING_KINDS]
@@ -149,7 +154,6 @@ def change_count(text: str, rng: random.Random) -> str | None:
 
 
 _LEADING_ANSWER = re.compile(r"^(\W*)(yes|yeah|yep|no|nope)\b", re.IGNORECASE)
-_NEGATIVE_REPLY = re.compile(r"\W*(?:not|wrong|that'?s\s+not|it'?s\s+not)\b", re.I)
 _PROGRESS = re.compile(r"\b(right|correct|wrong)(\s+(?:way|direction|track|path))\b", re.I)
 _IN_VIEW = re.compile(r"\byou\s+can\s+see\s+it\b|\bin\s+your\s+(?:view|sight)\b", re.I)
 
@@ -157,11 +161,12 @@ _IN_VIEW = re.compile(r"\byou\s+can\s+see\s+it\b|\bin\s+your\s+(?:view|sight)\b"
 def flip_polarity(text: str, rng: random.Random) -> str | None:
     """The answer's leading yes for a no, or no for a yes."""
     m = _LEADING_ANSWER.match(text)
-    if not m or _NEGATIVE_REPLY.match(text, m.end()):
-        return None  # "No, not that one": a yes before it would contradict itself
+    if not m:
+        return None
     acts = dialogue.extract(text[m.end() :]).values
-    if any(acts[act] for act in ("progress", "visibility", "arrival", "affirmation")):
-        return None  # "Yes, you are there already": the rest says yes again
+    if any(acts[act] for act in ("polarity", "progress", "visibility", "arrival", "affirmation")):
+        # "No, not that one", "Yes, you are there already": the rest says it again
+        return None
     new = "no" if m.group(2).lower().startswith("y") else "yes"
     return _replace(text, *m.span(2), new)
 

@@ -122,8 +122,16 @@ def clock_spelling(text: str, rng: random.Random) -> str | None:
         changed = True
         return f"{new} o'clock"
 
-    out = spatial._CLOCK.sub(spell, text)
+    out = _H2_CLOCK_WORD.sub(r"\g<time>", text)  # "3:00 o clock": the clock word once
+    out = spatial._CLOCK.sub(spell, out)
     return out if changed else None
+
+
+# A "3:00" followed by a clock word of its own ("3:00 o clock", "3:00 hours"): the
+# respelling writes "o'clock" itself, so that word goes.
+_H2_CLOCK_WORD = re.compile(
+    r"\b(?P<time>\d{1,2}:00)\s+(?:o\s*'?\s*clock|oclock|clock|hours?|hrs?)\b", re.IGNORECASE
+)
 
 
 def swap_synonyms(text: str, rng: random.Random) -> str | None:

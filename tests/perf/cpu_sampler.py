@@ -23,6 +23,8 @@ def classify(cmdline: str, comm: str) -> str | None:
         return "vllm_worker"
     if "EngineCore" in comm or "EngineCore" in cmdline:
         return "vllm_enginecore"
+    if "engine_keeper" in cmdline:  # its command line holds the server's: ask first
+        return "engine_keeper"
     if "api_server" in cmdline:
         return "vllm_api_server"
     if "multiprocessing" in cmdline and "venv-vllm" in cmdline:

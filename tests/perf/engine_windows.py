@@ -35,8 +35,8 @@ def main(run: Path, cpu_path: Path | None) -> None:
     print(f"log windows with requests running or waiting: {len(busy)}; silent: {len(silent)}")
     prompt, generated = (sum(w[i] for w in windows) * WINDOW_S for i in (0, 1))
     print(f"prompt tokens ~{prompt:.0f}, generated ~{generated:.0f} (window rates x {WINDOW_S} s)")
-    if cpu_path:
-        lines = [json.loads(line) for line in cpu_path.read_text().splitlines()]
+    lines = [json.loads(line) for line in cpu_path.read_text().splitlines()] if cpu_path else []
+    if len(lines) > 1:
         total: collections.Counter[str] = collections.Counter()
         for line in lines[1:]:
             total.update({k: v for k, v in line.items() if k != "t"})

@@ -112,10 +112,23 @@ def test_a_landmark_inside_a_compound_is_not_swapped():
     for seed in range(10):
         text = swap_landmark("Go to the cargo ship near the field.", random.Random(seed))
         assert text.startswith("Go to the cargo ship near the ") and "field" not in text, text
-    assert swap_landmark("land on the office building", random.Random(0)) is None
+    assert swap_landmark("land on the water tower", random.Random(0)) is None
+    # the first noun of a compound too: "the pool house" is no "shed house"
+    for seed in range(10):
+        text = swap_landmark("the pool house near the road", random.Random(seed))
+        assert text.startswith("the pool house near the ") and "road" not in text, text
+    # a roof in any spelling is part of its landmark, never swapped itself
+    text = swap_landmark("land on the rooftops near the field", random.Random(0))
+    assert text.startswith("land on the rooftops near the ") and "field" not in text, text
 
 
 def test_a_yes_the_rest_of_the_answer_repeats_is_not_flipped():
     """ "Yes, you are there already" -> "No, you are there already" contradicts itself."""
-    for answer in ("Yes, you are there already", "Yes, it is in your view", "Yes, that's it."):
+    for answer in (
+        "Yes, you are there already",
+        "Yes, it is in your view",
+        "Yes, that's it.",
+        "No, that is not the one. Go left.",  # a yes before it would contradict it
+        "No, wrong building. Go left.",
+    ):
         assert "flip_polarity" not in dict(rule_based_negatives(answer, len(EDITS), "s")), answer

@@ -54,11 +54,26 @@ def test_edits_that_would_change_the_meaning_are_not_made():
 def test_a_rewrite_that_writes_a_word_twice_is_not_kept():
     """ "the tall building structure" -> "the tall structure structure", "3:00 oclock" ->
     "three o'clock oclock": the swap would double a word, so no such positive is made."""
-    for original in ("it is the tall building structure", "turn to 3:00 oclock and go"):
+    for original in (
+        "it is the tall building structure",
+        "turn to 3:00 oclock and go",
+        "turn to 3:00 o clock and go",
+        "turn to 3:00 hours and go",
+    ):
         for seed in "abcdef":
             for _, text in rule_based_positives(original, 4, seed):
                 words = text.lower().replace("'", "").split()
                 assert all(a != b for a, b in zip(words, words[1:], strict=False)), text
+                after = text.partition("o'clock")[2].split()
+                assert not after or after[0] not in ("clock", "o", "hours"), text
+
+
+def test_the_same_word_across_a_full_stop_is_no_double():
+    from contrastgen.content import doubled_words
+
+    assert doubled_words("Turn left. Left of the road is the house.") == 0
+    assert doubled_words("the tall structure structure") == 1
+    assert doubled_words("three o'clock oclock") == 1
 
 
 def test_rule_positives_are_distinct_and_pass_the_validator():
