@@ -664,6 +664,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="write the report JSON here")
     args = parser.parse_args(argv)
     root = args.dir or Path(tempfile.mkdtemp(prefix="contrastgen-soak-"))
+    # A soak stopped with SIGTERM (`kill`, a CI timeout) still stops its vLLM server and
+    # its runs: the `finally` of Soak.run runs on SystemExit, not on a bare SIGTERM.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     soak = Soak(root, args.items, args.seed, free_port(), log=lambda s: print(s, flush=True))
     try:
         report = soak.run(args.faults, args.min_delay, args.max_delay)
