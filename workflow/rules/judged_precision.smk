@@ -18,4 +18,4 @@ rule judged_precision:
         validator_model=config["validator"]["model"],
         thresholds=config["validator"]["thresholds"],
     script:
-        "../../scripts/judge.py"
+        "../../scripts/judged_precision.py"
