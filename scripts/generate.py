@@ -29,4 +29,5 @@ generate(
     mined=mined_by_item(read_jsonl(snakemake.input.mined))
     if snakemake.input.get("mined")
     else None,
+    judge=snakemake.params.judge,
 )

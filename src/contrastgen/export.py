@@ -191,6 +191,7 @@ def dataset_card(stats: dict[str, Any]) -> str:
         "and negatives (`source: rule`) and corpus-mined negatives (`source: corpus`)",
         f"- validator: `{made.get('validator', {}).get('model')}`, thresholds "
         f"`{json.dumps(made.get('validator', {}).get('thresholds', {}), sort_keys=True)}`",
+        _judge_line(made, stats.get("judge", {})),
         f"- settings hash (on every record as `made_by.hash`): `{made.get('hash')}`",
         f"- {rows} answers: {stats['complete']} complete, {stats['partial']} partial, "
         f"{stats['failed']} failed; {stats['rejected']} corpus records rejected",
@@ -207,14 +208,41 @@ def dataset_card(stats: dict[str, Any]) -> str:
             f"| {kind} | {s['pairs']} | {s['faithful_accepted']:.1%} | "
             f"{s['changed_rejected']:.1%} | {s['precision']:.1%} |"
         )
-    lines += ["", "## Per source", "", "| source | acceptance | share of kept | word edits |"]
-    lines.append("|---|---:|---:|---:|")
+    lines += [
+        "",
+        "## Per source",
+        "",
+        "How far the kept pairs move from the original: the median share of its words",
+        "changed, and for positives the mean self-BLEU of an item's kept positives (1: copies",
+        "of each other, 0: no phrase shared; over items with two or more).",
+        "",
+        "| source | acceptance | share of kept | word edits | words changed | self-BLEU |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, s in stats.get("per_source", {}).items():
+        bleu = s.get("positives_self_bleu")
         lines.append(
             f"| {name} | {s['acceptance']:.1%} | {s['share_of_kept']:.1%} | "
-            f"{s['kept_word_edits']['median']:g} (median) |"
+            f"{s['kept_word_edits']['median']:g} (median) | "
+            f"{s.get('kept_changed_share_median', 0.0):.0%} (median) | "
+            f"{'-' if bleu is None else f'{bleu:.2f}'} |"
         )
+    if (bleu := stats.get("positives_self_bleu")) is not None:
+        lines += ["", f"All kept positives of an item: self-BLEU {bleu:.2f} (mean over items)."]
     return header + "\n".join(lines) + "\n"
+
+
+def _judge_line(made: dict[str, Any], counts: dict[str, int]) -> str:
+    if made.get("validator", {}).get("judge", "none") == "none":
+        return "- model judge: none (the validator's rules decided alone)"
+    return (
+        f"- model judge: the generator's model judged {counts.get('judged', 0)} candidates; "
+        f"it rejected {counts.get('rejected', 0)} the rules accepted, accepted "
+        f"{counts.get('overruled', 0)} positives the rules rejected for their wording, and "
+        f"{counts.get('unparsed', 0)} answers did not parse (the rules decided those). "
+        "The judged precision below is the rules' alone: the run does not judge the "
+        "hand-judged pairs with the model (tests/judge_figures.py does)"
+    )
 
 
 def write_dataset_card(stats_path: str | Path, out_path: str | Path) -> None:

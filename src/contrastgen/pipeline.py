@@ -12,16 +12,20 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from . import prompts, spatial
 from .cache import ItemCache, digest
 from .corpus import check_record, item_id, read_corpus, shard_of
+from .diversity import changed_share, pick_diverse, self_bleu
 from .engines.base import Backend, Progress
 from .errors import UserError
 from .files import read_benchmark_tsv, read_jsonl, write_json, write_jsonl
 from .generation import Generation, GenParams
 from .hardneg import rule_based_negatives
+from .judge import JUDGE_PARAMS, combine, judge_request, parse_verdict
+from .judge import fingerprint as judge_fingerprint
 from .records import (
     UNPARSED,
     Candidate,
@@ -256,6 +260,7 @@ def generate(
     cache: ItemCache | None = None,
     cache_context: dict[str, Any] | None = None,
     mined: dict[str, list[Proposal]] | None = None,
+    judge: bool = False,
 ) -> dict[str, int]:
     """Prompt the LLM for every item that still misses its targets; write candidates.
 
@@ -275,6 +280,10 @@ def generate(
     LLM for positives only: its answer stops at the NEGATIVE line (about a third of the
     tokens), and should the validator reject every other negative, the next round asks
     the LLM for one.
+
+    With `judge`, the same backend then judges every candidate of the round against its
+    original (judge.py; answers cached per pair and model); the validate stage combines
+    each answer with the rules' decision.
     """
     asks = [
         ask
@@ -285,15 +294,18 @@ def generate(
     keys = [a.key for a in asks if a.key is not None]
     cached = cache.lookup(keys) if cache else {}
     misses = [a for a in asks if a.key is not None and a.key not in cached]
-    if misses:
-        fresh = _generate_misses(misses, round_, make_backend, params, cache)
-    else:
-        fresh = {}
+    backend = _JobBackend(make_backend)
+    try:
+        fresh = _generate_misses(misses, round_, backend, params, cache) if misses else {}
+        written_at = time.time()
+        out = [_round_candidates(ask, round_, cached, fresh, written_at) for ask in asks]
+        if judge:
+            originals = {a.state.item: a.state.instruction for a in asks}
+            _judge(out, originals, backend, cache, cache_context or {})
+    finally:
+        backend.close()
+    if backend.made is None:
         log.info("round %d: nothing to send to the LLM; model not loaded", round_)
-    written_at = time.time()
-    out = [
-        _round_candidates(ask, round_, cached, fresh, written_at) for ask in asks
-    ]  # fmt: skip
     write_jsonl(out_path, [r.to_json() for r in out])
     summary = {
         "prompted": len(out),
@@ -332,10 +344,64 @@ def _ask(
     return Ask(state, prefill, fb, stop_tag, key, other)
 
 
+class _JobBackend:
+    """The job's backend, made on first use (a shard served from the cache loads no
+    model) and shared by generation and the judge."""
+
+    def __init__(self, make: Callable[[], Backend]):
+        self.make, self.made = make, None
+
+    def get(self) -> Backend:
+        if self.made is None:
+            self.made = self.make()
+        return self.made
+
+    def close(self) -> None:
+        if self.made is not None:
+            self.made.close()
+
+
+def _judge(
+    out: list[RoundCandidates],
+    originals: dict[str, str],
+    backend: _JobBackend,
+    cache: ItemCache | None,
+    cache_context: dict[str, Any],
+) -> None:
+    """Ask the judge about every candidate of the round (greedy); its answers go on the
+    proposals. Answers are cached per (judge prompt, backend and model, pair)."""
+    identity = {k: v for k, v in cache_context.items() if k != "params"}
+    pairs = [(p, originals[r.item]) for r in out for p in r.candidates]
+    keys = [judge_key(identity, original, p.text) for p, original in pairs]
+    known = cache.lookup(keys) if cache else {}
+    todo = sorted(
+        {k: (original, p.text) for k, (p, original) in zip(keys, pairs, strict=True)}.items()
+    )
+    todo = [(k, pair) for k, pair in todo if k not in known]
+    if todo:
+        requests = [judge_request(original, text) for _, (original, text) in todo]
+        progress = Progress(len(requests), "judge")
+        try:
+            gens, _ = backend.get().generate(requests, JUDGE_PARAMS, None, progress)
+        finally:
+            progress.close()
+        answers = [(key, g[0].text) for (key, _), g in zip(todo, gens, strict=True)]
+        if cache:
+            cache.put_many(answers)
+        known.update(answers)
+    for (proposal, _), key in zip(pairs, keys, strict=True):
+        proposal.judge_answer = known[key]
+    log.info("judge: %d candidates, %d answers asked", len(pairs), len(todo))
+
+
+def judge_key(identity: dict[str, Any], original: str, candidate: str) -> str:
+    return digest({"judge": judge_fingerprint(), **identity, "pair": [original, candidate]})
+
+
 def _generate_misses(
     misses: list[Ask],
     round_: int,
-    make_backend: Callable[[], Backend],
+    backend: _JobBackend,
     params: GenParams,
     cache: ItemCache | None,
 ) -> dict[str, list[dict]]:
@@ -358,13 +424,11 @@ def _generate_misses(
         if cache:
             cache.put_many(entries)
 
-    backend = make_backend()
     progress = Progress(len(requests), f"round {round_}")
     try:
-        _, metrics = backend.generate(requests, params, checkpoint, progress)
+        _, metrics = backend.get().generate(requests, params, checkpoint, progress)
     finally:
         progress.close()
-        backend.close()
     log.info("round %d: %s", round_, metrics.to_json())
     return fresh
 
@@ -430,8 +494,11 @@ def validate(
     pending = _take_candidates(states, new, round_)
     if pending:
         sims = _similarities(pending, round_, make_embedder, cache, validator_identity or {})
-        for (state, entry), sim in zip(pending, sims, strict=True):
-            entry.decided(decide(state.instruction, entry.text, entry.kind, sim, thresholds))
+        for (state, entry, answer), sim in zip(pending, sims, strict=True):
+            decision = decide(state.instruction, entry.text, entry.kind, sim, thresholds)
+            if answer is not None:  # validator.judge: llm
+                decision = combine(decision, entry.kind, parse_verdict(answer))
+            entry.decided(decision)
     for state in states:
         _accept(state, round_, targets)
     write_jsonl(out_path, [s.to_json() for s in states])
@@ -442,10 +509,10 @@ def validate(
 
 def _take_candidates(
     states: list[ItemState], new: dict[str, RoundCandidates], round_: int
-) -> list[tuple[ItemState, Candidate]]:
-    """Add this round's candidates to their items' states; the ones to decide (a text an
-    item has seen before is a duplicate, decided here)."""
-    pending: list[tuple[ItemState, Candidate]] = []
+) -> list[tuple[ItemState, Candidate, str | None]]:
+    """Add this round's candidates to their items' states; the ones to decide, with the
+    judge's answer (a text an item has seen before is a duplicate, decided here)."""
+    pending: list[tuple[ItemState, Candidate, str | None]] = []
     for state in states:
         batch = new.get(state.item)
         if batch is None:
@@ -461,12 +528,12 @@ def _take_candidates(
                 entry.reasons = [{"code": "duplicate"}]
                 continue
             seen.add(proposal.text.lower())
-            pending.append((state, entry))
+            pending.append((state, entry, proposal.judge_answer))
     return pending
 
 
 def _similarities(
-    pending: list[tuple[ItemState, Candidate]],
+    pending: list[tuple[ItemState, Candidate, str | None]],
     round_: int,
     make_embedder: Callable[[], Any],
     cache: ItemCache | None,
@@ -474,12 +541,12 @@ def _similarities(
 ) -> list[float]:
     """The (instruction, candidate) similarity of every pending pair: from the cache,
     else computed in one batch (the embedder loads only then) and cached."""
-    keys = [digest([validator_identity, s.instruction, e.text]) for s, e in pending]
+    keys = [digest([validator_identity, s.instruction, e.text]) for s, e, _ in pending]
     known = cache.lookup(keys) if cache else {}
     todo = sorted(
         {
             (key, state.instruction, entry.text)
-            for key, (state, entry) in zip(keys, pending, strict=True)
+            for key, (state, entry, _) in zip(keys, pending, strict=True)
             if key not in known
         }
     )
@@ -499,14 +566,20 @@ def _similarities(
 
 
 def _accept(state: ItemState, round_: int, targets: Targets) -> None:
-    """Keep the round's valid candidates up to the targets; set the item's status."""
-    for entry in state.candidates:
-        if entry.round != round_ or not entry.valid:
-            continue
-        bucket = state.positives if entry.kind == "positive" else state.negatives
-        limit = targets.positives if entry.kind == "positive" else targets.negatives
-        if len(bucket) < limit:
-            bucket.append(entry.text)
+    """Keep the round's valid candidates up to the targets; set the item's status.
+
+    Positives: when more pass than there are slots, the ones that differ most from the
+    original and from each other (diversity.pick_diverse). Negatives: in order.
+    """
+    valid = [e for e in state.candidates if e.round == round_ and e.valid]
+    state.positives += pick_diverse(
+        state.instruction,
+        state.positives,
+        [e.text for e in valid if e.kind == "positive"],
+        targets.positives - len(state.positives),
+    )
+    negatives = [e.text for e in valid if e.kind == "negative"]
+    state.negatives += negatives[: max(0, targets.negatives - len(state.negatives))]
     state.status = status_of(state, targets)
     if state.status == "complete" and state.completed_round is None:
         state.completed_round = round_
@@ -574,7 +647,13 @@ def merge(
             sum(t.llm_candidates for t in per_round.values()),
         ),
         "per_round": {str(r): t.to_json() for r, t in sorted(per_round.items())},
-        "per_source": _per_source(states.by_source, states.kept_edits),
+        "per_source": _per_source(states),
+        "judge": {k: states.judge[k] for k in ("judged", "unparsed", "rejected", "overruled")},
+        # over items with two or more kept positives; lower is more varied
+        "positives_self_bleu": mean_or_none(states.self_bleu["all"]),
+        "kept_positive_changed_share_median": median_or_zero(
+            [v for (_, k), vs in states.kept_shares.items() if k == "positive" for v in vs]
+        ),
         "judged_heldout": judged or {},
         "made_by": made,
         "stage_wall_s": stage_seconds or {},
@@ -594,8 +673,14 @@ class _StateTally:
     items: int = 0
     status: Counter = field(default_factory=Counter)  # per output record (id)
     by_source: dict[tuple[str, str], Counter] = field(default_factory=lambda: defaultdict(Counter))
-    # word edits of the accepted pairs, by (source, kind)
-    kept_edits: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    # the accepted pairs, by (source, kind)
+    kept: dict[tuple[str, str], list[Candidate]] = field(default_factory=lambda: defaultdict(list))
+    kept_shares: dict[tuple[str, str], list[float]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    # self-BLEU of an item's kept positives: of each source's, and of all of them
+    self_bleu: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    judge: Counter = field(default_factory=Counter)  # what the model judge did
 
 
 def _tally_states(
@@ -609,15 +694,40 @@ def _tally_states(
                 per_round.setdefault(cand.round, RoundTally()).count(cand, state.instruction)
                 tally.by_source[(cand.source, cand.kind)]["candidates"] += 1
                 tally.by_source[(cand.source, cand.kind)]["valid"] += cand.valid
+                _tally_judge(tally.judge, cand)
             if state.completed_round is not None:
                 per_round[state.completed_round].items_completed += 1
-            for cand in accepted(state):
-                edits = cand.scores.get("word_edits", 0)
-                tally.kept_edits[(cand.source, cand.kind)].append(edits)
+            _tally_kept(tally, state)
             for member in state.members:
                 tally.status[state.status] += 1
                 tally.records.append(OutputRecord.of(member, state, made))
     return tally
+
+
+def _tally_judge(counts: Counter, cand: Candidate) -> None:
+    """validator.judge: llm: candidates judged, answers that did not parse, rejections
+    the judge made (`judge_differs`, `judge_same`) and wording rejections it overruled."""
+    if "judge" not in cand.scores and "judge_unparsed" not in cand.scores:
+        return
+    counts["judged"] += 1
+    counts["unparsed"] += cand.scores.get("judge_unparsed", False)
+    counts["rejected"] += any(r["code"] in ("judge_differs", "judge_same") for r in cand.reasons)
+    counts["overruled"] += "judge_overruled" in cand.scores
+
+
+def _tally_kept(tally: _StateTally, state: ItemState) -> None:
+    kept = accepted(state)
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for cand in kept:
+        tally.kept[(cand.source, cand.kind)].append(cand)
+        share_ = changed_share(state.instruction, cand.text)
+        tally.kept_shares[(cand.source, cand.kind)].append(share_)
+        if cand.kind == "positive":
+            by_source[cand.source].append(cand.text)
+    groups = {**by_source, "all": [t for texts in by_source.values() for t in texts]}
+    for name, texts in groups.items():
+        if (score := self_bleu(texts)) is not None:
+            tally.self_bleu[name].append(score)
 
 
 def _tally_prompts(
@@ -646,26 +756,38 @@ def _tally_prompts(
     return cost, sent_items
 
 
-def _per_source(
-    by_source: dict[tuple[str, str], Counter], kept_edits: dict[tuple[str, str], list[int]]
-) -> dict[str, dict[str, Any]]:
-    """stats.json's per_source: acceptance, and of the pairs the dataset keeps (an
-    item's first accepted ones) the count, share and word edits, per source and kind."""
-    return {
-        f"{source}_{kind}": {
+def _per_source(tally: _StateTally) -> dict[str, dict[str, Any]]:
+    """stats.json's per_source: acceptance, and of the pairs the dataset keeps the count,
+    share, word edits, median share of the original's words changed and (positives) the
+    mean self-BLEU of an item's kept positives of that source, per source and kind."""
+    out = {}
+    for (source, kind), c in sorted(tally.by_source.items()):
+        if kind == "unparsed":
+            continue
+        kept = tally.kept[(source, kind)]
+        out[f"{source}_{kind}"] = {
             "candidates": c["candidates"],
             "valid": c["valid"],
             "acceptance": share(c["valid"], c["candidates"]),
-            "kept": len(kept_edits[(source, kind)]),
+            "kept": len(kept),
             "share_of_kept": share(
-                len(kept_edits[(source, kind)]),
-                sum(len(v) for (_, k), v in kept_edits.items() if k == kind),
+                len(kept), sum(len(v) for (_, k), v in tally.kept.items() if k == kind)
             ),
-            "kept_word_edits": edit_summary(kept_edits[(source, kind)]),
+            "kept_word_edits": edit_summary([k.scores.get("word_edits", 0) for k in kept]),
+            "kept_changed_share_median": median_or_zero(tally.kept_shares[(source, kind)]),
         }
-        for (source, kind), c in sorted(by_source.items())
-        if kind != "unparsed"
-    }
+        if kind == "positive":
+            out[f"{source}_{kind}"]["positives_self_bleu"] = mean_or_none(tally.self_bleu[source])
+    return out
+
+
+def median_or_zero(values: list[float]) -> float:
+    return round(median(values), 4) if values else 0.0
+
+
+def mean_or_none(values: list[float]) -> float | None:
+    """A mean over items; None where no item had two texts to compare."""
+    return round(sum(values) / len(values), 4) if values else None
 
 
 def accepted(state: ItemState) -> list[Candidate]:

@@ -105,10 +105,14 @@ class Proposal:
     source: str = "llm"
     edit: str | None = None
     donor: str | None = None
+    # the model judge's raw answer (validator.judge: llm), read by the validate stage
+    judge_answer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {"text": self.text, "kind": self.kind, "source": self.source}
         data.update(provenance(self.edit, self.donor))
+        if self.judge_answer is not None:
+            data["judge_answer"] = self.judge_answer
         return data
 
     @classmethod
@@ -119,6 +123,7 @@ class Proposal:
             data.get("source", "llm"),
             data.get("edit"),
             data.get("donor"),
+            data.get("judge_answer"),
         )
 
 
@@ -376,19 +381,25 @@ def made_by_names(settings: Settings) -> dict[str, Any]:
         if validator.model == "embedded"
         else Path(validator.model).name,
         "thresholds": asdict(validator.thresholds),
+        "judge": validator.judge,
     }
 
 
 def made_by(
-    generator_model: str, backend: str, validator_model: str, thresholds: dict[str, Any]
+    generator_model: str,
+    backend: str,
+    validator_model: str,
+    thresholds: dict[str, Any],
+    judge: str = "none",
 ) -> dict[str, Any]:
     """What decided a run's records, readable and as a short hash, so that two runs'
-    data can be told apart: the generator model and backend, the validator model and its
-    thresholds. On every output record, in stats.json and in the dataset card."""
+    data can be told apart: the generator model and backend, the validator model, its
+    thresholds and its model judge (named only when there is one, so that runs without
+    keep their hash). On every output record, in stats.json and in the dataset card."""
     from .cache import digest
 
-    settings = {
-        "generator": {"model": generator_model, "backend": backend},
-        "validator": {"model": validator_model, "thresholds": dict(sorted(thresholds.items()))},
-    }
+    validator = {"model": validator_model, "thresholds": dict(sorted(thresholds.items()))}
+    if judge != "none":
+        validator["judge"] = judge
+    settings = {"generator": {"model": generator_model, "backend": backend}, "validator": validator}
     return {**settings, "hash": digest(settings)[:12]}

@@ -29,9 +29,16 @@ def flat_stats(stats: dict[str, Any]) -> list[tuple[str, Any]]:
         rows.append(
             (f"accepted: {name}", f"{c['valid']}/{c['candidates']} ({c['acceptance']:.1%})")
         )
+        rows.append(
+            (f"kept, median share of words changed: {name}", c.get("kept_changed_share_median"))
+        )
+        if "positives_self_bleu" in c:
+            rows.append((f"kept positives, self-BLEU: {name}", c["positives_self_bleu"]))
     for r, c in stats.get("per_round", {}).items():
         rows.append((f"round {r}: LLM valid per 1k tokens", c.get("llm_valid_per_1k_tokens")))
         rows.append((f"round {r}: few-shot leak rate", c.get("few_shot_leak_rate")))
+    if stats.get("judge", {}).get("judged"):
+        rows += [(f"model judge: {k}", v) for k, v in stats["judge"].items()]
     rows += [(f"wall s: {k}", v) for k, v in stats.get("stage_wall_s", {}).items()]
     return rows
 

@@ -330,10 +330,12 @@ class Thresholds(Section):
 
 @dataclass(frozen=True)
 class ValidatorSettings:
-    """validator: the embedding model, its batch size and the thresholds."""
+    """validator: the embedding model, its batch size, the model judge (none | llm) and
+    the thresholds."""
 
     model: str
     batch_size: int
+    judge: str
     thresholds: Thresholds
 
     @classmethod

@@ -27,6 +27,11 @@ def _comparable(text: str) -> str:
     return re.sub(r"[^a-z0-9' ]", "", normalise(text).lower()).strip()
 
 
+def comparable_words(text: str) -> list[str]:
+    """The words the text comparisons count: lower case, no punctuation."""
+    return _comparable(text).split()
+
+
 def same_text(a: str, b: str) -> bool:
     """Equal but for case, spacing and punctuation (the validator's `identical`)."""
     return _comparable(a) == _comparable(b)
@@ -34,7 +39,7 @@ def same_text(a: str, b: str) -> bool:
 
 def word_edits(a: str, b: str) -> int:
     """Word-level edit distance (insertions, deletions, substitutions) of two texts."""
-    x, y = _comparable(a).split(), _comparable(b).split()
+    x, y = comparable_words(a), comparable_words(b)
     row = list(range(len(y) + 1))
     for i, wx in enumerate(x, 1):
         prev, row[0] = row[0], i

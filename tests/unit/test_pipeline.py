@@ -280,3 +280,105 @@ def test_a_rounds_rule_negative_figures_count_rule_negatives_only():
     assert (figures["rule_negative_candidates"], figures["rule_negative_valid"]) == (2, 1)
     assert (figures["positive_candidates"], figures["positive_valid"]) == (2, 2)
     assert tally.llm_candidates == 1
+
+
+def _valid(text, kind, source, round_=0):
+    from contrastgen.records import Candidate
+
+    return Candidate(text, kind, round_, source, valid=True)
+
+
+def test_an_item_with_more_faithful_positives_than_slots_keeps_the_most_varied(tmp_path):
+    from contrastgen.pipeline import _accept
+    from contrastgen.records import ItemState
+
+    original = "Turn left at the red house and fly to your 3 o'clock."
+    state = ItemState("i0", original, [], {})
+    state.candidates = [
+        _valid("Turn left at the red house and fly to your three o'clock.", "positive", "rule"),
+        _valid("At the red house, go left, then head toward your 3 o'clock.", "positive", "llm"),
+        _valid("Turn left at the red house and fly to your 9 o'clock.", "negative", "rule"),
+        _valid("Go left once you reach the red house; fly to your 3 o'clock.", "positive", "llm"),
+    ]
+    _accept(state, 0, TARGETS)
+    # the near copy came first; in order it would have been kept
+    assert sorted(state.positives) == sorted([state.candidates[1].text, state.candidates[3].text])
+    assert state.negatives == [state.candidates[2].text] and state.status == "complete"
+
+
+def test_stats_give_each_sources_share_of_words_changed_and_self_bleu(tmp_path):
+    from contrastgen.diversity import changed_share
+    from contrastgen.files import write_jsonl
+    from contrastgen.pipeline import merge
+    from contrastgen.records import ItemState, Member
+
+    original = "Turn left at the red house and fly to your 3 o'clock."
+    llm = [
+        "At the red house, go left, then head toward your 3 o'clock.",
+        "Go left once you reach the red house; your 3 o'clock is where to fly.",
+    ]
+    rule = "Turn left at the red house and fly to your three o'clock."
+    state = ItemState(
+        "i0", original, [Member("r0", "x:1", {}, original)], {}, positives=[*llm, rule]
+    )
+    state.candidates = [_valid(t, "positive", "llm") for t in llm] + [
+        _valid(rule, "positive", "rule")
+    ]
+    write_jsonl(tmp_path / "state.jsonl", [state.to_json()])
+    write_jsonl(tmp_path / "rejected.jsonl", [])
+    stats = merge(
+        [tmp_path / "state.jsonl"],
+        [],
+        tmp_path / "rejected.jsonl",
+        tmp_path / "out.jsonl",
+        tmp_path / "stats.json",
+        0,
+        made={},
+    )
+    llm_figures, rule_figures = (
+        stats["per_source"]["llm_positive"],
+        stats["per_source"]["rule_positive"],
+    )
+    assert (
+        llm_figures["kept_changed_share_median"] > 0.5 > rule_figures["kept_changed_share_median"]
+    )
+    assert rule_figures["kept_changed_share_median"] == pytest.approx(1 / 12, abs=1e-3)
+    assert 0 < llm_figures["positives_self_bleu"] < 0.5
+    assert rule_figures["positives_self_bleu"] is None  # one rule positive: nothing to compare
+    assert 0 < stats["positives_self_bleu"] < 1
+    shares = sorted(changed_share(original, t) for t in [*llm, rule])
+    assert stats["kept_positive_changed_share_median"] == pytest.approx(shares[1], abs=1e-4)
+
+
+def test_the_judge_asks_the_real_model_about_each_candidate_and_validate_reads_it(
+    tmp_path, backend, embedder
+):
+    """validator.judge: llm, end to end on the embedded model: every candidate of the
+    round gets the model's answer, cached per pair; validate combines it with the rules
+    (judge.combine: its own tests), and counts the answers that did not parse."""
+    from contrastgen.judge import parse_verdict
+
+    cache = ItemCache(tmp_path / "cache", "generate", "round0-shard0")
+    args = (WORK[:1], 0, tmp_path / "a.jsonl", TARGETS)
+    kwargs = dict(rule_positives=1, rule_negatives=1, cache=cache, cache_context={"model": "m"})
+    generate(*args, lambda: backend, PARAMS, judge=True, **kwargs)
+    (batch,) = read_jsonl(tmp_path / "a.jsonl")
+    assert {c["source"] for c in batch["candidates"]} >= {"llm", "rule"}
+    answers = [c["judge_answer"] for c in batch["candidates"]]
+    assert all(isinstance(a, str) for a in answers)
+    # a rerun asks the model nothing: generations and verdicts come from the cache
+    generate(*args[:2], tmp_path / "b.jsonl", TARGETS, no_model, PARAMS, judge=True, **kwargs)
+    assert next(read_jsonl(tmp_path / "b.jsonl"))["candidates"] == batch["candidates"]
+
+    validate(WORK[:1], tmp_path / "a.jsonl", 0, tmp_path / "s.jsonl", TARGETS, THRESHOLDS,
+             lambda: embedder)  # fmt: skip
+    (state,) = read_jsonl(tmp_path / "s.jsonl")
+    answer_of = {c["text"]: c["judge_answer"] for c in batch["candidates"]}
+    decided = [c for c in state["candidates"] if c["reasons"] != [{"code": "duplicate"}]]
+    assert decided
+    for cand in decided:
+        verdict = parse_verdict(answer_of[cand["text"]])
+        if verdict is None:
+            assert cand["scores"]["judge_unparsed"] is True
+        else:
+            assert cand["scores"]["judge"] == verdict.to_json()

@@ -29,6 +29,7 @@ rule generate:
         rule_edits=rule_edits_per_item(),
         generator=generator_settings(),
         generation=generation_settings(),
+        judge=config["validator"]["judge"] == "llm",
     script:
         "../../scripts/generate.py"
 
@@ -57,5 +58,6 @@ rule refine:
         rule_edits={"positives": 0, "negatives": 0},
         generator=generator_settings(),
         generation=refine_generation(),
+        judge=config["validator"]["judge"] == "llm",
     script:
         "../../scripts/generate.py"

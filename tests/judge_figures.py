@@ -1,0 +1,86 @@
+"""The model judge (`validator.judge: llm`) on the two judged sets, beside the rules alone.
+
+    .venv/bin/python tests/judge_figures.py [--model DIR] [--splits tune,dev] [--out FILE]
+
+The judge runs on the transformers backend (greedy, true batching) with `--model`
+(default: the embedded SmolLM2-135M-Instruct). Figures per set and split:
+- the judge alone on positives: SAME for faithful ones, DIFFERENT for changed ones;
+- rules alone and rules + judge (judge.combine): per kind, faithful candidates accepted
+  and changed ones rejected, as tests/judged_figures.py prints them;
+- answers that did not parse.
+The judge's prompt was written before any of these figures were seen, and is not tuned
+on them. The blind held-out split is read only when named (`--splits heldout`;
+docs/judged-set.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
+
+from config_defaults import THRESHOLDS  # noqa: E402
+from judged_figures import SETS, line  # noqa: E402
+
+from contrastgen import go_offline, judged  # noqa: E402
+from contrastgen.generation import GenParams  # noqa: E402
+from contrastgen.judge import combine, judge_request, parse_verdict  # noqa: E402
+from contrastgen.validator import Embedder, decide, embedded_validator_path  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(REPO / "resources/models/SmolLM2-135M-Instruct"))
+    parser.add_argument("--splits", default="tune,dev", help="comma-separated: tune,dev,heldout")
+    parser.add_argument("--out", type=Path, help="write every pair's verdicts here (JSONL)")
+    args = parser.parse_args()
+    go_offline()
+    from contrastgen.engines.transformers_backend import Engine, TransformersBackend
+
+    embedder = Embedder(embedded_validator_path(), batch_size=32, threads=2)
+    backend = TransformersBackend(
+        Engine(args.model, device="cpu", threads=2), "bucketed", 32, 16384
+    )
+    params = GenParams(max_new_tokens=40, do_sample=False)
+    splits = tuple(args.splits.split(","))
+    rows = []
+    for name, path in SETS.items():
+        pairs = [p for p in judged.load(path) if p.split in splits]
+        sims = embedder.similarities([(p.original, p.candidate) for p in pairs])
+        started = time.monotonic()
+        gens, _ = backend.generate([judge_request(p.original, p.candidate) for p in pairs], params)
+        seconds = time.monotonic() - started
+        rules, both, verdicts = {}, {}, {}
+        for p, sim, g in zip(pairs, sims, gens, strict=True):
+            verdict = verdicts[id(p)] = parse_verdict(g[0].text)
+            rules[id(p)] = decide(p.original, p.candidate, p.kind, sim, THRESHOLDS)
+            both[id(p)] = combine(rules[id(p)], p.kind, verdict)
+            rows.append(
+                {
+                    **{"set": name, "split": p.split, "kind": p.kind, "label": p.label},
+                    **{"original": p.original, "candidate": p.candidate, "answer": g[0].text},
+                    **{"rules": rules[id(p)]["valid"], "combined": both[id(p)]["valid"]},
+                }
+            )
+        unparsed = sum(v is None for v in verdicts.values())
+        print(f"{name}: {len(pairs)} pairs judged in {seconds:.0f} s, {unparsed} unparsed")
+        for split in splits:
+            part = [p for p in pairs if p.split == split]
+            if not part:
+                continue
+            positives = [p for p in part if p.kind == "positive"]
+            agree = sum((v := verdicts[id(p)]) is not None and v.same == p.label for p in positives)
+            print(f"  judge alone, {split}: positives right {agree}/{len(positives)}")
+            print("  rules       " + line(name, split, part, rules))
+            print("  rules+judge " + line(name, split, part, both))
+    if args.out:
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+if __name__ == "__main__":
+    main()
