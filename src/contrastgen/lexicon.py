@@ -144,6 +144,11 @@ def _senses(word: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     return frozenset(near), frozenset(broader), frozenset(opposite)
 
 
+def opposites(word: str) -> frozenset[str]:
+    """Every WordNet antonym of `word` in any of its senses ("inside" -> "outside")."""
+    return _senses(word)[2]
+
+
 def _own_lemmas(synset, form: str) -> list:
     return [lem for lem in synset.lemmas() if lem.name().lower() == form]
 
