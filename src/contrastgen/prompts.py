@@ -316,6 +316,11 @@ def describe_reason(reason: dict, kind: str) -> str:
         f"keep it on the {reason.get('from')}",
         "self_contradiction": "your negative's yes / no contradicts the rest; change one fact",
         "unparseable": "your answer had no tagged line; start each line with its tag",
+        # validator.judge: llm
+        "judge_differs": "a reviewer found your positive says something else"
+        + (f" ({reason['note']})" if reason.get("note") else "")
+        + "; keep every fact",
+        "judge_same": "a reviewer found your negative says the same; change one fact",
     }
     if code in said:
         return said[code]

@@ -52,6 +52,12 @@ def test_reasons_in_plain_words():
     assert describe_reason({"code": "no_spatial_change"}, "negative").startswith(
         "your negative changed nothing spatial; change a direction"
     )
+    judged = {"code": "judge_differs", "note": "3 o'clock became 9 o'clock"}
+    assert describe_reason(judged, "positive") == (
+        "a reviewer found your positive says something else (3 o'clock became 9 o'clock); "
+        "keep every fact"
+    )
+    assert "change one fact" in describe_reason({"code": "judge_same"}, "negative")
     assert "left out the landmark 'parking lot'" in describe_reason(
         {"code": "landmark_dropped", "value": "parking lot"}, "positive"
     )
