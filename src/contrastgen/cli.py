@@ -11,9 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import go_offline, spatial
+from .devices import DTYPES
 from .errors import UserError
 from .files import jsonl_lines, write_jsonl
-from .planner import DEFAULT_BATCH_TOKENS
+from .planner import DEFAULT_BATCH_TOKENS, QUANTIZATIONS, VLLM_QUANTIZATIONS
+from .records import STATUSES
 from .settings import Settings, read_config_yaml
 from .validator import Embedder, decide, resolve_validator_model
 
@@ -192,12 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--backend", choices=["transformers", "vllm"], default="transformers")
     pp.add_argument(
         "--quantization",
-        choices=["none", "8bit", "4bit", "awq", "gptq"],
+        choices=sorted({*QUANTIZATIONS, *VLLM_QUANTIZATIONS}),
         default="none",
         help="8bit/4bit: bitsandbytes (transformers); awq/gptq: 4-bit checkpoints (vllm; "
         "none reads the checkpoint's own quantization_config)",
     )
-    pp.add_argument("--dtype", choices=["auto", "float16", "bfloat16", "float32"], default="auto")
+    pp.add_argument("--dtype", choices=["auto", *DTYPES], default="auto")
     pp.add_argument(
         "--compute-capability",
         type=float,
@@ -221,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A readable view of results/contrastive.jsonl, filtered.",
     )
     ip.add_argument("records", type=Path, help="results/contrastive.jsonl")
-    ip.add_argument("--status", choices=["complete", "partial", "failed"])
+    ip.add_argument("--status", choices=STATUSES)
     ip.add_argument("--reason", help="only records with a candidate rejected for this code")
     ip.add_argument("--id", help="only this record id")
     ip.add_argument(
