@@ -348,6 +348,20 @@ def test_stats_give_each_sources_share_of_words_changed_and_self_bleu(tmp_path):
     assert 0 < stats["positives_self_bleu"] < 1
     shares = sorted(changed_share(original, t) for t in [*llm, rule])
     assert stats["kept_positive_changed_share_median"] == pytest.approx(shares[1], abs=1e-4)
+    # the dataset card shows them per source, and what judged the pairs
+    from contrastgen.export import dataset_card
+
+    card = dataset_card(stats)
+    llm_share = f"{llm_figures['kept_changed_share_median']:.0%}"
+    assert f"{llm_share} (median) | {llm_figures['positives_self_bleu']:.2f} |" in card
+    assert "| rule_positive |" in card and "model judge: none" in card
+    from contrastgen.records import made_by
+
+    judged_by = made_by("m", "transformers", "v", {}, judge="llm")
+    counts = {"judged": 5, "unparsed": 1, "rejected": 2, "overruled": 1}
+    card = dataset_card({**stats, "made_by": judged_by, "judge": counts})
+    assert "judged 5 candidates; it rejected 2 the rules accepted, accepted 1" in card
+    assert judged_by["hash"] != made_by("m", "transformers", "v", {})["hash"]
 
 
 def test_the_judge_asks_the_real_model_about_each_candidate_and_validate_reads_it(
