@@ -33,37 +33,60 @@ from contrastgen.judge import combine, judge_request, parse_verdict  # noqa: E40
 from contrastgen.validator import Embedder, decide, embedded_validator_path  # noqa: E402
 
 
+def model_judge(model: str):
+    """The judge's answers from `model` (transformers, bucketed, greedy)."""
+    from contrastgen.engines.transformers_backend import Engine, TransformersBackend
+
+    backend = TransformersBackend(Engine(model, device="cpu", threads=2), "bucketed", 32, 16384)
+    params = GenParams(max_new_tokens=40, do_sample=False)
+
+    def answers(pairs) -> list[str]:
+        requests = [judge_request(p.original, p.candidate) for p in pairs]
+        return [g[0].text for g in backend.generate(requests, params)[0]]
+
+    return answers
+
+
+def saved_answers(paths: list[Path]):
+    """The answers of earlier runs (--out files), by pair: to read them again after the
+    parser or the combination changed, without the model."""
+    saved = {}
+    for path in paths:
+        for text in path.read_text().splitlines():
+            row = json.loads(text)
+            saved[(row["original"], row["candidate"])] = row["answer"]
+    return lambda pairs: [saved[(p.original, p.candidate)] for p in pairs]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(REPO / "resources/models/SmolLM2-135M-Instruct"))
     parser.add_argument("--splits", default="tune,dev", help="comma-separated: tune,dev,heldout")
     parser.add_argument("--out", type=Path, help="write every pair's verdicts here (JSONL)")
+    parser.add_argument(
+        "--answers", type=Path, nargs="+", help="read the judge's answers from earlier --out files"
+    )
     args = parser.parse_args()
     go_offline()
-    from contrastgen.engines.transformers_backend import Engine, TransformersBackend
-
     embedder = Embedder(embedded_validator_path(), batch_size=32, threads=2)
-    backend = TransformersBackend(
-        Engine(args.model, device="cpu", threads=2), "bucketed", 32, 16384
-    )
-    params = GenParams(max_new_tokens=40, do_sample=False)
+    judge = saved_answers(args.answers) if args.answers else model_judge(args.model)
     splits = tuple(args.splits.split(","))
     rows = []
     for name, path in SETS.items():
         pairs = [p for p in judged.load(path) if p.split in splits]
         sims = embedder.similarities([(p.original, p.candidate) for p in pairs])
         started = time.monotonic()
-        gens, _ = backend.generate([judge_request(p.original, p.candidate) for p in pairs], params)
+        answers = judge(pairs)
         seconds = time.monotonic() - started
         rules, both, verdicts = {}, {}, {}
-        for p, sim, g in zip(pairs, sims, gens, strict=True):
-            verdict = verdicts[id(p)] = parse_verdict(g[0].text)
+        for p, sim, answer in zip(pairs, sims, answers, strict=True):
+            verdict = verdicts[id(p)] = parse_verdict(answer)
             rules[id(p)] = decide(p.original, p.candidate, p.kind, sim, THRESHOLDS)
             both[id(p)] = combine(rules[id(p)], p.kind, verdict)
             rows.append(
                 {
                     **{"set": name, "split": p.split, "kind": p.kind, "label": p.label},
-                    **{"original": p.original, "candidate": p.candidate, "answer": g[0].text},
+                    **{"original": p.original, "candidate": p.candidate, "answer": answer},
                     **{"rules": rules[id(p)]["valid"], "combined": both[id(p)]["valid"]},
                 }
             )
@@ -74,8 +97,10 @@ def main() -> None:
             if not part:
                 continue
             positives = [p for p in part if p.kind == "positive"]
-            agree = sum((v := verdicts[id(p)]) is not None and v.same == p.label for p in positives)
-            print(f"  judge alone, {split}: positives right {agree}/{len(positives)}")
+            said = [p for p in positives if verdicts[id(p)] is not None]
+            agree = sum(verdicts[id(p)].same == p.label for p in said)
+            print(f"  judge alone, {split}: positives right {agree} of the {len(said)} with a "
+                  f"verdict ({len(positives)} positives)")  # fmt: skip
             print("  rules       " + line(name, split, part, rules))
             print("  rules+judge " + line(name, split, part, both))
     if args.out:

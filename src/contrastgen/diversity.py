@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from statistics import mean
 
-from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
-
 from .validator import comparable_words, word_edits
 
 
@@ -52,16 +50,18 @@ def pick_diverse(
     return [offered[i] for i in chosen]
 
 
-_SMOOTH = SmoothingFunction().method1
-
-
 def self_bleu(texts: Sequence[str]) -> float | None:
     """Mean BLEU-4 of each text against the others (NLTK, smoothing method 1): near 1 for
     copies of one another, near 0 for texts that share no phrase. None under two texts."""
     if len(texts) < 2:
         return None
+    # imported here: every generate job imports the pipeline, some in an environment
+    # without NLTK (envs/vllm.yaml), and only merge measures
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    smooth = SmoothingFunction().method1
     words = [comparable_words(t) for t in texts]
     return mean(
-        sentence_bleu(words[:i] + words[i + 1 :], w, smoothing_function=_SMOOTH)
+        sentence_bleu(words[:i] + words[i + 1 :], w, smoothing_function=smooth)
         for i, w in enumerate(words)
     )

@@ -8,11 +8,12 @@ lexicon lists. How a verdict combines with the rules' decision (`combine`):
   DIFFERENT (`judge_differs`, with what it says differs), a negative it calls SAME
   (`judge_same`);
 - a positive the rules reject only for its wording (content words dropped or added,
-  similarity under the floor) is accepted when the judge calls it SAME;
+  similarity under the floor; no negation or number among those words) is accepted
+  when the judge calls it SAME;
 - every other rejection stands: a changed fact, a copy, meta text, a length far off.
 
-No verdict (the judge's answer did not parse) leaves the rules' decision as it is and
-is counted (`judge_unparsed` in the candidate's scores).
+No verdict (the judge's answer did not parse, or said SAME and named a difference)
+leaves the rules' decision as it is and is counted (`judge_unparsed` in the scores).
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ JUDGE_PARAMS = GenParams(max_new_tokens=40, do_sample=False)
 
 # The rejections the judge may overrule on a positive: how it is worded, not what it says.
 WORDING_CODES = frozenset({"content_dropped", "content_added", "content_repeated", "off_topic"})
+# ...unless the words are a negation or a number: the validator reads a dropped "not"
+# ("is not tall" -> "is tall") as a content word, and a changed fact is never overruled.
+_FACT_LIKE = frozenset(
+    "not no never nor none nothing nobody nowhere neither without "
+    "one two three four five six seven eight nine ten eleven twelve first second third "
+    "half both only almost slightly".split()
+) | frozenset(str(n) for n in range(100))
 
 _SYSTEM = (
     "You check rewordings of instructions that guide a drone. Compare a candidate with "
@@ -98,7 +106,8 @@ _NOTHING = re.compile(r"^\W*(nothing|none|no differences?)\W*$", re.IGNORECASE)
 
 def parse_verdict(answer: str) -> Verdict | None:
     """The judge's verdict from its answer (the text after the pre-filled "VERDICT:"),
-    or None when the answer has no SAME / DIFFERENT first: a verdict is never guessed."""
+    or None when the answer has no SAME / DIFFERENT first, or says SAME and then names a
+    difference: a verdict is never guessed."""
     text = answer.strip()
     if text.upper().startswith(JUDGE_PREFILL):
         text = text[len(JUDGE_PREFILL) :]
@@ -109,7 +118,9 @@ def parse_verdict(answer: str) -> Verdict | None:
     differs = note.group(1).strip() if note else ""
     if _NOTHING.match(differs):
         differs = ""
-    return Verdict(same, "" if same else differs)
+    if same and differs:
+        return None  # "SAME / DIFFERS: the count": it contradicts itself
+    return Verdict(same, differs)
 
 
 def combine(decision: dict[str, Any], kind: str, verdict: Verdict | None) -> dict[str, Any]:
@@ -127,7 +138,8 @@ def combine(decision: dict[str, Any], kind: str, verdict: Verdict | None) -> dic
             return {**out, "valid": False, "reasons": [{"code": "judge_same"}]}
         return out
     codes = {r["code"] for r in decision["reasons"]}
-    if kind == "positive" and verdict.same and codes <= WORDING_CODES:
+    words = {w for r in decision["reasons"] for w in r.get("words", [])}
+    if kind == "positive" and verdict.same and codes <= WORDING_CODES and not words & _FACT_LIKE:
         scores["judge_overruled"] = sorted(codes)
         return {**out, "valid": True, "reasons": []}
     return out

@@ -380,15 +380,18 @@ def _judge(
     todo = [(k, pair) for k, pair in todo if k not in known]
     if todo:
         requests = [judge_request(original, text) for _, (original, text) in todo]
+
+        def checkpoint(indices: list[int], gens: list[list[Generation]]) -> None:
+            answers = [(todo[j][0], g[0].text) for j, g in zip(indices, gens, strict=True)]
+            known.update(answers)
+            if cache:  # at once, as generations are: a killed job keeps what was judged
+                cache.put_many(answers)
+
         progress = Progress(len(requests), "judge")
         try:
-            gens, _ = backend.get().generate(requests, JUDGE_PARAMS, None, progress)
+            backend.get().generate(requests, JUDGE_PARAMS, checkpoint, progress)
         finally:
             progress.close()
-        answers = [(key, g[0].text) for (key, _), g in zip(todo, gens, strict=True)]
-        if cache:
-            cache.put_many(answers)
-        known.update(answers)
     for (proposal, _), key in zip(pairs, keys, strict=True):
         proposal.judge_answer = known[key]
     log.info("judge: %d candidates, %d answers asked", len(pairs), len(todo))

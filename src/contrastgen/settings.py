@@ -335,8 +335,8 @@ class ValidatorSettings:
 
     model: str
     batch_size: int
-    judge: str
     thresholds: Thresholds
+    judge: str = "none"  # a config.yaml from before the key keeps the rules alone
 
     @classmethod
     def from_config(cls, validator: dict[str, Any]) -> ValidatorSettings:

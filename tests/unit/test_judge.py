@@ -16,6 +16,7 @@ from contrastgen.judge import JUDGE_PREFILL, Verdict, combine, judge_request, pa
         (" DIFFERENT", Verdict(False, "")),  # no note: still a verdict
         ("VERDICT: SAME\nDIFFERS: none.", Verdict(True, "")),  # the tag written again
         (" DIFFERENT\nDIFFERS: Nothing", Verdict(False, "")),
+        (" SAME\nDIFFERS: none", Verdict(True, "")),
     ],
 )
 def test_answers_in_the_format_give_a_verdict(answer, verdict):
@@ -23,7 +24,15 @@ def test_answers_in_the_format_give_a_verdict(answer, verdict):
 
 
 @pytest.mark.parametrize(
-    "answer", ["", " The candidate is a paraphrase.", " SAMEISH", "Original: go left", " maybe"]
+    "answer",
+    [
+        "",
+        " The candidate is a paraphrase.",
+        " SAMEISH",
+        "Original: go left",
+        " maybe",
+        " SAME\nDIFFERS: two trees became three trees",  # contradicts itself
+    ],
 )
 def test_an_answer_without_same_or_different_first_is_no_verdict(answer):
     assert parse_verdict(answer) is None
@@ -72,6 +81,14 @@ def test_a_positive_rejected_only_for_its_wording_is_accepted_when_the_judge_cal
 
 
 BROKEN = [("clock_changed",), ("content_added", "direction_dropped"), ("identical",)]
+
+
+@pytest.mark.parametrize("words", [["not"], ["two", "trees"], ["only"], ["3"]])
+def test_a_dropped_negation_number_or_qualifier_is_a_fact_the_judge_cannot_overrule(words):
+    rules = decision(False)
+    rules["reasons"] = [{"code": "content_dropped", "words": words}]
+    out = combine(rules, "positive", SAME)
+    assert not out["valid"] and out["reasons"] == rules["reasons"]
 
 
 @pytest.mark.parametrize("codes", [*BROKEN, ("length_mismatch",), ("meta_text",)])

@@ -301,8 +301,8 @@ def test_an_item_with_more_faithful_positives_than_slots_keeps_the_most_varied(t
         _valid("Go left once you reach the red house; fly to your 3 o'clock.", "positive", "llm"),
     ]
     _accept(state, 0, TARGETS)
-    # the near copy came first; in order it would have been kept
-    assert sorted(state.positives) == sorted([state.candidates[1].text, state.candidates[3].text])
+    # the near copy came first; in order it would have been kept. The farthest first.
+    assert state.positives == [state.candidates[1].text, state.candidates[3].text]
     assert state.negatives == [state.candidates[2].text] and state.status == "complete"
 
 
@@ -388,7 +388,11 @@ def test_the_judge_asks_the_real_model_about_each_candidate_and_validate_reads_i
              lambda: embedder)  # fmt: skip
     (state,) = read_jsonl(tmp_path / "s.jsonl")
     answer_of = {c["text"]: c["judge_answer"] for c in batch["candidates"]}
-    decided = [c for c in state["candidates"] if c["reasons"] != [{"code": "duplicate"}]]
+    decided = [
+        c
+        for c in state["candidates"]
+        if c["kind"] != "unparsed" and c["reasons"] != [{"code": "duplicate"}]
+    ]
     assert decided
     for cand in decided:
         verdict = parse_verdict(answer_of[cand["text"]])
