@@ -809,12 +809,9 @@ def edit_summary(edits: list[int]) -> dict[str, float]:
     drop)."""
     if not edits:
         return {"mean": 0.0, "median": 0.0, "under_3": 0.0}
-    ordered = sorted(edits)
-    mid = len(ordered) // 2
-    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
     return {
         "mean": round(sum(edits) / len(edits), 2),
-        "median": float(median),
+        "median": float(median(edits)),
         "under_3": share(sum(e < 3 for e in edits), len(edits)),
     }
 
