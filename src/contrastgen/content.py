@@ -311,8 +311,31 @@ def compare(original: str, candidate: str) -> tuple[list[str], list[str]]:
         # a dropped word is restated only by a word the original does not have ("just"
         # was there already: it does not stand in for a dropped "only")
         dropped = {c for c in dropped if not _restated(c, said_after - said_before, c)}
-        added = {c for c in added if not _restated(c, said_before, None)}
+        # a verb that says only what a function verb says ("until you hit the road" is
+        # "until you reach it"; "the boat sitting at the dock" is the one that is there)
+        added = {c for c in added if not _restated(c, said_before | _FUNCTION_VERBS, None)}
+        dropped, added = _negated_opposites(dropped, added)
     return sorted(dropped), sorted(added)
+
+
+# Function verbs of STOPWORDS that WordNet knows: a word that is a way of saying one of
+# them carries no content either.
+_FUNCTION_VERBS = frozenset({"be", "reach"})
+
+
+def _negated_opposites(dropped: set[str], added: set[str]) -> tuple[set[str], set[str]]:
+    """ "not sure" / "unsure": a negation and a word dropped on one side, one of its WordNet
+    antonyms on the other, say the same; the negation goes with it (both directions)."""
+    for neg_side, word_side in ((dropped, added), (added, dropped)):
+        if "not" not in neg_side:
+            continue
+        for word in sorted(neg_side):
+            opposite = {w for w in word_side if w in lexicon.opposites(word)}
+            if word != "not" and opposite:
+                neg_side -= {"not", word}
+                word_side -= {min(opposite)}
+                break
+    return dropped, added
 
 
 def _restated(concept: str, words: set[str], meant: str | None) -> bool:

@@ -131,7 +131,8 @@ def _senses(word: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     for form in lemmas(word) | {word}:
         for synset in (ss for pos in _POS for ss in wn.synsets(form, pos)[:SENSES]):
             near.update(name.lower() for name in synset.lemma_names())
-            for head in synset.similar_tos():  # "vacant" / "empty"
+            # "vacant" / "empty"; "cautious" / "careful" (an adjective's see-also)
+            for head in synset.similar_tos() + synset.also_sees() * (synset.pos() in "as"):
                 near.update(name.lower() for name in head.lemma_names())
             if synset.pos() == "v":  # "lie" is a way to "be", "locate" a way to "find"
                 for hyper in synset.hypernyms():
@@ -142,6 +143,19 @@ def _senses(word: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
             for lem in _own_lemmas(synset, form):
                 opposite.update(a.name().lower() for a in lem.antonyms())
     return frozenset(near), frozenset(broader), frozenset(opposite)
+
+
+@cache
+def _adjectives_of(word: str) -> frozenset[str]:
+    """The adjectives a -ly adverb's common senses pertain to ("quickly" -> quick)."""
+    if not word.endswith("ly"):
+        return frozenset()
+    return frozenset(
+        p.name().lower()
+        for synset in wordnet().synsets(word, "r")[:SENSES]
+        for lem in _own_lemmas(synset, word)
+        for p in lem.pertainyms()
+    )
 
 
 def opposites(word: str) -> frozenset[str]:
@@ -182,7 +196,8 @@ def same_sense(said: str, meant: str) -> bool:
         return False
     near_s, broader_s, opposite_s = _senses(said)
     near_m, _, opposite_m = _senses(meant)
-    fs, fm = _forms(said), _forms(meant)
+    # an adverb says what its adjective says: "quickly" is "fast", "slowly" is not
+    fs, fm = _forms(said) | _adjectives_of(said), _forms(meant) | _adjectives_of(meant)
     if fs & opposite_m or fm & opposite_s:
         return False
     return bool(fs & near_m or fm & near_s or fm & broader_s)

@@ -253,3 +253,39 @@ def test_two_values_of_one_family_swapped_are_two_changes():
         THRESHOLDS,
     )  # fmt: skip
     assert "several_changes" in [r["code"] for r in decision["reasons"]]
+
+
+@pytest.mark.parametrize(
+    ("original", "faithful", "changed"),
+    [
+        # a verb that only says "reach" or "be" adds nothing; another verb still does
+        ("Fly north until the river.", "Head north until you hit the river.",
+         "Fly north and cross the river."),
+        ("Land on the van at the gate.", "Land on the van sitting at the gate.",
+         "Land on the van parked at the gate."),
+    ],
+)  # fmt: skip
+def test_a_verb_that_says_only_reach_or_be_adds_nothing(original, faithful, changed):
+    assert content.compare(original, faithful) == ([], [])
+    assert content.compare(original, changed) != ([], [])
+
+
+def test_a_negation_and_a_word_are_its_antonym():
+    assert content.compare("I am not certain which roof.", "I am uncertain which roof.") == (
+        [],
+        [],
+    )
+    # the negation kept and the antonym added is the opposite, not the same
+    assert content.compare("it is not certain", "it is not uncertain") == (
+        ["certain"],
+        ["uncertain"],
+    )
+    assert content.compare("it is certain", "it is uncertain") == (["certain"], ["uncertain"])
+
+
+def test_an_adverb_says_what_its_adjective_says_and_never_its_opposite():
+    assert lexicon.same_sense("rapidly", "fast")
+    assert not lexicon.same_sense("slowly", "fast")
+    # an adjective's see-also ("cautious" / "careful"), never an antonym
+    assert lexicon.same_sense("cautious", "careful")
+    assert not lexicon.same_sense("careless", "careful")
