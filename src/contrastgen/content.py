@@ -311,11 +311,34 @@ def compare(original: str, candidate: str) -> tuple[list[str], list[str]]:
         # a dropped word is restated only by a word the original does not have ("just"
         # was there already: it does not stand in for a dropped "only")
         dropped = {c for c in dropped if not _restated(c, said_after - said_before, c)}
+        dropped = {c for c in dropped if not _typo_of(c, said_after - said_before)}
         # a verb that says only what a function verb says ("until you hit the road" is
         # "until you reach it"; "the boat sitting at the dock" is the one that is there)
         added = {c for c in added if not _restated(c, said_before | _FUNCTION_VERBS, None)}
         dropped, added = _negated_opposites(dropped, added)
     return sorted(dropped), sorted(added)
+
+
+def _typo_of(concept: str, words: set[str]) -> bool:
+    """Whether `concept` is a word no dictionary knows, one slip away from a word the
+    other text says instead ("trukc" / "truck"): a typo fixed."""
+    return (
+        len(concept) >= 4
+        and concept.isalpha()
+        and not lexicon.lemmas(concept)
+        and any(one_slip(concept, word) for word in words)
+    )
+
+
+def one_slip(a: str, b: str) -> bool:
+    """Whether `a` is `b` with one letter left out or put in, or two neighbours swapped."""
+    if len(a) < len(b):
+        a, b = b, a
+    if len(a) - len(b) == 1:
+        return any(a[:i] + a[i + 1 :] == b for i in range(len(a)))
+    return len(a) == len(b) and any(
+        a[:i] + a[i + 1] + a[i] + a[i + 2 :] == b for i in range(len(a) - 1)
+    )
 
 
 # Function verbs of STOPWORDS that WordNet knows: a word that is a way of saying one of

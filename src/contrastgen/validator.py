@@ -234,6 +234,7 @@ def fact_changes(original: str, candidate: str) -> list[dict]:
     dialogue acts, person and mood, then the order of the route's steps."""
     (oa, orest), (ca, crest) = dialogue.read(original), dialogue.read(candidate)
     diffs = spatial.compare(spatial.extract(orest), spatial.extract(crest))
+    diffs = [d for d in diffs if not _misspelt_before(d, original, candidate)]
     diffs += dialogue.compare(oa, ca)
     # route steps keep their order, sequence word or not ("go back and turn right")
     before, after = _steps(orest), _steps(crest)
@@ -243,6 +244,24 @@ def fact_changes(original: str, candidate: str) -> list[dict]:
     diffs += _goal_moved(original, candidate)
     diffs += _instruction_to_prediction(original, candidate)
     return diffs
+
+
+def _misspelt_before(diff: dict, original: str, candidate: str) -> bool:
+    """A landmark the candidate spells right where the original has it one letter off
+    ("two buss" -> "two buses", "the hangr" -> "the hangar"): a typo fixed, not a landmark
+    added. The slip must be a letter left out, put in or swapped with its neighbour, and
+    the misspelt word no thing or place of its own ("bush" is not a slip for "bus")."""
+    if diff["code"] != "landmark_added":
+        return False
+    forms = {f.split()[-1] for f in spatial.LANDMARKS.get(diff["value"], ())} | {diff["value"]}
+    forms |= {f + suffix for f in forms for suffix in ("s", "es")}
+    words = set(re.findall(r"[a-z]+", original.lower()))
+    gone = words - set(re.findall(r"[a-z]+", candidate.lower()))
+    return any(
+        len(word) >= 4 and content.one_slip(word, form) and not lexicon.is_place(word)
+        for word in gone
+        for form in forms
+    )
 
 
 def _shared_landmarks(original: str, candidate: str) -> set[str]:

@@ -76,3 +76,20 @@ def test_negative_needs_a_spatial_change_not_only_a_drop():
         T,
     )
     assert codes(drop) == ["only_dropped"]
+
+
+def test_a_landmark_misspelt_in_the_original_and_spelt_right_is_no_new_landmark():
+    original = "Fly east, the goal is the white trukc next to the gate."
+    fixed = decide(
+        original, "Head east; the target is the white truck beside the gate.", "positive", 0.9, T
+    )
+    assert fixed["valid"], fixed["reasons"]
+    # a real word one letter away is another landmark, not a slip
+    other = decide(
+        "Fly east, the goal is the white bush next to the gate.",
+        "Head east; the target is the white bus beside the gate.",
+        "positive",
+        0.9,
+        T,
+    )
+    assert not other["valid"]
