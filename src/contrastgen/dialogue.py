@@ -23,6 +23,8 @@ _S = r"(?:^|(?<=[.!?;:,]\s)|(?<=[.!?;:]))\s*"  # the start of a sentence or a cl
 
 # Each entry: (act, value, pattern). Negated forms come first: a span read by one is
 # blanked so that "not in your view" is not read again as "in your view".
+# A word of degree before "close": "very", "so", or any -ly adverb ("really", "extremely")
+_DEGREE = r"(?:(?:very|so|quite|pretty|\w+ly)\s+)?"
 _YOU_MOVING = r"(?:you(?:'re|\s+are)\s+(?:going|heading|moving|flying)\s+)?(?:in\s+)?"
 _PATTERNS: list[tuple[str, str, str]] = [
     ("polarity", "no", _S + r"(?:no+|nope|nah|negative)\b(?!\s+(?:need|problem|worries)\b)"),
@@ -42,7 +44,7 @@ _PATTERNS: list[tuple[str, str, str]] = [
      r"|(?:good|great|nice)\s+(?:job|work)|well\s+done)\b"),
     ("progress", "close",
      r"\b(?:almost\s+there|(?:very|so|quite|getting)\s+close|nearly\s+there"
-     r"|(?:it|you)(?:'s|\s+is|\s+are|'re)\s+(?:very\s+|so\s+|quite\s+)?(?:close|near)\b"
+     r"|(?:it|you)(?:'s|\s+is|\s+are|'re)\s+" + _DEGREE + r"(?:close|near)\b"
      r"(?!\s+(?:to|by)\b)"
      r"|close\s+to\s+(?:it|the\s+(?:destination|goal|target))|you(?:'re|\s+are)\s+close)\b"),
     ("visibility", "not in view",

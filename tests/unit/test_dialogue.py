@@ -99,3 +99,15 @@ def test_a_negative_may_flip_one_act_but_not_two():
         THRESHOLDS,
     )
     assert [r["code"] for r in two["reasons"]][:1] == ["several_changes"]
+
+
+def test_close_after_any_word_of_degree_is_progress():
+    original = "You are very close. Land on the grey shed."
+    for faithful in ("You're really near. Land on the gray shed.",
+                     "You are extremely close; land on the grey shed."):  # fmt: skip
+        assert acts(faithful)["progress"] == ("close",)
+        r = decide(original, faithful, "positive", 0.9, THRESHOLDS)
+        assert r["valid"], r["reasons"]
+    # the act dropped is still a change
+    dropped = decide(original, "Land on the grey shed now.", "positive", 0.9, THRESHOLDS)
+    assert "progress_dropped" in [x["code"] for x in dropped["reasons"]]
