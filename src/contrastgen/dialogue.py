@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from . import lexicon
 from .spatial import Features
 
 ACTS = ("polarity", "progress", "visibility", "arrival", "affirmation", "person", "mood")
@@ -106,6 +107,22 @@ IMPERATIVE = re.compile(
     r"(?<!\bcan\s)(?<!\bcould\s)(?<!\bwould\s)(?<!\bmay\s)(?<!\bmight\s)(?<!\bthe\s)(?<!\ba\s))"
     rf"\b(?:{_IMPERATIVE_VERBS})\b(?!')"
 )
+# A clause that opens with a bare verb is an order, whatever the verb ("carry on
+# straight", "don't rush", "hover over it"): the first word after fillers and a negation.
+_CLAUSE_OPENING = re.compile(
+    r"(?:^|[.!?;:,]|\b(?:and|then)\b)\s*(?:(?:please|now|just|then|and|so)\s+)*"
+    r"((?:do\s+not|don'?t|never)\s+)?([a-z]+)\b(?!')"
+)
+
+
+def _opens_with_a_verb(text: str) -> bool:
+    """After "don't" any verb's bare form is an order; else a word mostly a verb."""
+    return any(
+        lexicon.is_verb_first(m.group(2), after_negation=bool(m.group(1)))
+        for m in _CLAUSE_OPENING.finditer(text)
+    )
+
+
 _SENTENCE = re.compile(r"[^.!?;]+[.!?;]*")
 
 
@@ -166,7 +183,7 @@ def read(text: str) -> tuple[Features, str]:
         found["person"].add("first")
     if _NARRATION.search(rest_text):
         found["mood"].add("narration")
-    if IMPERATIVE.search(rest_text):
+    if IMPERATIVE.search(rest_text) or _opens_with_a_verb(rest_text):
         found["mood"].add("instruction")
     return Features({a: tuple(sorted(v)) for a, v in found.items()}), " . ".join(rest)
 

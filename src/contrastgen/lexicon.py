@@ -253,3 +253,24 @@ def is_adjective(word: str) -> bool:
 
 def is_noun(word: str) -> bool:
     return any(wordnet().synsets(form, "n") for form in _forms(word))
+
+
+# Function words WordNet also lists as verbs ("please", "thank", "hello"): no order.
+_NOT_ORDERS = frozenset("please thank thanks hello hi hey ok okay sorry be".split())
+
+
+@cache
+def is_verb_first(word: str, after_negation: bool = False) -> bool:
+    """Whether `word` is a verb's bare form whose senses are mostly verb senses ("carry",
+    "hover"; not "house" or "park", nouns first), or any verb's bare form after a negation
+    ("don't rush"): a clause that opens with it is an order."""
+    if word in _NOT_ORDERS:
+        return False
+    wn = wordnet()
+    if wn.morphy(word, "v") != word:
+        return False
+    if after_negation:
+        return True
+    verbs = len(wn.synsets(word, "v"))
+    others = sum(len(wn.synsets(word, pos)) for pos in ("n", "a", "r"))
+    return verbs > others

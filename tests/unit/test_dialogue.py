@@ -111,3 +111,22 @@ def test_close_after_any_word_of_degree_is_progress():
     # the act dropped is still a change
     dropped = decide(original, "Land on the grey shed now.", "positive", 0.9, THRESHOLDS)
     assert "progress_dropped" in [x["code"] for x in dropped["reasons"]]
+
+
+def test_a_clause_that_opens_with_any_bare_verb_is_an_order():
+    for text in (
+        "Hover above the silo.",
+        "Great, now carry on ahead.",
+        "Don't hurry, it is close.",
+    ):
+        assert "instruction" in acts(text)["mood"], text
+    # a noun first, or the drone told what it is doing, is no order
+    for text in ("House with a red roof, at the corner.", "You are hovering above the silo."):
+        assert "instruction" not in acts(text).get("mood", ()), text
+    original = "Keep going ahead and hover above the silo."
+    faithful = decide(
+        original, "Carry on ahead and hover over the silo.", "positive", 0.9, THRESHOLDS
+    )
+    assert faithful["valid"], faithful["reasons"]
+    narrated = decide(original, "You are hovering above the silo.", "positive", 0.9, THRESHOLDS)
+    assert not narrated["valid"]
