@@ -177,9 +177,14 @@ _ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|
 
 # Relations, longest phrases first; each maps to a canonical relation.
 RELATIONS: list[tuple[str, str]] = [
+    # a crossing that sets the moment of the next step is the place past it: "after
+    # crossing the bridge", "once you are over it", "when you have passed it" = "after it"
+    (r"(?:after|once|when|as\s+soon\s+as)\s+(?:you(?:'ve|'re|\s+are|\s+have)?\s+)?"
+     r"(?:cross(?:ed|ing)?|pass(?:ed|ing)?|over|past|beyond|across|gone\s+(?:over|past))", "past"),
+    (r"pass(?:es|ed|ing)?\s+over", "over"),  # "passing over the road" crosses it
     (r"in\s+front(?:\s+of)?", "in front of"), (r"behind", "behind"), (r"back\s+of", "behind"),
     (r"next\s+to", "next to"), (r"beside", "next to"), (r"besides", "next to"),
-    (r"by(?=\s+(?:the|a|an)\s)", "next to"),  # "the house by the road"
+    (r"by(?=\s+(?:the|a|an)\s)", "by"),  # "the house by the road": near or next to it
     (r"adjacent\s+to", "next to"), (r"alongside", "next to"), (r"by\s+the\s+side\s+of", "next to"),
     (r"(?:to\s+the\s+|on\s+the\s+)?left\s+(?:side\s+)?of", "left of"),
     (r"(?:to\s+the\s+|on\s+the\s+)?right\s+(?:side\s+)?of", "right of"),
@@ -373,6 +378,20 @@ def extract(text: str) -> Features:
     return Features({f: tuple(sorted(v, key=str)) for f, v in found.items()})
 
 
+# A relation word that says either of two ("the shed by the river" is near it or next to
+# it): it matches both, and neither is a change.
+_VAGUE = {"by": frozenset({"near", "next to"})}
+
+
+def _vague_kept(values: list, other: list) -> list:
+    """`values` less those the `other` side says in a vaguer or more precise word."""
+    return [
+        v
+        for v in values
+        if not any(v in _VAGUE.get(o, ()) or o in _VAGUE.get(v, ()) for o in other)
+    ]
+
+
 def compare(original: Features, candidate: Features) -> list[dict]:
     """What the candidate changed, family by family, as machine-readable reasons.
 
@@ -385,6 +404,8 @@ def compare(original: Features, candidate: Features) -> list[dict]:
         after = set(candidate.values.get(family, ()))
         dropped = sorted(before - after, key=str)
         added = sorted(after - before, key=str)
+        if family == "relation":
+            dropped, added = _vague_kept(dropped, added), _vague_kept(added, dropped)
         while dropped and added:
             reasons.append(
                 {"code": f"{family}_changed", "from": dropped.pop(0), "to": added.pop(0)}

@@ -142,3 +142,23 @@ def test_bare_clock_needs_your_and_does_not_eat_counts():
     assert fam("go to the 3 blue cars", "clock") == ()
     assert fam("go to your 3 blue cars", "count") == (3,)
     assert fam("it is at your 10, the red one", "clock") == (10,)
+
+
+def test_a_crossing_that_sets_the_next_step_is_the_place_past_it():
+    rel = lambda t: extract(t).values["relation"]  # noqa: E731
+    said = rel("Turn left after the tunnel.")
+    for faithful in ("After crossing the tunnel, turn left.",
+                     "Once you are over the tunnel, turn left.",
+                     "When you have passed the tunnel turn left."):  # fmt: skip
+        assert rel(faithful) == said, faithful
+    # a relation of another kind is still a change
+    assert rel("Turn left before the tunnel.") != said
+    assert rel("Fly along the tunnel, passing over the canal.") == ("along", "over")
+
+
+def test_by_is_near_or_next_to_and_no_other_relation():
+    kept = compare(extract("a shed near the river"), extract("a shed by the river"))
+    assert kept == []
+    assert compare(extract("a shed beside the river"), extract("a shed by the river")) == []
+    changed = compare(extract("a shed behind the river"), extract("a shed by the river"))
+    assert [r["code"] for r in changed] == ["relation_changed"]
