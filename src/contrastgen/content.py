@@ -316,6 +316,8 @@ def compare(original: str, candidate: str) -> tuple[list[str], list[str]]:
         # "until you reach it"; "the boat sitting at the dock" is the one that is there)
         added = {c for c in added if not _restated(c, said_before | _FUNCTION_VERBS, None)}
         dropped, added = _negated_opposites(dropped, added)
+        dropped = {c for c in dropped if not _kind_of_neighbour(c, original)}
+        added = {c for c in added if not _kind_of_neighbour(c, candidate)}
     return sorted(dropped), sorted(added)
 
 
@@ -338,6 +340,18 @@ def one_slip(a: str, b: str) -> bool:
         return any(a[:i] + a[i + 1 :] == b for i in range(len(a)))
     return len(a) == len(b) and any(
         a[:i] + a[i + 1] + a[i] + a[i + 2 :] == b for i in range(len(a) - 1)
+    )
+
+
+def _kind_of_neighbour(concept: str, text: str) -> bool:
+    """Whether `text` says `concept` just after a word it names the kind of ("yellow-colored"
+    is yellow; WordNet's hypernyms): the word before says it all."""
+    if not concept.isalpha():
+        return False
+    tokens = re.findall(r"[a-z]+", text.lower())
+    return any(
+        concept in {tok, *lexicon.lemmas(tok)} and lexicon.is_hypernym(concept, before)
+        for before, tok in zip(tokens, tokens[1:], strict=False)
     )
 
 

@@ -65,3 +65,10 @@ def test_the_order_of_steps_is_a_fact():
     decision = decide(original, "Turn left, then keep moving forward until the end of the road.",
                       "positive", 0.9, THRESHOLDS)  # fmt: skip
     assert [r["code"] for r in decision["reasons"]] == ["order_changed"]
+
+
+def test_a_word_naming_the_kind_of_the_word_before_it_adds_nothing():
+    assert content.compare("land on the red van", "land on the red-colored van") == ([], [])
+    assert content.compare("land on the red-coloured van", "land on the red van") == ([], [])
+    # a word of another kind there is still content
+    assert content.compare("land on the red van", "land on the red metal van") == ([], ["metal"])
