@@ -389,7 +389,20 @@ def _restated(concept: str, words: set[str], meant: str | None) -> bool:
     return any(
         lexicon.same_sense(word, concept) if meant else lexicon.same_sense(concept, word)
         for word in words
-        if word.isalpha() and not (known and (word in table or word in _table_concepts()))
+        if word.isalpha()
+        and not (known and (word in table or word in _table_concepts()) and not _verb_of(word))
+    )
+
+
+def _verb_of(word: str) -> bool:
+    """Whether the tables read `word` only as a direction where it is also a verb of its
+    own ("return" is backward, and it says "go back"): the tables decided its direction,
+    not its verb, and WordNet may speak for that."""
+    concept = _concept_table()[0].get(word)
+    return (
+        concept in spatial._DIRECTION_WORDS.values()
+        and concept != word
+        and lexicon.is_verb_first(word)
     )
 
 

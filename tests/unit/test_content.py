@@ -72,3 +72,9 @@ def test_a_word_naming_the_kind_of_the_word_before_it_adds_nothing():
     assert content.compare("land on the red-coloured van", "land on the red van") == ([], [])
     # a word of another kind there is still content
     assert content.compare("land on the red van", "land on the red metal van") == ([], ["metal"])
+
+
+def test_a_direction_word_that_is_a_verb_of_its_own_says_its_verb():
+    assert content.compare("go back to the gate", "return to the gate") == ([], [])
+    # it says "go back", not another verb
+    assert content.compare("land back at the gate", "return to the gate")[0] == ["land"]
