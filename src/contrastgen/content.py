@@ -315,10 +315,52 @@ def compare(original: str, candidate: str) -> tuple[list[str], list[str]]:
         # a verb that says only what a function verb says ("until you hit the road" is
         # "until you reach it"; "the boat sitting at the dock" is the one that is there)
         added = {c for c in added if not _restated(c, said_before | _FUNCTION_VERBS, None)}
+        dropped, added = _phrasal_verbs(original, candidate, dropped, added)
         dropped, added = _negated_opposites(dropped, added)
         dropped = {c for c in dropped if not _kind_of_neighbour(c, original)}
         added = {c for c in added if not _kind_of_neighbour(c, candidate)}
     return sorted(dropped), sorted(added)
+
+
+def _phrasal_verbs(
+    original: str, candidate: str, dropped: set[str], added: set[str]
+) -> tuple[set[str], set[str]]:
+    """A verb phrase WordNet knows whole ("pick out" is "spot", "come to" is "reach") that
+    only the candidate says: its words add nothing when the phrase says a word of the
+    original, and a word of the original it says is not dropped."""
+    before = _phrases(original)
+    new = {p: words for p, words in _phrases(candidate).items() if p not in before}
+    if not new:
+        return dropped, added
+    table = _concept_table()[0]
+
+    def says(words: set[str]) -> set[str]:
+        return {w for w in words for p in new if w.isalpha() and lexicon.same_sense(p, w)}
+
+    restated = says(_all_words(original) | _FUNCTION_VERBS)  # words said, not concepts
+    kept = {table.get(w, table.get(stem(w), w)) for w in restated}
+    told = {w for p, words in new.items() if says_any(p, restated) for w in words}
+    return dropped - kept, {c for c in added if c not in told}
+
+
+def says_any(phrase: str, words: set[str]) -> bool:
+    return any(lexicon.same_sense(phrase, w) for w in words)
+
+
+def _phrases(text: str) -> dict[str, set[str]]:
+    """The two-word verb phrases of `text` that WordNet lists ("pick_out" -> its words)."""
+    tokens = re.findall(r"[a-z]+", _prepare(text))
+    out: dict[str, set[str]] = {}
+    for a, b in zip(tokens, tokens[1:], strict=False):
+        head = lexicon.lemma(a) or a
+        if lexicon.is_verb_phrase(f"{head}_{b}"):
+            out[f"{head}_{b}"] = {a, head, b, table_concept(head)}
+    return out
+
+
+def table_concept(word: str) -> str:
+    table = _concept_table()[0]
+    return table.get(word, table.get(stem(word), word))
 
 
 def _typo_of(concept: str, words: set[str]) -> bool:

@@ -274,3 +274,9 @@ def is_verb_first(word: str, after_negation: bool = False) -> bool:
     verbs = len(wn.synsets(word, "v"))
     others = sum(len(wn.synsets(word, pos)) for pos in ("n", "a", "r"))
     return verbs > others
+
+
+@cache
+def is_verb_phrase(phrase: str) -> bool:
+    """Whether WordNet lists `phrase` ("pick_out", "come_to") as a verb."""
+    return bool(wordnet().synsets(phrase, "v"))

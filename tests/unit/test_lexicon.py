@@ -289,3 +289,15 @@ def test_an_adverb_says_what_its_adjective_says_and_never_its_opposite():
     # an adjective's see-also ("cautious" / "careful"), never an antonym
     assert lexicon.same_sense("cautious", "careful")
     assert not lexicon.same_sense("careless", "careful")
+
+
+def test_a_verb_phrase_wordnet_lists_whole_is_read_whole():
+    # "pick out" is a way to "spot"; "come to" a way to "reach" (which adds nothing)
+    assert content.compare("the silo is easy to spot", "the silo is easy to pick out") == ([], [])
+    assert content.compare("fly on until the gate", "fly on until you come to the gate") == (
+        [],
+        [],
+    )
+    # a phrase that says another thing is still a change
+    dropped, added = content.compare("the silo is easy to spot", "the silo is easy to pick up")
+    assert dropped and added
