@@ -226,6 +226,9 @@ _CONTRACTIONS = [
     (re.compile(r"\b(you|we|they|i|it|that|there)'d\b"), r"\1 would"),
     (re.compile(r"\bi'?m\b"), "i am"),
     (re.compile(r"\b(left|right)[\s-]+hand\b"), r"\1"),  # "your right-hand side"
+    # "avoid flying too fast" is "do not fly too fast"; "far away" is the relation "far"
+    (re.compile(r"\b(?:avoid|refrain\s+from)\s+(?=\w+ing\b)"), "not "),
+    (re.compile(r"\bfar\s+away\b"), "far"),
 ]  # fmt: skip
 
 

@@ -78,3 +78,9 @@ def test_a_direction_word_that_is_a_verb_of_its_own_says_its_verb():
     assert content.compare("go back to the gate", "return to the gate") == ([], [])
     # it says "go back", not another verb
     assert content.compare("land back at the gate", "return to the gate")[0] == ["land"]
+
+
+def test_avoid_doing_is_do_not_do_and_far_away_is_far():
+    assert content.compare("do not land on the shed", "avoid landing on the shed") == ([], [])
+    assert content.compare("do not land on the shed", "try landing on the shed") != ([], [])
+    assert content.compare("the mast is not far", "the mast is not far away") == ([], [])
