@@ -13,7 +13,7 @@ VLLM_VENV := .venv-vllm
 VLLM_REQ := envs/vllm-$(if $(filter 0,$(GPUS)),cpu,cuda).txt
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: setup setup-vllm run test lint bench dry clean test-deps report gpu-check serve soak
+.PHONY: setup setup-vllm run test lint bench dry clean test-deps report gpu-check serve soak review
 
 setup: $(STAMP) resources/models/SmolLM2-135M-Instruct/config.json
 
@@ -89,6 +89,13 @@ soak: setup setup-vllm
 # Mistral-7B next to the planner's memory prediction (tests/gpu/gpu_check.py).
 gpu-check: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(PY) tests/gpu/gpu_check.py
+
+# The review page over this directory's finished run (README, "Judge your own data"):
+# label a sample, then name LABELS in validator.judged. SIZE pairs, drawn with SEED.
+LABELS ?= labels/mine.jsonl
+SIZE ?= 100
+review: setup
+	$(BIN)/contrastgen review . --labels $(LABELS) --size $(SIZE) --seed $(SEED)
 
 report: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --report results/report.html

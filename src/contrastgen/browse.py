@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import read_jsonl
+from .records import record_problem
 
 STATUS_STYLE = {"complete": "green", "partial": "yellow", "failed": "red"}
 
@@ -22,7 +23,7 @@ def select_records(
         raise ValueError(f"{path}: no such file (run the workflow first)")
     out = []
     for n_read, record in enumerate(read_jsonl(path), start=1):
-        problem = _not_a_record(record)
+        problem = record_problem(record)
         if problem:
             raise ValueError(
                 f"{path}: record {n_read} is not a contrastgen output record ({problem}); "
@@ -40,25 +41,6 @@ def select_records(
         if len(out) >= n:
             break
     return out
-
-
-RECORD_FIELDS = {"id": str, "instruction": str, "status": str, "rounds": int, "candidates": list}
-CANDIDATE_FIELDS = {"text": str, "kind": str, "round": int, "valid": bool, "reasons": list}
-
-
-def _not_a_record(record: Any) -> str | None:
-    """What keeps `record` from being one of results/contrastive.jsonl's, or None."""
-    if not isinstance(record, dict):
-        return f"a JSON {type(record).__name__}, not an object"
-    for fields, obj, what in [(RECORD_FIELDS, record, "")] + [
-        (CANDIDATE_FIELDS, c, "candidate ") for c in record.get("candidates") or []
-    ]:
-        if not isinstance(obj, dict):
-            return f"a {what}that is not an object"
-        for key, kind in fields.items():
-            if not isinstance(obj.get(key), kind):
-                return f"{what}field {key!r} missing or not a {kind.__name__}"
-    return None
 
 
 def reason_text(reason: dict[str, Any]) -> str:

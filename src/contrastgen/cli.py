@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from dataclasses import replace
@@ -124,6 +125,23 @@ def inspect_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def review_command(args: argparse.Namespace) -> int:
+    """The review page over a finished run, until Ctrl-C; labels are saved as given."""
+    from .review import ReviewSession
+    from .review_app import serve
+
+    labels = args.labels or args.run / "labels.jsonl"
+    session = ReviewSession(args.run, labels, args.size, args.seed, args.by)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill`: the lock goes too
+    try:
+        serve(session, args.host, args.port, lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        session.close()
+    return 0
+
+
 def serve_command(args: argparse.Namespace) -> int:
     """vLLM's OpenAI-compatible server for the config's generator, until Ctrl-C."""
     from urllib.parse import urlsplit
@@ -231,6 +249,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ip.set_defaults(func=inspect_command)
 
+    add_review_parser(sub)
+    add_serve_parser(sub)
+    return parser
+
+
+def add_review_parser(sub) -> None:
+    rp = sub.add_parser(
+        "review",
+        help="label a sample of a run's decisions in a local page: the validator, measured",
+        description=(
+            "Serves a page (127.0.0.1 unless --host) over a finished run: a seeded sample of "
+            "its decided candidates, each beside its original with the words that differ "
+            "highlighted and the validator's reasons, one label per pair by mouse or "
+            "keyboard. Labels are saved as given (judged set format); name the file in "
+            "validator.judged for a run's figures (README, 'Judge your own data')."
+        ),
+    )
+    rp.add_argument("run", type=Path, nargs="?", default=Path("."), help="the run's directory")
+    rp.add_argument("--labels", type=Path, help="labels file (default RUN/labels.jsonl)")
+    rp.add_argument("--size", type=positive_int, default=100, help="pairs drawn (default 100)")
+    rp.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
+    rp.add_argument("--by", default=os.environ.get("USER") or "unnamed", help="who labels")
+    rp.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    rp.add_argument("--port", type=int, default=8765, help="0: any free port (default 8765)")
+    rp.set_defaults(func=review_command)
+
+
+def add_serve_parser(sub) -> None:
     sp = sub.add_parser(
         "serve",
         help="vLLM's OpenAI-compatible server for generator.model (backend: openai)",
@@ -245,7 +291,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--threads", type=positive_int, help="CPU threads (default: every core)")
     sp.add_argument("--timeout", type=float, default=600, help="seconds to wait for it")
     sp.set_defaults(func=serve_command)
-    return parser
 
 
 def positive_int(text: str) -> int:

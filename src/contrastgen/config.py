@@ -86,6 +86,12 @@ def file_problems(settings: Settings, built_models: tuple[str, ...]) -> Iterator
         problem = model_dir_problem(model)
         if problem:
             yield f"generator.model: {problem}"
+    for labels in settings.validator.judged:
+        if labels != "bundled" and not Path(labels).is_file():
+            yield (
+                f"validator.judged: labels file {labels!r} does not exist (name a file "
+                "`contrastgen review` wrote, or `bundled`)"
+            )
     try:
         resolve_validator_model(settings.validator.model)
     except FileNotFoundError as exc:

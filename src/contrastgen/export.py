@@ -177,7 +177,6 @@ def dataset_card(stats: dict[str, Any]) -> str:
         "---\n"
     )
     made = stats.get("made_by", {})
-    judged = stats.get("judged_heldout", {})
     lines = [
         "# AVDN contrastive paraphrases",
         "",
@@ -196,18 +195,8 @@ def dataset_card(stats: dict[str, Any]) -> str:
         f"- {rows} answers: {stats['complete']} complete, {stats['partial']} partial, "
         f"{stats['failed']} failed; {stats['rejected']} corpus records rejected",
         "",
-        "## Judged precision",
-        "The validator of this run on the held-out third of the hand-judged pairs "
-        "(resources/judged/judged_pairs.jsonl, rules in docs/judged-set.md):",
-        "",
-        "| kind | pairs | faithful accepted | changed rejected | precision |",
-        "|---|---:|---:|---:|---:|",
     ]
-    for kind, s in judged.items():
-        lines.append(
-            f"| {kind} | {s['pairs']} | {s['faithful_accepted']:.1%} | "
-            f"{s['changed_rejected']:.1%} | {s['precision']:.1%} |"
-        )
+    lines += judged_lines(stats.get("judged_sets", []))
     lines += [
         "",
         "## Per source",
@@ -230,6 +219,42 @@ def dataset_card(stats: dict[str, Any]) -> str:
     if (bleu := stats.get("positives_self_bleu")) is not None:
         lines += ["", f"All kept positives of an item: self-BLEU {bleu:.2f} (mean over items)."]
     return header + "\n".join(lines) + "\n"
+
+
+def judged_lines(sets: list[dict[str, Any]]) -> list[str]:
+    """The card's "Judged precision": the run's validator on each judged set of
+    validator.judged, whose labels and how many, with 95% intervals."""
+    lines = [
+        "## Judged precision",
+        "The validator of this run (its model and thresholds) on hand-judged pairs (rules "
+        "in docs/judged-set.md); 95% Wilson intervals in brackets. Recall: the share of "
+        "faithful pairs (good negatives) accepted.",
+    ]
+    if not sets:
+        lines += ["", "No judged set was named (validator.judged is empty)."]
+    for figures in sets:
+        lines += [
+            "",
+            f"### {figures['name']}: {figures['pairs']} pairs labelled by {figures['by']}",
+            "",
+            "| kind | origin | pairs | recall | changed rejected | precision |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        rows = [("all", {k: figures[k] for k in ("positive", "negative") if k in figures})]
+        rows += list(figures.get("per_origin", {}).items())
+        for origin, by_kind in rows:
+            for kind, s in by_kind.items():
+                lines.append(
+                    f"| {kind} | {origin} | {s['pairs']} | {_with_ci(s, 'faithful_accepted')} "
+                    f"| {s['changed_rejected']:.1%} | {_with_ci(s, 'precision')} |"
+                )
+    return lines
+
+
+def _with_ci(figures: dict[str, Any], key: str) -> str:
+    low, high = figures.get(f"{key}_ci", (None, None))
+    interval = "" if low is None else f" [{low:.0%}, {high:.0%}]"
+    return f"{figures[key]:.1%}{interval}"
 
 
 def _judge_line(made: dict[str, Any], counts: dict[str, int]) -> str:

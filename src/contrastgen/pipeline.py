@@ -609,12 +609,12 @@ def merge(
     ingest_summary: dict[str, int] | None = None,
     *,
     made: dict[str, Any],
-    judged: dict[str, Any] | None = None,
+    judged: list[dict[str, Any]] | None = None,
 ) -> dict:
     """One output record per ingested id, and the run's stats.
 
     `made` (records.made_by) goes on every record and into the stats; `judged` is the
-    run's validator on the held-out hand-judged pairs (judged.heldout_figures). Per source
+    run's validator on each judged set of validator.judged (judged.judged_sets_figures). Per source
     the stats give acceptance, the share of the accepted pairs and how far accepted
     positives move from the original (word edits).
 
@@ -657,7 +657,7 @@ def merge(
         "kept_positive_changed_share_median": median_or_zero(
             [v for (_, k), vs in states.kept_shares.items() if k == "positive" for v in vs]
         ),
-        "judged_heldout": judged or {},
+        "judged_sets": judged or [],
         "made_by": made,
         "stage_wall_s": stage_seconds or {},
     }

@@ -403,3 +403,22 @@ def made_by(
         validator["judge"] = judge
     settings = {"generator": {"model": generator_model, "backend": backend}, "validator": validator}
     return {**settings, "hash": digest(settings)[:12]}
+
+
+RECORD_FIELDS = {"id": str, "instruction": str, "status": str, "rounds": int, "candidates": list}
+CANDIDATE_FIELDS = {"text": str, "kind": str, "round": int, "valid": bool, "reasons": list}
+
+
+def record_problem(record: Any) -> str | None:
+    """What keeps `record` from being one of results/contrastive.jsonl's, or None."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    for fields, obj, what in [(RECORD_FIELDS, record, "")] + [
+        (CANDIDATE_FIELDS, c, "candidate ") for c in record.get("candidates") or []
+    ]:
+        if not isinstance(obj, dict):
+            return f"a {what}that is not an object"
+        for key, kind in fields.items():
+            if not isinstance(obj.get(key), kind):
+                return f"{what}field {key!r} missing or not a {kind.__name__}"
+    return None

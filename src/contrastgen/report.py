@@ -37,10 +37,25 @@ def flat_stats(stats: dict[str, Any]) -> list[tuple[str, Any]]:
     for r, c in stats.get("per_round", {}).items():
         rows.append((f"round {r}: LLM valid per 1k tokens", c.get("llm_valid_per_1k_tokens")))
         rows.append((f"round {r}: few-shot leak rate", c.get("few_shot_leak_rate")))
+    for figures in stats.get("judged_sets", []):
+        for kind in ("positive", "negative"):
+            if kind in figures:
+                rows.append((f"judged {kind}s: {figures['name']}", _judged_cell(figures, kind)))
     if stats.get("judge", {}).get("judged"):
         rows += [(f"model judge: {k}", v) for k, v in stats["judge"].items()]
     rows += [(f"wall s: {k}", v) for k, v in stats.get("stage_wall_s", {}).items()]
     return rows
+
+
+def _judged_cell(figures: dict[str, Any], kind: str) -> str:
+    s = figures[kind]
+    low, high = s["precision_ci"]
+    rlow, rhigh = s["faithful_accepted_ci"]
+    return (
+        f"precision {s['precision']:.1%} [{low:.0%}, {high:.0%}], recall "
+        f"{s['faithful_accepted']:.1%} [{rlow:.0%}, {rhigh:.0%}] on {s['pairs']} pairs "
+        f"labelled by {figures['by']}"
+    )
 
 
 def stats_table_html(stats: dict[str, Any]) -> str:

@@ -73,10 +73,17 @@ def speed_knob(config: dict[str, Any], key: str) -> Any:
     return holder[name]
 
 
+# Keys that change only what a run measures (rule judged_precision), never what a step
+# that generates or decides writes: those rules' params leave them out too, so naming a
+# labels file in validator.judged reruns the measurement and merge alone.
+MEASURE_ONLY: dict[str, tuple[str, ...]] = {"validator": ("judged",)}
+
+
 def without_speed_knobs(section: str, values: dict[str, Any]) -> dict[str, Any]:
-    """`values` of config section `section` without its SPEED_KNOBS (a copy)."""
+    """`values` of config section `section` without its SPEED_KNOBS and MEASURE_ONLY
+    keys (a copy)."""
     out = _copy(values)
-    for key in SPEED_KNOBS[section]:
+    for key in SPEED_KNOBS[section] + MEASURE_ONLY.get(section, ()):
         holder, name = _holder(out, key)
         holder.pop(name, None)
     return out
@@ -330,17 +337,24 @@ class Thresholds(Section):
 
 @dataclass(frozen=True)
 class ValidatorSettings:
-    """validator: the embedding model, its batch size, the model judge (none | llm) and
-    the thresholds."""
+    """validator: the embedding model, its batch size, the model judge (none | llm), the
+    thresholds and the judged sets its figures are measured on (`bundled`: the project's;
+    a path: a user's labels file from `contrastgen review`)."""
 
     model: str
     batch_size: int
     thresholds: Thresholds
     judge: str = "none"  # a config.yaml from before the key keeps the rules alone
+    judged: tuple[str, ...] = ("bundled",)
 
     @classmethod
     def from_config(cls, validator: dict[str, Any]) -> ValidatorSettings:
-        return _from(cls, validator, thresholds=Thresholds.from_config(validator["thresholds"]))
+        return _from(
+            cls,
+            validator,
+            thresholds=Thresholds.from_config(validator["thresholds"]),
+            judged=tuple(validator.get("judged", ("bundled",))),
+        )
 
 
 @dataclass(frozen=True)

@@ -61,9 +61,11 @@ def test_missing_model_and_corpus_are_named(tmp_path):
     config = base_config()
     config["corpus"] = str(tmp_path / "nope.jsonl")
     config["generator"]["model"] = str(tmp_path / "no-model")
+    config["validator"]["judged"] = ["bundled", "labels/gone.jsonl"]
     proc = snakemake(tmp_path, config, "-n", "--cores", "1", check=False)
     assert proc.returncode != 0
     assert "corpus: file" in proc.output and "generator.model:" in proc.output
+    assert "validator.judged: labels file 'labels/gone.jsonl' does not exist" in proc.output
 
 
 def test_a_truncated_model_config_and_impossible_settings_stop_the_dry_run(tmp_path):

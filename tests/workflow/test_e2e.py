@@ -112,7 +112,8 @@ def test_records_say_what_made_them_and_the_card_describes_the_parquet(e2e_run, 
     assert made["generator"] == {"model": "SmolLM2-135M-Instruct", "backend": "transformers"}
     assert set(made["validator"]["thresholds"]) >= {"positive_min_similarity"}
     assert all(r["made_by"] == made for r in read_jsonl(work / "results/contrastive.jsonl"))
-    judged = stats["judged_heldout"]
+    (judged,) = stats["judged_sets"]  # validator.judged: [bundled]
+    assert judged["name"] == "bundled"
     assert judged["positive"]["pairs"] >= 50 and 0 < judged["positive"]["precision"] <= 1
     table = work / "results/contrastive.parquet"
     ds = load_dataset("parquet", data_files=str(table), split="train", cache_dir=str(tmp_path))

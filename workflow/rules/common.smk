@@ -279,6 +279,14 @@ def benchmark_tsvs():
 JUDGED_SET = str(Path(workflow.basedir) / "resources" / "judged" / "judged_pairs.jsonl")
 
 
+def judged_sets():
+    """validator.judged as (name, file) pairs: `bundled` is the project's judged set."""
+    return [
+        (name, JUDGED_SET if name == "bundled" else name)
+        for name in SETTINGS.validator.judged
+    ]
+
+
 def final_outputs():
     """What `all` builds: the records and stats, report figures, exports."""
     outputs = [

@@ -1,10 +1,11 @@
-# The run's validator (its model and thresholds) on the held-out hand-judged pairs
-# (docs/judged-set.md): the precision the stats, the report and the dataset card show.
+# The run's validator (its model and thresholds) on the hand-judged pairs of
+# validator.judged: the project's held-out pairs (docs/judged-set.md) and / or the user's
+# labels (`contrastgen review`). The figures the stats, the report and the dataset card show.
 
 
 rule judged_precision:
     input:
-        judged=JUDGED_SET,
+        judged=[path for _, path in judged_sets()],
     output:
         figures="results/judged_precision.json",
     log:
@@ -17,5 +18,6 @@ rule judged_precision:
     params:
         validator_model=config["validator"]["model"],
         thresholds=config["validator"]["thresholds"],
+        names=[name for name, _ in judged_sets()],
     script:
         "../../scripts/judged_precision.py"

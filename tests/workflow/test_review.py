@@ -1,0 +1,115 @@
+"""`contrastgen review` over a real finished run, driven in a real headless Chromium
+(Debian's): labels by keyboard, kept across a reload, and a rerun that measures the
+validator on them in stats.json and the dataset card."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .helpers import snakemake
+from .test_report import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+CONTRASTGEN = Path(sys.executable).parent / "contrastgen"
+
+
+def start_review(run: Path, labels: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [str(CONTRASTGEN), "review", str(run), "--labels", str(labels), "--port", "0",
+         "--size", "20", "--by", "tester", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    first = proc.stdout.readline()
+    assert first.startswith("review: http://127.0.0.1:"), first + proc.stderr.read()
+    assert "listening on 127.0.0.1 only" in proc.stdout.readline()
+    return proc, first.split()[1]
+
+
+def labelled(page) -> dict[str, bool]:
+    return page.evaluate(
+        "Object.fromEntries(state.pairs.filter(p => p.label !== null).map(p => [p.key, p.label]))"
+    )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium: apt-get install chromium")
+def test_label_ten_pairs_by_keyboard_reload_and_a_run_measures_the_validator_on_them(
+    e2e_run, tmp_path, embedder
+):
+    pytest.importorskip("playwright", reason="pip install playwright (the dev extra)")
+    from config_defaults import THRESHOLDS
+    from playwright.sync_api import sync_playwright
+
+    from contrastgen import judged
+    from contrastgen.validator import decide
+
+    run = tmp_path / "run"
+    shutil.copytree(e2e_run[0], run, symlinks=True)
+    labels = tmp_path / "labels" / "mine.jsonl"
+    server, url = start_review(run, labels)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 820})
+            page.goto(url)
+            page.wait_for_selector("body[data-ready='1']")
+            given = {}
+            for i, key in enumerate("1f2c1f21f2"):  # both keys of each label
+                shown = page.get_attribute("#pair", "data-key")
+                if i == 9:
+                    page.keyboard.press("n")
+                    page.keyboard.type("checked twice")
+                    page.keyboard.press("Escape")
+                page.keyboard.press(key)
+                given[shown] = key in "1f"
+                page.wait_for_function(f"document.querySelector('#pair').dataset.key !== '{shown}'")
+            assert labelled(page) == given
+            assert page.inner_text("#progress") == "10 of 20 labelled"
+            assert page.locator("#figures tbody tr").count() >= 2
+            page.reload()
+            page.wait_for_selector("body[data-ready='1']")
+            assert labelled(page) == given  # kept, read back from the file
+            assert page.inner_text("#progress") == "10 of 20 labelled"
+            assert page.locator("#strip span.yes, #strip span.no").count() == 10
+            browser.close()
+        second = subprocess.run(
+            [str(CONTRASTGEN), "review", str(run), "--labels", str(labels), "--port", "0"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 2 and second.stdout == ""
+        assert second.stderr.count("\n") == 1 and "already open in another review page" in (
+            second.stderr
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+
+    rows = judged.read_labels(labels)
+    assert len(rows) == 10 and {r.by for r in rows} == {"tester"}
+    assert [r.note for r in rows if r.note] == ["checked twice"]
+
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["validator"]["judged"] = ["bundled", str(labels)]
+    proc = snakemake(run, config, "--cores", "2", env={"CONTRASTGEN_GPU_IDS": "0,1"})
+    assert "rule generate" not in proc.output and "rule validate" not in proc.output
+    stats = json.loads((run / "results/stats.json").read_text())
+    bundled, mine = stats["judged_sets"]
+    assert bundled["name"] == "bundled"
+    assert (mine["name"], mine["by"], mine["pairs"]) == (str(labels), "tester", 10)
+    # the figures are the run's validator on these ten labels, nothing else
+    sims = embedder.similarities([(r.original, r.candidate) for r in rows])
+    verdict = {
+        id(r): decide(r.original, r.candidate, r.kind, s, THRESHOLDS)["valid"]
+        for r, s in zip(rows, sims, strict=True)
+    }
+    expected = judged.score(rows, lambda r: verdict[id(r)])
+    assert {k: mine[k] for k in expected} == expected
+    card = (run / "results/README.md").read_text()
+    assert f"### {labels}: 10 pairs labelled by tester" in card
+    kind = next(iter(expected))
+    assert f"| {kind} | all | {expected[kind]['pairs']} |" in card
