@@ -196,7 +196,9 @@ RELATIONS: list[tuple[str, str]] = [
     (r"cross(?:es|ed|ing)?(?:\s+over)?", "over"), (r"past", "past"), (r"beyond", "past"),
     (r"through", "through"), (r"thru", "through"), (r"between", "between"),
     (r"opposite(?!\s+direction)", "opposite"), (r"along", "along"),
-    (r"not\s+(?:very\s+|too\s+)?far(?:\s+(?:away\s+)?from)?", "near"),
+    (r"follow(?:s|ing|ed)?(?=\s+(?:the|this|that|it)\b)", "along"),  # "follow the road"
+    # "not far", "isn't far away": the negation in any spelling
+    (r"(?:not|(?:is|are|was)n'?t)\s+(?:very\s+|too\s+)?far(?:\s+away)?(?:\s+from)?", "near"),
     (r"far(?:\s+away)?(?:\s+from)?", "far from"),
     (r"before", "before"),
     # "right after the fence", "just beyond the fence", "once past the bridge": one place
@@ -204,7 +206,8 @@ RELATIONS: list[tuple[str, str]] = [
     (r"in\s+the\s+middle(?:\s+of)?", "middle"), (r"(?:the\s+)?middle\s+one", "middle"),
     (r"in\s+the\s+(?:center|centre)(?:\s+of)?", "middle"), (r"at\s+the\s+edge\s+of", "edge"),
     (r"pass(?:es|ed|ing)?", "past"),
-    (r"near", "near"), (r"close\s+to", "near"), (r"around", "around"),
+    # a relation has an object: "when you get near." says how far, not where
+    (r"near(?!\s*(?:[.,;:!?]|$|now\b))", "near"), (r"close\s+to", "near"), (r"around", "around"),
     (r"inside", "inside"), (r"within", "inside"), (r"outside", "outside"),
 ]  # fmt: skip
 _RELATION_RE = [(re.compile(r"\b" + pat + r"\b"), canon) for pat, canon in RELATIONS]

@@ -162,3 +162,13 @@ def test_by_is_near_or_next_to_and_no_other_relation():
     assert compare(extract("a shed beside the river"), extract("a shed by the river")) == []
     changed = compare(extract("a shed behind the river"), extract("a shed by the river"))
     assert [r["code"] for r in changed] == ["relation_changed"]
+
+
+def test_near_needs_an_object_not_far_any_spelling_and_follow_is_along():
+    rel = lambda t: extract(t).values["relation"]  # noqa: E731
+    assert rel("Slow down when you get near.") == ()
+    assert rel("Land near the mast.") == ("near",)
+    assert rel("The mast isn't far away now.") == rel("the mast is not far now") == ("near",)
+    assert rel("The mast is far away now.") == ("far from",)
+    assert rel("Follow the canal to the mast.") == rel("Fly along the canal to the mast.")
+    assert rel("Cross the canal to the mast.") != rel("Follow the canal to the mast.")
