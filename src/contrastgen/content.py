@@ -146,7 +146,7 @@ STOPWORDS = frozenset(
     of at in on by for with from into onto about as up down out off to toward towards
     and or but so if also just now well ok okay alright hi hello hey drone dear please
     thanks thank sir anymore
-    will would can could should shall may might must do does did done has have had
+    will would can could should shall may might must ought do does did done has have had
     get got let lets let's thats its whats youre theres heres make makes
     reach be need needs until till untill til
     then afterwards after once

@@ -84,3 +84,15 @@ def test_avoid_doing_is_do_not_do_and_far_away_is_far():
     assert content.compare("do not land on the shed", "avoid landing on the shed") == ([], [])
     assert content.compare("do not land on the shed", "try landing on the shed") != ([], [])
     assert content.compare("the mast is not far", "the mast is not far away") == ([], [])
+
+
+def test_every_modal_auxiliary_is_a_function_word():
+    assert content.compare(
+        "the mast should be easy to see", "the mast ought to be easy to see"
+    ) == (
+        [],
+        [],
+    )
+    assert content.compare("the mast should be easy to see", "the mast ought to be hard to see")[
+        0
+    ] == ["easy"]
