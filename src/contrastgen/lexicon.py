@@ -17,6 +17,7 @@ resources (`resources/wordnet-3.0/`, not in git) and reads that.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -137,6 +138,10 @@ def _senses(word: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
             if synset.pos() == "v":  # "lie" is a way to "be", "locate" a way to "find"
                 for hyper in synset.hypernyms():
                     broader.update(name.lower() for name in hyper.lemma_names())
+                # a verb WordNet defines as "be <adjective>" says it ("take care": careful)
+                said = re.match(r"be ([a-z]+)\b", synset.definition())
+                if said and is_adjective(said.group(1)):
+                    near.add(said.group(1))
             for lem in _own_lemmas(synset, form):
                 near.update(d.name().lower() for d in lem.derivationally_related_forms())
         for synset in wn.synsets(form):  # an antonym in any sense, however rare

@@ -301,3 +301,10 @@ def test_a_verb_phrase_wordnet_lists_whole_is_read_whole():
     # a phrase that says another thing is still a change
     dropped, added = content.compare("the silo is easy to spot", "the silo is easy to pick up")
     assert dropped and added
+
+
+def test_a_verb_defined_as_be_an_adjective_says_the_adjective():
+    assert lexicon.same_sense("take_care", "careful")
+    assert content.compare("be careful by the mast", "take care by the mast") == ([], [])
+    # another phrase of the same verb says something else
+    assert content.compare("be careful by the mast", "take off by the mast") != ([], [])
