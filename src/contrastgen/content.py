@@ -202,7 +202,8 @@ def _concept_table() -> tuple[dict[str, str], re.Pattern[str]]:
         table.setdefault(word, str(n))
     for word, n in spatial.ORDINALS.items():
         table.setdefault(word, f"#{n}")
-    phrases = sorted((f for f in table if " " in f), key=len, reverse=True)
+    # hyphenated forms too: the word pattern would split "u-turn" into "u" and "turn"
+    phrases = sorted((f for f in table if " " in f or "-" in f), key=len, reverse=True)
     pattern = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b")
     return table, pattern
 

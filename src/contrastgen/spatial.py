@@ -188,7 +188,8 @@ RELATIONS: list[tuple[str, str]] = [
     (r"adjacent\s+to", "next to"), (r"alongside", "next to"), (r"by\s+the\s+side\s+of", "next to"),
     (r"(?:to\s+the\s+|on\s+the\s+)?left\s+(?:side\s+)?of", "left of"),
     (r"(?:to\s+the\s+|on\s+the\s+)?right\s+(?:side\s+)?of", "right of"),
-    (r"over", "over"), (r"above", "over"), (r"on\s+top\s+of", "over"),
+    (r"over", "over"), (r"above", "over"),
+    (r"(?<!\bland\s)(?<!\bdown\s)on\s+top\s+of", "over"),  # "land on top of it": on it
     (r"under", "under"), (r"below", "under"), (r"beneath", "under"),
     # "fly over the road", "fly across it", "cross (over) it": one crossing for a drone;
     # "across from the park" faces it
@@ -199,10 +200,12 @@ RELATIONS: list[tuple[str, str]] = [
     (r"follow(?:s|ing|ed)?(?=\s+(?:the|this|that|it)\b)", "along"),  # "follow the road"
     # "not far", "isn't far away": the negation in any spelling
     (r"(?:not|(?:is|are|was)n'?t)\s+(?:very\s+|too\s+)?far(?:\s+away)?(?:\s+from)?", "near"),
-    (r"far(?:\s+away)?(?:\s+from)?", "far from"),
+    # "the far end of the road" is its end: "far" before a noun is no relation
+    (r"(?<!\bthe\s)far(?:\s+away)?(?:\s+from)?", "far from"),
     (r"before", "before"),
     # "right after the fence", "just beyond the fence", "once past the bridge": one place
-    (r"after(?!\s+(?:that|this|you|passing|crossing|reaching|which))", "past"),
+    # "after making a turn" orders two steps: a gerund after it is no place
+    (r"after(?!\s+(?:that|this|you|which|[a-z]+ing\b))", "past"),
     (r"in\s+the\s+middle(?:\s+of)?", "middle"), (r"(?:the\s+)?middle\s+one", "middle"),
     (r"in\s+the\s+(?:center|centre)(?:\s+of)?", "middle"), (r"at\s+the\s+edge\s+of", "edge"),
     (r"pass(?:es|ed|ing)?", "past"),

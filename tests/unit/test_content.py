@@ -96,3 +96,8 @@ def test_every_modal_auxiliary_is_a_function_word():
     assert content.compare("the mast should be easy to see", "the mast ought to be hard to see")[
         0
     ] == ["easy"]
+
+
+def test_a_hyphenated_form_of_the_tables_is_one_word():
+    assert content.compare("make a u-turn and land", "after making a u-turn, land") == ([], [])
+    assert content.compare("make a u-turn and land", "make a left turn and land") != ([], [])

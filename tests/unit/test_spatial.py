@@ -172,3 +172,13 @@ def test_near_needs_an_object_not_far_any_spelling_and_follow_is_along():
     assert rel("The mast is far away now.") == ("far from",)
     assert rel("Follow the canal to the mast.") == rel("Fly along the canal to the mast.")
     assert rel("Cross the canal to the mast.") != rel("Follow the canal to the mast.")
+
+
+def test_after_a_gerund_far_before_a_noun_and_landing_on_top_are_no_relations():
+    rel = lambda t: extract(t).values["relation"]  # noqa: E731
+    assert rel("After making a loop, fly to the kiosk.") == ()
+    assert rel("Turn left after the kiosk.") == ("past",)
+    assert rel("The kiosk at the far end of the pier.") == ()
+    assert rel("The kiosk is far from the pier.") == ("far from",)
+    assert rel("Land on top of the kiosk.") == rel("Touch down on top of the kiosk.") == ()
+    assert rel("The flag on top of the kiosk.") == ("over",)
