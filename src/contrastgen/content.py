@@ -341,7 +341,8 @@ def _phrasal_verbs(
     def says(words: set[str]) -> set[str]:
         return {w for w in words for p in new if w.isalpha() and lexicon.same_sense(p, w)}
 
-    restated = says(_all_words(original) | _FUNCTION_VERBS)  # words said, not concepts
+    # words said, not concepts; "be" is too wide for a phrase ("go to" is a way to be)
+    restated = says(_all_words(original) | {"reach"})
     kept = {table.get(w, table.get(stem(w), w)) for w in restated}
     told = {w for p, words in new.items() if says_any(p, restated) for w in words}
     return dropped - kept, {c for c in added if c not in told}

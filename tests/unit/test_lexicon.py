@@ -308,3 +308,8 @@ def test_a_verb_defined_as_be_an_adjective_says_the_adjective():
     assert content.compare("be careful by the mast", "take care by the mast") == ([], [])
     # another phrase of the same verb says something else
     assert content.compare("be careful by the mast", "take off by the mast") != ([], [])
+
+
+def test_a_verb_phrase_never_restates_a_verb_through_be():
+    # WordNet's "go to" is a way to "be" (attend): it does not say "turn to"
+    assert content.compare("turn to the kiosk", "go to the kiosk") == (["turn"], ["go"])
