@@ -30,7 +30,7 @@ _YOU_MOVING = r"(?:you(?:'re|\s+are)\s+(?:going|heading|moving|flying)\s+)?(?:in
 _PATTERNS: list[tuple[str, str, str]] = [
     ("polarity", "no", _S + r"(?:no+|nope|nah|negative)\b(?!\s+(?:need|problem|worries)\b)"),
     ("polarity", "no",
-     r"\b(?:not\s+that\s+one|is\s+not\s+(?:it|the\s+one)|(?:that|this|it)(?:'s|\s+is)\s+not"
+     r"\b(?:not\s+that\s+one|is\s+not\s+(?:it|the\s+one)|(?:that|this|it)(?:'s|\s+is|s)\s+not"
      r"\s+(?:it|the\s+one|(?:the|your|our)\s+(?:destination|goal|target)|correct|right))\b"),
     ("polarity", "yes", _S + r"(?:yes+|yeah|yep|yup|yea|affirmative|correct|exactly)\b"),
     ("progress", "wrong way",

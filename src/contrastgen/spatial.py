@@ -210,7 +210,10 @@ RELATIONS: list[tuple[str, str]] = [
     (r"in\s+the\s+(?:center|centre)(?:\s+of)?", "middle"), (r"at\s+the\s+edge\s+of", "edge"),
     (r"pass(?:es|ed|ing)?", "past"),
     # a relation has an object: "when you get near." says how far, not where
-    (r"near(?!\s*(?:[.,;:!?]|$|now\b))", "near"), (r"close\s+to", "near"), (r"around", "around"),
+    (r"near(?!\s*(?:[.,;:!?]|$|now\b))", "near"), (r"close\s+to", "near"),
+    # ... unless the drone comes near: "slow down when you get close" says where
+    (r"(?:get|gets|getting|come|comes|coming)\s+(?:close|near)\b(?!\s+to\b)", "near"),
+    (r"around", "around"),
     (r"inside", "inside"), (r"within", "inside"), (r"outside", "outside"),
 ]  # fmt: skip
 _RELATION_RE = [(re.compile(r"\b" + pat + r"\b"), canon) for pat, canon in RELATIONS]

@@ -130,3 +130,9 @@ def test_a_clause_that_opens_with_any_bare_verb_is_an_order():
     assert faithful["valid"], faithful["reasons"]
     narrated = decide(original, "You are hovering above the silo.", "positive", 0.9, THRESHOLDS)
     assert not narrated["valid"]
+
+
+def test_its_not_the_goal_without_an_apostrophe_is_a_no():
+    assert acts("go east, its not the destination")["polarity"] == ("no",)
+    assert acts("go east, it's not the destination")["polarity"] == ("no",)
+    assert not acts("go east, its the destination").get("polarity")
