@@ -209,7 +209,7 @@ RELATIONS: list[tuple[str, str]] = [
     (r"in\s+the\s+middle(?:\s+of)?", "middle"), (r"(?:the\s+)?middle\s+one", "middle"),
     (r"in\s+the\s+(?:center|centre)(?:\s+of)?", "middle"), (r"at\s+the\s+edge\s+of", "edge"),
     (r"pass(?:es|ed|ing)?", "past"),
-    # a relation has an object: "when you get near." says how far, not where
+    # a relation has an object: "it is near." says how far, not where
     (r"near(?!\s*(?:[.,;:!?]|$|now\b))", "near"), (r"close\s+to", "near"),
     # ... unless the drone comes near: "slow down when you get close" says where
     (r"(?:get|gets|getting|come|comes|coming)\s+(?:close|near)\b(?!\s+to\b)", "near"),
