@@ -91,11 +91,13 @@ gpu-check: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(PY) tests/gpu/gpu_check.py
 
 # The review page over this directory's finished run (README, "Judge your own data"):
-# label a sample, then name LABELS in validator.judged. SIZE pairs, drawn with SEED.
+# label a sample, then name LABELS in validator.judged. SIZE pairs, drawn with
+# REVIEW_SEED (the CLI's defaults).
 LABELS ?= labels/mine.jsonl
 SIZE ?= 100
+REVIEW_SEED ?= 0
 review: setup
-	$(BIN)/contrastgen review . --labels $(LABELS) --size $(SIZE) --seed $(SEED)
+	$(BIN)/contrastgen review . --labels $(LABELS) --size $(SIZE) --seed $(REVIEW_SEED)
 
 report: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --report results/report.html

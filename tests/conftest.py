@@ -1,3 +1,5 @@
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,19 @@ def vllm_server(tmp_path_factory, generator_dir, vllm_python):
     server = start_vllm_server(generator, tmp_path_factory.mktemp("server") / "server.log")
     yield server, generator
     server.stop()
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A directory on its own 64 KiB tmpfs (needs root and mount): a real full disk."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)])
+    if made.returncode != 0:
+        pytest.skip("this machine does not allow mounting a tmpfs")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)

@@ -631,7 +631,7 @@ class Soak:
         ref, got = records(reference), records(self.workdir)
 
         def generated(record: dict) -> list:
-            return [(c["round"], c["text"]) for c in record["candidates"] if c["source"] == "llm"]
+            return [(c["round"], c["text"]) for c in record["candidates"] if c["origin"] == "llm"]
 
         def decided(record: dict) -> tuple:
             return (record["positives"], record["negatives"], record["status"])

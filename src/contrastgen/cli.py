@@ -272,7 +272,7 @@ def add_review_parser(sub) -> None:
     rp.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
     rp.add_argument("--by", default=os.environ.get("USER") or "unnamed", help="who labels")
     rp.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    rp.add_argument("--port", type=int, default=8765, help="0: any free port (default 8765)")
+    rp.add_argument("--port", type=port_number, default=8765, help="0: any free port (8765)")
     rp.set_defaults(func=review_command)
 
 
@@ -291,6 +291,13 @@ def add_serve_parser(sub) -> None:
     sp.add_argument("--threads", type=positive_int, help="CPU threads (default: every core)")
     sp.add_argument("--timeout", type=float, default=600, help="seconds to wait for it")
     sp.set_defaults(func=serve_command)
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
+    return value
 
 
 def positive_int(text: str) -> int:

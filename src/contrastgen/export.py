@@ -9,7 +9,8 @@ from typing import Any
 
 from .corpus import avdn_turns, has_answer
 from .files import read_jsonl, write_atomic, write_json
-from .records import KINDS, OutputRecord, Rejected
+from .judged import figure_rows
+from .records import KINDS, SCHEMA_VERSION, OutputRecord, Rejected
 
 _WHERE = re.compile(r":episode\[(\d+)\]\.dialogs\[(\d+)\]$")
 
@@ -101,6 +102,7 @@ def export_parquet(records_path, out_path) -> int:
     for r in map(OutputRecord.from_json, read_jsonl(records_path)):
         rows.append(
             {
+                "schema_version": SCHEMA_VERSION,
                 "id": r.id,
                 "instruction": r.instruction,
                 "positives": r.positives,
@@ -115,6 +117,7 @@ def export_parquet(records_path, out_path) -> int:
         )
     schema = pa.schema(
         [
+            ("schema_version", pa.int32()),
             ("id", pa.string()),
             ("instruction", pa.string()),
             ("positives", pa.list_(pa.string())),
@@ -134,6 +137,7 @@ def export_parquet(records_path, out_path) -> int:
 
 # The parquet's columns as the Hugging Face dataset card names their types.
 _CARD_FEATURES = [
+    ("schema_version", "int32"),
     ("id", "string"),
     ("instruction", "string"),
     ("positives", "list"),
@@ -187,7 +191,7 @@ def dataset_card(stats: dict[str, Any]) -> str:
         "## How it was made",
         f"- generator: `{made.get('generator', {}).get('model')}` through the "
         f"`{made.get('generator', {}).get('backend')}` backend, plus rule-made positives "
-        "and negatives (`source: rule`) and corpus-mined negatives (`source: corpus`)",
+        "and negatives (`origin: rule`) and corpus-mined negatives (`origin: corpus`)",
         f"- validator: `{made.get('validator', {}).get('model')}`, thresholds "
         f"`{json.dumps(made.get('validator', {}).get('thresholds', {}), sort_keys=True)}`",
         _judge_line(made, stats.get("judge", {})),
@@ -199,16 +203,16 @@ def dataset_card(stats: dict[str, Any]) -> str:
     lines += judged_lines(stats.get("judged_sets", []))
     lines += [
         "",
-        "## Per source",
+        "## Per origin",
         "",
         "How far the kept pairs move from the original: the median share of its words",
         "changed, and for positives the mean self-BLEU of an item's kept positives (1: copies",
         "of each other, 0: no phrase shared; over items with two or more).",
         "",
-        "| source | acceptance | share of kept | word edits | words changed | self-BLEU |",
+        "| origin | acceptance | share of kept | word edits | words changed | self-BLEU |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, s in stats.get("per_source", {}).items():
+    for name, s in stats.get("per_origin", {}).items():
         bleu = s.get("positives_self_bleu")
         lines.append(
             f"| {name} | {s['acceptance']:.1%} | {s['share_of_kept']:.1%} | "
@@ -226,9 +230,11 @@ def judged_lines(sets: list[dict[str, Any]]) -> list[str]:
     validator.judged, whose labels and how many, with 95% intervals."""
     lines = [
         "## Judged precision",
-        "The validator of this run (its model and thresholds) on hand-judged pairs (rules "
-        "in docs/judged-set.md); 95% Wilson intervals in brackets. Recall: the share of "
-        "faithful pairs (good negatives) accepted.",
+        "The validator of this run (its model and thresholds, the rules alone) on "
+        "hand-judged pairs (rules in docs/judged-set.md); 95% Wilson intervals in "
+        "brackets, - where there is nothing to divide. Recall: the share of faithful pairs "
+        "(good negatives) accepted. A labels file of `contrastgen review` is shown per "
+        "origin only: its sample gives each kind and origin an equal share.",
     ]
     if not sets:
         lines += ["", "No judged set was named (validator.judged is empty)."]
@@ -240,18 +246,21 @@ def judged_lines(sets: list[dict[str, Any]]) -> list[str]:
             "| kind | origin | pairs | recall | changed rejected | precision |",
             "|---|---|---:|---:|---:|---:|",
         ]
-        rows = [("all", {k: figures[k] for k in ("positive", "negative") if k in figures})]
-        rows += list(figures.get("per_origin", {}).items())
-        for origin, by_kind in rows:
-            for kind, s in by_kind.items():
-                lines.append(
-                    f"| {kind} | {origin} | {s['pairs']} | {_with_ci(s, 'faithful_accepted')} "
-                    f"| {s['changed_rejected']:.1%} | {_with_ci(s, 'precision')} |"
-                )
+        for origin, kind, s in figure_rows(figures):
+            lines.append(
+                f"| {kind} | {origin} | {s['pairs']} | {_with_ci(s, 'faithful_accepted')} "
+                f"| {_percent(s['changed_rejected'])} | {_with_ci(s, 'precision')} |"
+            )
     return lines
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def _with_ci(figures: dict[str, Any], key: str) -> str:
+    if figures[key] is None:
+        return "-"
     low, high = figures.get(f"{key}_ci", (None, None))
     interval = "" if low is None else f" [{low:.0%}, {high:.0%}]"
     return f"{figures[key]:.1%}{interval}"

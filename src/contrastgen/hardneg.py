@@ -4,7 +4,7 @@ Each edit works on the original's own words (so the negative reads like the orig
 flip left/right, move a clock hour by 3-6 hours, swap a compass direction, swap a color,
 swap a landmark for a non-synonym, change a count, flip the answer's yes / no, its
 right / wrong way or what is in view. The results are candidates like any
-other: the validator decides them, and their `source` is "rule".
+other: the validator decides them, and their `origin` is "rule".
 """
 
 from __future__ import annotations

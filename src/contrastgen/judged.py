@@ -91,8 +91,9 @@ def wilson(successes: int, n: int, z: float = 1.96) -> list[float]:
     return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
-def share(successes: int, n: int) -> float:
-    return round(successes / n, 4) if n else 0.0
+def share(successes: int, n: int) -> float | None:
+    """successes / n, or None when there is nothing to divide (no pair of that kind)."""
+    return round(successes / n, 4) if n else None
 
 
 def score(
@@ -100,7 +101,8 @@ def score(
 ) -> dict[str, dict[str, Any]]:
     """Per kind: the share of faithful pairs accepted (the validator's recall), of changed
     pairs rejected, and the precision of what is accepted (accepted and faithful /
-    accepted), with counts and 95% Wilson intervals. A kind without pairs is left out."""
+    accepted), with counts and 95% Wilson intervals; a share of nothing is None. A kind
+    without pairs is left out."""
     pairs = list(pairs)
     out = {}
     for kind in KINDS:
@@ -158,8 +160,11 @@ def judged_sets_figures(
             whose = ", ".join(sorted({p.by for p in pairs if p.by})) or "unnamed"
         accepted = decided(pairs, thresholds, similarities).__getitem__
         figures = {"name": name, "by": whose, "pairs": len(pairs)}
-        figures.update(score(pairs, lambda p, accepted=accepted: accepted(id(p))))
-        if name != BUNDLED:
+        if name == BUNDLED:
+            figures.update(score(pairs, lambda p, accepted=accepted: accepted(id(p))))
+        else:
+            # Per origin only: the review sample gives each kind and origin an equal share
+            # of the labels, so pooling them would weigh the origins wrongly.
             figures["per_origin"] = {
                 origin: score(
                     [p for p in pairs if p.origin == origin],
@@ -169,3 +174,13 @@ def judged_sets_figures(
             }
         out.append(figures)
     return out
+
+
+def figure_rows(figures: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(origin, kind, score) rows of one judged set's figures: `all` for the bundled set,
+    one per origin for a labels file; what the card and the report show."""
+    if "per_origin" in figures:
+        return [
+            (o, k, s) for o, by_kind in figures["per_origin"].items() for k, s in by_kind.items()
+        ]
+    return [("all", k, figures[k]) for k in KINDS if k in figures]

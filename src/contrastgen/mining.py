@@ -83,7 +83,7 @@ def mine_negatives(
                     {
                         "text": texts[j],
                         "kind": "negative",
-                        "source": "corpus",
+                        "origin": "corpus",
                         "donor": items[j]["item"],
                     }
                 )

@@ -188,7 +188,7 @@ def feedback_for(state: ItemState, max_lines: int = 3) -> list[str]:
     for cand in state.candidates:
         if cand.round != last or cand.valid or cand.kind not in ("positive", "negative"):
             continue
-        if cand.source != "llm":
+        if cand.origin != "llm":
             continue  # a rejected rule edit or corpus text is not the model's to fix
         for reason in cand.reasons[:1]:  # the first reason is the decisive one
             lines[prompts.describe_reason(reason, cand.kind)] += 1
@@ -219,7 +219,7 @@ def generation_key(
 
 @dataclass
 class Ask:
-    """What one item asks of this round: its prompt, and the candidates of other sources."""
+    """What one item asks of this round: its prompt, and the candidates of other origins."""
 
     state: ItemState
     prefill: str
@@ -274,9 +274,9 @@ def generate(
     judged as a candidate.
 
     In round 0, `rule_positives` and `rule_negatives` > 0 add that many rule-made
-    positives (rewrite.py) and rule-edited hard negatives (hardneg.py) per item (source
+    positives (rewrite.py) and rule-edited hard negatives (hardneg.py) per item (origin
     "rule"), and `mined` (item -> candidates, from `mine`) the corpus-mined ones
-    (source "corpus"), after the LLM's candidates. An item with rule negatives asks the
+    (origin "corpus"), after the LLM's candidates. An item with rule negatives asks the
     LLM for positives only: its answer stops at the NEGATIVE line (about a third of the
     tokens), and should the validator reject every other negative, the next round asks
     the LLM for one.
@@ -333,7 +333,7 @@ def _ask(
     # Only the item's own rule edits decide what the LLM is asked: the corpus-mined
     # ones change when the corpus grows, and an item's prompt (so its cache key) must
     # depend on the item alone, or a grown corpus would regenerate old items.
-    has_rule = any(c.source == "rule" and c.kind == "negative" for c in other)
+    has_rule = any(c.origin == "rule" and c.kind == "negative" for c in other)
     llm_neg = 0 if has_rule else need_neg
     fb = feedback_for(state) if round_ else []
     prefill = prompts.first_tag(need_pos, llm_neg)
@@ -614,8 +614,8 @@ def merge(
     """One output record per ingested id, and the run's stats.
 
     `made` (records.made_by) goes on every record and into the stats; `judged` is the
-    run's validator on each judged set of validator.judged (judged.judged_sets_figures). Per source
-    the stats give acceptance, the share of the accepted pairs and how far accepted
+    run's validator on each judged set of validator.judged (judged.judged_sets_figures).
+    Per origin the stats give acceptance, the share of the accepted pairs and how far accepted
     positives move from the original (word edits).
 
     `run_started` (epoch seconds of this snakemake invocation) tells which candidate files
@@ -650,7 +650,7 @@ def merge(
             sum(t.llm_candidates for t in per_round.values()),
         ),
         "per_round": {str(r): t.to_json() for r, t in sorted(per_round.items())},
-        "per_source": _per_source(states),
+        "per_origin": _per_origin(states),
         "judge": {k: states.judge[k] for k in ("judged", "unparsed", "rejected", "overruled")},
         # over items with two or more kept positives; lower is more varied
         "positives_self_bleu": mean_or_none(states.self_bleu["all"]),
@@ -675,13 +675,13 @@ class _StateTally:
     records: list[OutputRecord] = field(default_factory=list)
     items: int = 0
     status: Counter = field(default_factory=Counter)  # per output record (id)
-    by_source: dict[tuple[str, str], Counter] = field(default_factory=lambda: defaultdict(Counter))
-    # the accepted pairs, by (source, kind)
+    by_origin: dict[tuple[str, str], Counter] = field(default_factory=lambda: defaultdict(Counter))
+    # the accepted pairs, by (origin, kind)
     kept: dict[tuple[str, str], list[Candidate]] = field(default_factory=lambda: defaultdict(list))
     kept_shares: dict[tuple[str, str], list[float]] = field(
         default_factory=lambda: defaultdict(list)
     )
-    # self-BLEU of an item's kept positives: of each source's, and of all of them
+    # self-BLEU of an item's kept positives: of each origin's, and of all of them
     self_bleu: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     judge: Counter = field(default_factory=Counter)  # what the model judge did
 
@@ -695,8 +695,8 @@ def _tally_states(
             tally.items += 1
             for cand in state.candidates:
                 per_round.setdefault(cand.round, RoundTally()).count(cand, state.instruction)
-                tally.by_source[(cand.source, cand.kind)]["candidates"] += 1
-                tally.by_source[(cand.source, cand.kind)]["valid"] += cand.valid
+                tally.by_origin[(cand.origin, cand.kind)]["candidates"] += 1
+                tally.by_origin[(cand.origin, cand.kind)]["valid"] += cand.valid
                 _tally_judge(tally.judge, cand)
             if state.completed_round is not None:
                 per_round[state.completed_round].items_completed += 1
@@ -720,14 +720,14 @@ def _tally_judge(counts: Counter, cand: Candidate) -> None:
 
 def _tally_kept(tally: _StateTally, state: ItemState) -> None:
     kept = accepted(state)
-    by_source: dict[str, list[str]] = defaultdict(list)
+    by_origin: dict[str, list[str]] = defaultdict(list)
     for cand in kept:
-        tally.kept[(cand.source, cand.kind)].append(cand)
+        tally.kept[(cand.origin, cand.kind)].append(cand)
         share_ = changed_share(state.instruction, cand.text)
-        tally.kept_shares[(cand.source, cand.kind)].append(share_)
+        tally.kept_shares[(cand.origin, cand.kind)].append(share_)
         if cand.kind == "positive":
-            by_source[cand.source].append(cand.text)
-    groups = {**by_source, "all": [t for texts in by_source.values() for t in texts]}
+            by_origin[cand.origin].append(cand.text)
+    groups = {**by_origin, "all": [t for texts in by_origin.values() for t in texts]}
     for name, texts in groups.items():
         if (score := self_bleu(texts)) is not None:
             tally.self_bleu[name].append(score)
@@ -748,7 +748,7 @@ def _tally_prompts(
             tally.new_tokens += batch.new_tokens
             tally.cut_lines += batch.cut_lines
             if not batch.asked_llm:
-                continue  # only other sources' candidates: nothing was asked of the LLM
+                continue  # only other origins' candidates: nothing was asked of the LLM
             if run_started is not None and batch.written_at < run_started:
                 cost["prompts_from_earlier_runs"] += 1
             elif batch.cached:
@@ -759,16 +759,16 @@ def _tally_prompts(
     return cost, sent_items
 
 
-def _per_source(tally: _StateTally) -> dict[str, dict[str, Any]]:
-    """stats.json's per_source: acceptance, and of the pairs the dataset keeps the count,
+def _per_origin(tally: _StateTally) -> dict[str, dict[str, Any]]:
+    """stats.json's per_origin: acceptance, and of the pairs the dataset keeps the count,
     share, word edits, median share of the original's words changed and (positives) the
-    mean self-BLEU of an item's kept positives of that source, per source and kind."""
+    mean self-BLEU of an item's kept positives of that origin, per origin and kind."""
     out = {}
-    for (source, kind), c in sorted(tally.by_source.items()):
+    for (origin, kind), c in sorted(tally.by_origin.items()):
         if kind == "unparsed":
             continue
-        kept = tally.kept[(source, kind)]
-        out[f"{source}_{kind}"] = {
+        kept = tally.kept[(origin, kind)]
+        out[f"{origin}_{kind}"] = {
             "candidates": c["candidates"],
             "valid": c["valid"],
             "acceptance": share(c["valid"], c["candidates"]),
@@ -777,10 +777,10 @@ def _per_source(tally: _StateTally) -> dict[str, dict[str, Any]]:
                 len(kept), sum(len(v) for (_, k), v in tally.kept.items() if k == kind)
             ),
             "kept_word_edits": edit_summary([k.scores.get("word_edits", 0) for k in kept]),
-            "kept_changed_share_median": median_or_zero(tally.kept_shares[(source, kind)]),
+            "kept_changed_share_median": median_or_zero(tally.kept_shares[(origin, kind)]),
         }
         if kind == "positive":
-            out[f"{source}_{kind}"]["positives_self_bleu"] = mean_or_none(tally.self_bleu[source])
+            out[f"{origin}_{kind}"]["positives_self_bleu"] = mean_or_none(tally.self_bleu[origin])
     return out
 
 
@@ -850,10 +850,10 @@ class RoundTally:
             self.negative_valid += cand.valid
         else:
             self.unparsed += 1
-        if cand.source == "rule" and cand.kind == "negative":  # rule positives are not
+        if cand.origin == "rule" and cand.kind == "negative":  # rule positives are not
             self.rule_negative_candidates += 1
             self.rule_negative_valid += cand.valid
-        if cand.source == "llm" and cand.kind != UNPARSED:
+        if cand.origin == "llm" and cand.kind != UNPARSED:
             self.llm_candidates += 1
             self.llm_valid += cand.valid
             self.few_shot_leaks += prompts.few_shot_leak(instruction, cand.text)

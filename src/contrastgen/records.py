@@ -18,7 +18,11 @@ from .settings import Settings
 
 KINDS = ("positive", "negative")
 UNPARSED = "unparsed"  # the kind of an answer from which no candidate could be read
-SOURCES = ("llm", "rule", "corpus")
+ORIGINS = ("llm", "rule", "corpus")  # what made a candidate: its `origin`
+# The output record's schema (workflow/schemas/record.schema.yaml). 2: a candidate's maker
+# is `origin`; schema 1 called it `source`, the word a record uses for its file:line.
+# Readers of this package read both.
+SCHEMA_VERSION = 2
 STATUSES = ("complete", "partial", "failed")
 
 
@@ -89,6 +93,11 @@ class Rejected:
         return cls(data["id"], data["source"], data["reason"], data["instruction"])
 
 
+def origin_of(candidate: dict[str, Any]) -> str:
+    """A candidate's `origin` (llm | rule | corpus), also from a schema-1 file (`source`)."""
+    return candidate.get("origin", candidate.get("source", "llm"))
+
+
 def provenance(edit: str | None, donor: str | None) -> dict[str, str]:
     """The keys that say where a non-LLM candidate came from: a rule's `edit`, a corpus
     `donor` item; absent for the others."""
@@ -102,14 +111,14 @@ class Proposal:
 
     text: str
     kind: str
-    source: str = "llm"
+    origin: str = "llm"
     edit: str | None = None
     donor: str | None = None
     # the model judge's raw answer (validator.judge: llm), read by the validate stage
     judge_answer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = {"text": self.text, "kind": self.kind, "source": self.source}
+        data = {"text": self.text, "kind": self.kind, "origin": self.origin}
         data.update(provenance(self.edit, self.donor))
         if self.judge_answer is not None:
             data["judge_answer"] = self.judge_answer
@@ -120,7 +129,7 @@ class Proposal:
         return cls(
             data["text"],
             data["kind"],
-            data.get("source", "llm"),
+            origin_of(data),
             data.get("edit"),
             data.get("donor"),
             data.get("judge_answer"),
@@ -201,7 +210,7 @@ class Candidate:
     text: str
     kind: str  # positive | negative | unparsed
     round: int
-    source: str
+    origin: str
     valid: bool = False
     reasons: list[dict[str, Any]] = field(default_factory=list)
     scores: dict[str, Any] = field(default_factory=dict)
@@ -215,7 +224,7 @@ class Candidate:
             proposal.text,
             proposal.kind,
             round_,
-            proposal.source,
+            proposal.origin,
             edit=proposal.edit,
             donor=proposal.donor,
         )
@@ -233,7 +242,7 @@ class Candidate:
         self.features = decision["features"]
 
     def to_json(self) -> dict[str, Any]:
-        data = {"text": self.text, "kind": self.kind, "round": self.round, "source": self.source}
+        data = {"text": self.text, "kind": self.kind, "round": self.round, "origin": self.origin}
         data.update(provenance(self.edit, self.donor))
         data.update(
             valid=self.valid, reasons=self.reasons, scores=self.scores, features=self.features
@@ -246,7 +255,7 @@ class Candidate:
             data["text"],
             data["kind"],
             data["round"],
-            data.get("source", "llm"),
+            origin_of(data),
             data["valid"],
             data["reasons"],
             data["scores"],
@@ -342,7 +351,13 @@ class OutputRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OutputRecord:
         fields = ("id", "instruction", "positives", "negatives", "status", "rounds", "source")
-        own = (*fields, "candidates", "made_by")
+        own = (*fields, "candidates", "made_by", "schema_version")
+        version = data.get("schema_version", 1)
+        if version > SCHEMA_VERSION:
+            raise ValueError(
+                f"record {data['id']!r} has schema_version {version}: written by a newer "
+                f"contrastgen (this one reads up to {SCHEMA_VERSION})"
+            )
         return cls(
             *(data[k] for k in fields),
             candidates=[Candidate.from_json(c) for c in data["candidates"]],
@@ -353,6 +368,7 @@ class OutputRecord:
     def to_json(self) -> dict[str, Any]:
         return {
             **self.extra,
+            "schema_version": SCHEMA_VERSION,
             "id": self.id,
             "instruction": self.instruction,
             "positives": self.positives,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import read_jsonl, write_figure, write_text
+from .judged import figure_rows
 from .records import OutputRecord
 
 
@@ -24,8 +25,8 @@ def _plt():
 
 def flat_stats(stats: dict[str, Any]) -> list[tuple[str, Any]]:
     """The run-level numbers of stats.json as (name, value) rows, in file order."""
-    rows = [(k, v) for k, v in stats.items() if not isinstance(v, dict)]
-    for name, c in stats.get("per_source", {}).items():
+    rows = [(k, v) for k, v in stats.items() if not isinstance(v, dict | list)]
+    for name, c in stats.get("per_origin", {}).items():
         rows.append(
             (f"accepted: {name}", f"{c['valid']}/{c['candidates']} ({c['acceptance']:.1%})")
         )
@@ -38,23 +39,25 @@ def flat_stats(stats: dict[str, Any]) -> list[tuple[str, Any]]:
         rows.append((f"round {r}: LLM valid per 1k tokens", c.get("llm_valid_per_1k_tokens")))
         rows.append((f"round {r}: few-shot leak rate", c.get("few_shot_leak_rate")))
     for figures in stats.get("judged_sets", []):
-        for kind in ("positive", "negative"):
-            if kind in figures:
-                rows.append((f"judged {kind}s: {figures['name']}", _judged_cell(figures, kind)))
+        for origin, kind, s in figure_rows(figures):
+            name = f"judged {kind}s ({origin}): {figures['name']}"
+            rows.append((name, _judged_cell(s, figures["by"])))
     if stats.get("judge", {}).get("judged"):
         rows += [(f"model judge: {k}", v) for k, v in stats["judge"].items()]
     rows += [(f"wall s: {k}", v) for k, v in stats.get("stage_wall_s", {}).items()]
     return rows
 
 
-def _judged_cell(figures: dict[str, Any], kind: str) -> str:
-    s = figures[kind]
-    low, high = s["precision_ci"]
-    rlow, rhigh = s["faithful_accepted_ci"]
+def _judged_cell(s: dict[str, Any], by: str) -> str:
+    def shown(key: str) -> str:
+        if s[key] is None:
+            return "-"
+        low, high = s[f"{key}_ci"]
+        return f"{s[key]:.1%} [{low:.0%}, {high:.0%}]"
+
     return (
-        f"precision {s['precision']:.1%} [{low:.0%}, {high:.0%}], recall "
-        f"{s['faithful_accepted']:.1%} [{rlow:.0%}, {rhigh:.0%}] on {s['pairs']} pairs "
-        f"labelled by {figures['by']}"
+        f"precision {shown('precision')}, recall {shown('faithful_accepted')} "
+        f"on {s['pairs']} pairs labelled by {by}"
     )
 
 

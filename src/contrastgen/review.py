@@ -27,7 +27,7 @@ from .errors import UserError
 from .files import jsonl_lines, write_jsonl
 from .judged import KINDS, JudgedPair, label_row, read_labels, score
 from .prompts import describe_reason
-from .records import record_problem
+from .records import origin_of, record_problem
 
 RESULTS = Path("results") / "contrastive.jsonl"
 # Words and punctuation are compared; whitespace is kept for display only.
@@ -103,13 +103,19 @@ def run_pairs(run_dir: str | Path) -> list[ReviewPair]:
         if problem:
             raise UserError(f"{where}: {problem} (not a contrastgen output record)")
         for cand in record["candidates"]:
-            if cand["kind"] not in KINDS:
-                continue  # an answer no candidate could be read from: nothing to label
+            if cand["kind"] not in KINDS or _is_repeat(cand):
+                continue  # an unparsed answer has nothing to label
             key = pair_key(record["instruction"], cand["text"], cand["kind"])
             pairs.setdefault(key, _review_pair(key, record, cand))
     if not pairs:
         raise UserError(f"{path}: no decided candidate to review")
     return list(pairs.values())
+
+
+def _is_repeat(cand: dict[str, Any]) -> bool:
+    """A repeat of an earlier candidate was rejected for being one, which says nothing
+    of whether it is faithful: not the validator's judgement to measure."""
+    return any(r["code"] == "duplicate" for r in cand["reasons"])
 
 
 def _review_pair(key: str, record: dict[str, Any], cand: dict[str, Any]) -> ReviewPair:
@@ -119,7 +125,7 @@ def _review_pair(key: str, record: dict[str, Any], cand: dict[str, Any]) -> Revi
         record["instruction"],
         cand["text"],
         cand["kind"],
-        cand.get("source", "llm"),
+        origin_of(cand),
         cand["valid"],
         tuple(reason_for_reader(r, cand["kind"], cand["valid"]) for r in cand["reasons"]),
     )
@@ -163,7 +169,9 @@ class LabelStore:
     this run's are kept in the file untouched."""
 
     def __init__(self, path: str | Path, pairs: dict[str, ReviewPair], by: str) -> None:
-        self.path = Path(path)
+        self.path = Path(path).resolve()  # one lock file, whichever link names it
+        if self.path.is_dir():
+            raise UserError(f"{path}: is a directory; name a labels file (.jsonl)")
         self.by = by
         self._lock_fd = _lock(self.path)
         self.labels: dict[str, JudgedPair] = {}
@@ -190,11 +198,14 @@ class LabelStore:
             )
 
     def set(self, pair: ReviewPair, label: bool, note: str) -> None:
+        """Write the file with this label first; keep it only once the file has it."""
         origin = f"review {pair.origin}"
-        self.labels[pair.key] = JudgedPair(
+        given = JudgedPair(
             pair.original, pair.candidate, pair.kind, label, note, origin, by=self.by
         )
-        write_jsonl(self.path, [label_row(p) for p in [*self.others, *self.labels.values()]])
+        after = {**self.labels, pair.key: given}
+        write_jsonl(self.path, [label_row(p) for p in [*self.others, *after.values()]])
+        self.labels = after
 
     def close(self) -> None:
         if self._lock_fd is not None:
@@ -205,8 +216,11 @@ class LabelStore:
 def _lock(path: Path) -> int:
     """Hold FILE.lock for as long as the page runs: two pages on one labels file would
     each rewrite it without the other's labels."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write a labels file here ({exc.strerror})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

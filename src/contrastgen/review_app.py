@@ -13,6 +13,7 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import UserError
 from .review import ReviewSession
@@ -20,10 +21,26 @@ from .review import ReviewSession
 PAGE = Path(__file__).with_name("review_page.html")
 
 
-def create_app(session: ReviewSession):
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+
+
+def create_app(session: ReviewSession, loopback_only: bool = True):
     from flask import Flask, jsonify, request
 
     app = Flask(__name__)
+
+    @app.before_request
+    def local_names_only():
+        # A page bound to 127.0.0.1 answers only to local names: another site's page
+        # that rebinds its own name to 127.0.0.1 cannot read or post labels.
+        if loopback_only and urlsplit("//" + request.host).hostname not in LOOPBACK_NAMES:
+            return jsonify(error="this page answers only to 127.0.0.1 and localhost"), 403
+        return None
+
+    @app.errorhandler(OSError)
+    def not_saved(exc: OSError):
+        # a label that could not be written (a full disk): the page says so, in words
+        return jsonify(error=str(exc)), 500
 
     @app.get("/")
     def page():
@@ -62,7 +79,7 @@ def listen(session: ReviewSession, host: str, port: int):
         if exc.errno == errno.EADDRINUSE:
             raise UserError(f"port {port} on {host} is in use; pass another --port") from None
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    return make_server(host, port, create_app(session), threaded=True)
+    return make_server(host, port, create_app(session, _loopback(host)), threaded=True)
 
 
 def serve(session: ReviewSession, host: str, port: int, say: Callable[[str], None]) -> None:

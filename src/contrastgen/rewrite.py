@@ -4,7 +4,7 @@ Each edit keeps every fact and every content word and only changes how they are 
 clock spellings ("7'o clock" -> "seven o'clock"), swaps from a curated synonym table
 (destination / goal, go / fly, till / until, typos fixed), greetings and fillers
 dropped ("Hi drone,", "ok"), "the destination is X" <-> "X is the destination", two
-independent sentences reordered. The variants are candidates like any other (`source:
+independent sentences reordered. The variants are candidates like any other (`origin:
 rule`, the edits in `edit`); the validator still decides them.
 """
 

@@ -2,7 +2,6 @@
 real full filesystem (a 64 KiB tmpfs, where this machine lets us mount one) and
 /dev/full (the kernel's always-full device)."""
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,22 +11,6 @@ import pytest
 from contrastgen.cache import ItemCache
 from contrastgen.errors import DiskFullError
 from contrastgen.files import read_jsonl, write_jsonl
-
-
-@pytest.fixture
-def full_disk(tmp_path):
-    """A directory on its own 64 KiB tmpfs (needs root and mount)."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)])
-    if made.returncode != 0:
-        pytest.skip("this machine does not allow mounting a tmpfs")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_a_full_disk_keeps_the_old_file_and_names_the_path(full_disk):

@@ -38,7 +38,7 @@ def test_mined_negatives_are_the_nearest_other_items_that_replace_a_fact(embedde
     for item in ITEMS:
         facts = spatial.extract(item["instruction"])
         for cand in mined[item["item"]]:
-            assert cand["kind"] == "negative" and cand["source"] == "corpus"
+            assert cand["kind"] == "negative" and cand["origin"] == "corpus"
             assert cand["text"].lower() != item["instruction"].lower()
             assert replaces_a_fact(facts, spatial.extract(cand["text"]))
     # dropping the clock only (i2) or a copy (i4) is never a negative of i0

@@ -254,8 +254,8 @@ def test_items_with_rule_negatives_ask_the_llm_for_positives_only(tmp_path):
     generate(work, 0, tmp_path / "a.jsonl", TARGETS, run, PARAMS, rule_negatives=2)
     assert stops == [[stop_marks("NEGATIVE"), stop_marks(None)]]
     out = {r["item"]: r for r in read_jsonl(tmp_path / "a.jsonl")}
-    assert {c["source"] for c in out["with"]["candidates"]} == {"llm", "rule"}
-    assert {c["source"] for c in out["without"]["candidates"]} == {"llm"}
+    assert {c["origin"] for c in out["with"]["candidates"]} == {"llm", "rule"}
+    assert {c["origin"] for c in out["without"]["candidates"]} == {"llm"}
     stops.clear()
     generate(work, 0, tmp_path / "b.jsonl", TARGETS, run, PARAMS)  # no other sources
     assert stops == [[stop_marks(None)] * 2]
@@ -336,8 +336,8 @@ def test_stats_give_each_sources_share_of_words_changed_and_self_bleu(tmp_path):
         made={},
     )
     llm_figures, rule_figures = (
-        stats["per_source"]["llm_positive"],
-        stats["per_source"]["rule_positive"],
+        stats["per_origin"]["llm_positive"],
+        stats["per_origin"]["rule_positive"],
     )
     assert (
         llm_figures["kept_changed_share_median"] > 0.5 > rule_figures["kept_changed_share_median"]
@@ -377,7 +377,7 @@ def test_the_judge_asks_the_real_model_about_each_candidate_and_validate_reads_i
     kwargs = dict(rule_positives=1, rule_negatives=1, cache=cache, cache_context={"model": "m"})
     generate(*args, lambda: backend, PARAMS, judge=True, **kwargs)
     (batch,) = read_jsonl(tmp_path / "a.jsonl")
-    assert {c["source"] for c in batch["candidates"]} >= {"llm", "rule"}
+    assert {c["origin"] for c in batch["candidates"]} >= {"llm", "rule"}
     answers = [c["judge_answer"] for c in batch["candidates"]]
     assert all(isinstance(a, str) for a in answers)
     # a rerun asks the model nothing: generations and verdicts come from the cache

@@ -14,11 +14,13 @@ from contrastgen.engines.openai_backend import ENDPOINTS
 from contrastgen.planner import DEFAULT_BATCH_TOKENS, QUANTIZATIONS
 from contrastgen.records import (
     KINDS,
-    SOURCES,
+    ORIGINS,
+    SCHEMA_VERSION,
     STATUSES,
     UNPARSED,
     Candidate,
     OutputRecord,
+    Proposal,
     RoundCandidates,
 )
 from contrastgen.settings import (
@@ -49,14 +51,15 @@ CONFIG = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text
 def test_the_record_schema_lists_what_the_types_hold():
     candidate = RECORD["properties"]["candidates"]["items"]
     assert candidate["properties"]["kind"]["enum"] == [*KINDS, UNPARSED]
-    assert candidate["properties"]["source"]["enum"] == list(SOURCES)
+    assert candidate["properties"]["origin"]["enum"] == list(ORIGINS)
     assert RECORD["properties"]["status"]["enum"] == list(STATUSES)
     # what every candidate has (edit and donor only for their sources)
     always = [f for f in Candidate.__dataclass_fields__ if f not in ("edit", "donor")]
     assert sorted(candidate["required"]) == sorted(always)
     assert set(candidate["properties"]) == set(Candidate.__dataclass_fields__)
     fixed = [f for f in OutputRecord.__dataclass_fields__ if f != "extra"]
-    assert sorted(RECORD["required"]) == sorted(fixed)
+    assert sorted(RECORD["required"]) == sorted([*fixed, "schema_version"])
+    assert RECORD["properties"]["schema_version"]["const"] == SCHEMA_VERSION
 
 
 def test_the_config_schemas_enums_are_the_codes_registries():
@@ -149,9 +152,9 @@ def test_speed_knobs_leave_the_params_and_come_back_from_the_config():
             "written_at": 1.5,
             "feedback": ["kept the clock position"],
             "candidates": [
-                {"text": "a", "kind": "positive", "source": "llm"},
-                {"text": "b", "kind": "negative", "source": "rule", "edit": "flip_lr"},
-                {"text": "c", "kind": "negative", "source": "corpus", "donor": "j"},
+                {"text": "a", "kind": "positive", "origin": "llm"},
+                {"text": "b", "kind": "negative", "origin": "rule", "edit": "flip_lr"},
+                {"text": "c", "kind": "negative", "origin": "corpus", "donor": "j"},
             ],
             "unparsed": [],
             "cut_lines": 1,
@@ -164,3 +167,23 @@ def test_round_candidates_round_trip(record):
     again = RoundCandidates.from_json(typed.to_json())
     assert again == typed
     assert [c.to_json() for c in typed.candidates] == record["candidates"]
+
+
+def test_schema_1_files_read_on_and_a_newer_schema_is_refused_in_one_line():
+    """Schema 1 called a candidate's maker `source` (the word a record uses for its
+    file:line); state files and records of such a run keep working."""
+    old_candidate = {"text": "t", "kind": "negative", "round": 0, "source": "rule",
+                     "valid": True, "reasons": [], "scores": {}, "features": {}}  # fmt: skip
+    old = {"id": "a", "instruction": "Go left.", "positives": [], "negatives": ["t"],
+           "status": "partial", "rounds": 0, "source": "c.jsonl:1",
+           "candidates": [old_candidate], "made_by": {}}  # fmt: skip
+    record = OutputRecord.from_json(old)
+    assert record.candidates[0].origin == "rule" and record.source == "c.jsonl:1"
+    again = record.to_json()
+    assert again["schema_version"] == SCHEMA_VERSION and "schema_version" not in record.extra
+    assert again["candidates"][0]["origin"] == "rule" and "source" not in again["candidates"][0]
+    assert Proposal.from_json({"text": "t", "kind": "positive", "source": "corpus"}).origin == (
+        "corpus"
+    )
+    with pytest.raises(ValueError, match="schema_version 3: written by a newer contrastgen"):
+        OutputRecord.from_json({**again, "schema_version": 3})

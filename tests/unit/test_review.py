@@ -31,7 +31,7 @@ def candidate(text, kind, source, valid, reasons=()):
         "text": text,
         "kind": kind,
         "round": 0,
-        "source": source,
+        "origin": source,
         "valid": valid,
         "reasons": list(reasons),
     }
@@ -230,18 +230,20 @@ def test_a_run_measures_its_validator_on_a_users_labels_beside_the_bundled_ones(
     )
     assert bundled["name"] == "bundled" and bundled["positive"]["pairs"] >= 50
     assert (mine["name"], mine["by"], mine["pairs"]) == (str(path), "ana, bo", 3)
+    assert "positive" not in mine  # per origin only: the sample weighs origins equally
     sims = embedder.similarities([(p.original, p.candidate) for p in labels])
     verdicts = [
         decide(p.original, p.candidate, p.kind, s, THRESHOLDS)["valid"]
         for p, s in zip(labels, sims, strict=True)
     ]
     assert verdicts[1] is False  # a changed direction is always refused
-    took = verdicts[0]
-    assert mine["positive"]["faithful_accepted"] == float(took)
-    assert mine["positive"]["changed_rejected"] == 1.0
-    assert mine["negative"]["faithful_accepted"] == float(verdicts[2])
+    llm, rule = mine["per_origin"]["review llm"], mine["per_origin"]["review rule"]
     assert set(mine["per_origin"]) == {"review llm", "review rule"}
-    assert mine["per_origin"]["review rule"]["negative"]["pairs"] == 1
+    assert llm["positive"]["faithful_accepted"] == float(verdicts[0])
+    assert llm["positive"]["changed_rejected"] == 1.0
+    assert rule["negative"]["faithful_accepted"] == float(verdicts[2])
+    assert rule["negative"]["changed_rejected"] is None  # no bad negative labelled
+    assert rule["negative"]["pairs"] == 1 and "positive" not in rule
 
 
 def test_the_card_and_the_report_say_whose_labels_and_how_many():
@@ -251,14 +253,25 @@ def test_the_card_and_the_report_say_whose_labels_and_how_many():
     figures = {"pairs": 4, "faithful": 3, "faithful_accepted": 0.6667,
                "faithful_accepted_ci": [0.2, 0.94], "changed_rejected": 1.0, "accepted": 2,
                "precision": 1.0, "precision_ci": [0.34, 1.0]}  # fmt: skip
-    sets = [{"name": "labels/mine.jsonl", "by": "ana", "pairs": 4, "positive": figures,
-             "per_origin": {"review llm": {"positive": figures}}}]  # fmt: skip
-    card = "\n".join(judged_lines(sets))
-    assert "### labels/mine.jsonl: 4 pairs labelled by ana" in card
+    nothing = {**figures, "faithful": 0, "faithful_accepted": None, "accepted": 0,
+               "precision": None, "changed_rejected": None}  # fmt: skip
+    bundled = {"name": "bundled", "by": "the project", "pairs": 8, "positive": figures}
+    mine = {"name": "labels/mine.jsonl", "by": "ana", "pairs": 6,
+            "per_origin": {"review llm": {"positive": figures},
+                           "review corpus": {"negative": nothing}}}  # fmt: skip
+    card = "\n".join(judged_lines([bundled, mine]))
+    assert "### labels/mine.jsonl: 6 pairs labelled by ana" in card
     assert "| positive | all | 4 | 66.7% [20%, 94%] | 100.0% | 100.0% [34%, 100%] |" in card
-    assert "| positive | review llm | 4 |" in card
-    rows = dict(flat_stats({"judged_sets": sets}))
-    assert rows["judged positives: labels/mine.jsonl"].startswith("precision 100.0% [34%, 100%]")
+    assert "| positive | review llm | 4 | 66.7% [20%, 94%] |" in card
+    assert "| negative | review corpus | 4 | - | - | - |" in card  # nothing to divide: not 0%
+    assert card.count("| all |") == 1  # a labels file is never pooled
+    rows = dict(flat_stats({"ingested": 3, "judged_sets": [bundled, mine]}))
+    assert "judged_sets" not in rows and rows["ingested"] == 3
+    cell = rows["judged positives (review llm): labels/mine.jsonl"]
+    assert cell.startswith("precision 100.0% [34%, 100%], recall 66.7% [20%, 94%] on 4 pairs")
+    assert rows["judged negatives (review corpus): labels/mine.jsonl"].startswith(
+        "precision -, recall -"
+    )
     assert "No judged set" in "\n".join(judged_lines([]))
 
 
@@ -293,3 +306,49 @@ def test_the_json_api_saves_a_label_and_refuses_a_bad_one(tmp_path):
     (row,) = judged.read_labels(tmp_path / "labels.jsonl")
     assert pair_key(row.original, row.candidate, row.kind) == key and row.note == "n"
     assert "<title>contrastgen review</title>" in create_app(session).test_client().get("/").text
+
+
+def test_a_label_the_disk_cannot_take_is_not_kept_and_the_page_says_why(tmp_path, full_disk):
+    """A real full filesystem (tests/conftest.py): the write fails, the label is not
+    counted, the file keeps what it had, and the API answers in words."""
+    from contrastgen.review_app import create_app
+
+    write_run(tmp_path)
+    labels = full_disk / "labels.jsonl"
+    session = ReviewSession(tmp_path, labels, 30, 0, "a" * 4000)  # long rows fill it fast
+    try:
+        client = create_app(session).test_client()
+        keys = [p["key"] for p in client.get("/api/state").get_json()["pairs"]]
+        answers = [client.post("/api/label", json={"key": k, "label": True}) for k in keys]
+        failed = [a for a in answers if a.status_code == 500]
+        assert failed, "64 KiB cannot hold 30 labels of 4 KB"
+        assert "no space left on device" in failed[0].get_json()["error"]
+        kept = judged.read_labels(labels)
+        assert len(kept) == len(session.store.labels) == answers.index(failed[0])
+    finally:
+        session.close()
+
+
+def test_the_page_answers_only_to_local_names_and_skips_repeats(tmp_path):
+    from contrastgen.review_app import create_app
+
+    run = write_run(tmp_path)
+    records = [json.loads(line) for line in (run / "results/contrastive.jsonl").open()]
+    first = records[0]["candidates"][0]
+    records[0]["candidates"].append({**first, "text": first["text"].upper(), "valid": False,
+                                     "reasons": [{"code": "duplicate"}]})  # fmt: skip
+    write_jsonl(run / "results/contrastive.jsonl", records)
+    assert all(p.candidate != first["text"].upper() for p in run_pairs(run))
+    session = ReviewSession(run, tmp_path / "labels.jsonl", 5, 0, "a")
+    client = create_app(session).test_client()
+    assert client.get("/api/state", headers={"Host": "127.0.0.1:8765"}).status_code == 200
+    assert client.get("/api/state", headers={"Host": "evil.example:8765"}).status_code == 403
+    session.close()
+
+
+def test_a_labels_path_that_cannot_be_a_labels_file_is_one_line(tmp_path):
+    pairs = {p.key: p for p in run_pairs(write_run(tmp_path))}
+    with pytest.raises(UserError, match="is a directory; name a labels file"):
+        LabelStore(tmp_path, pairs, by="a")
+    with pytest.raises(UserError, match="cannot write a labels file here"):
+        LabelStore("/proc/version/labels.jsonl", pairs, by="a")

@@ -55,5 +55,5 @@ def dataset_llm_texts(workdir: Path, ids: list[str]) -> list[str]:
     llm = []
     for record in out:
         jsonschema.validate(record, schema)
-        llm += [c["text"] for c in record["candidates"] if c["source"] == "llm"]
+        llm += [c["text"] for c in record["candidates"] if c["origin"] == "llm"]
     return llm

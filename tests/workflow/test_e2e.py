@@ -124,8 +124,8 @@ def test_records_say_what_made_them_and_the_card_describes_the_parquet(e2e_run, 
     assert [f["name"] for f in info["features"]] == ds.column_names
     assert info["splits"] == [{"name": "train", "num_examples": ds.num_rows}]
     assert made["hash"] in card and "Judged precision" in card
-    per_source = stats["per_source"]
-    assert sum(s["share_of_kept"] for k, s in per_source.items() if k.endswith("_positive")) in (
+    per_origin = stats["per_origin"]
+    assert sum(s["share_of_kept"] for k, s in per_origin.items() if k.endswith("_positive")) in (
         0,
         pytest.approx(1.0, abs=0.01),
     )
