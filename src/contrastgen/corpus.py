@@ -67,7 +67,15 @@ def shard_ids(n_shards: int) -> list[str]:
 
 
 # Fields of the output record: a corpus field of the same name would be overwritten.
-RESERVED_FIELDS = ("positives", "negatives", "status", "rounds", "source", "candidates")
+RESERVED_FIELDS = (
+    "positives",
+    "negatives",
+    "status",
+    "rounds",
+    "source",
+    "candidates",
+    "schema_version",
+)
 _BOM = b"\xef\xbb\xbf"
 
 

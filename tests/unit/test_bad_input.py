@@ -82,7 +82,9 @@ def test_ids_differing_only_in_case_keep_their_own_instruction(tmp_path):
     assert out == {"a": TEXT, "b": TEXT.upper()}  # ...but each record has its own text
 
 
-@pytest.mark.parametrize("field", ["source", "status", "candidates", "positives", "rounds"])
+@pytest.mark.parametrize(
+    "field", ["source", "status", "candidates", "positives", "rounds", "schema_version"]
+)
 def test_passthrough_fields_named_like_output_fields_are_rejected(tmp_path, field):
     data = lines({"id": "a", "instruction": TEXT, field: "mine"}, {"id": "b", "instruction": TEXT})
     _, items, rejected = run_ingest(tmp_path, data)
