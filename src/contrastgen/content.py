@@ -318,7 +318,7 @@ def compare(original: str, candidate: str) -> tuple[list[str], list[str]]:
         dropped = {c for c in dropped if not _typo_of(c, said_after - said_before)}
         # a verb that says only what a function verb says ("until you hit the road" is
         # "until you reach it"; "the boat sitting at the dock" is the one that is there)
-        added = {c for c in added if not _restated(c, said_before | _FUNCTION_VERBS, None)}
+        added = {c for c in added if not _only_function(c, candidate, said_before)}
         dropped, added = _phrasal_verbs(original, candidate, dropped, added)
         dropped, added = _negated_opposites(dropped, added)
         dropped = {c for c in dropped if not _kind_of_neighbour(c, original)}
@@ -402,9 +402,16 @@ def _kind_of_neighbour(concept: str, text: str) -> bool:
     )
 
 
-# Function verbs of STOPWORDS that WordNet knows: a word that is a way of saying one of
-# them carries no content either.
-_FUNCTION_VERBS = frozenset({"be", "reach"})
+def _only_function(concept: str, candidate: str, said_before: set[str]) -> bool:
+    """Whether an added `concept` restates the original, or says only "reach" ("until you
+    hit the road"), or only "be" as a participle after its noun ("the boat sitting at the
+    dock" is the boat at the dock; "stay there" is an order of its own)."""
+    if _restated(concept, said_before | {"reach"}, None):
+        return True
+    participles = {
+        w for w in re.findall(r"[a-z]+ing\b", candidate.lower()) if concept in lexicon.lemmas(w)
+    }
+    return bool(participles) and _restated(concept, {"be"}, None)
 
 
 def _negated_opposites(dropped: set[str], added: set[str]) -> tuple[set[str], set[str]]:

@@ -178,9 +178,10 @@ _ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|
 # Relations, longest phrases first; each maps to a canonical relation.
 RELATIONS: list[tuple[str, str]] = [
     # a crossing that sets the moment of the next step is the place past it: "after
-    # crossing the bridge", "once you are over it", "when you have passed it" = "after it"
+    # crossing the bridge", "when you have passed it" = "after it" ("once you are over
+    # it" stays over: "land once you are over the roof" is no place past the roof)
     (r"(?:after|once|when|as\s+soon\s+as)\s+(?:you(?:'ve|'re|\s+are|\s+have)?\s+)?"
-     r"(?:cross(?:ed|ing)?|pass(?:ed|ing)?|over|past|beyond|across|gone\s+(?:over|past))", "past"),
+     r"(?:cross(?:ed|ing)?|pass(?:ed|ing)?|past|beyond|gone\s+past)", "past"),
     (r"pass(?:es|ed|ing)?\s+over", "over"),  # "passing over the road" crosses it
     (r"in\s+front(?:\s+of)?", "in front of"), (r"behind", "behind"), (r"back\s+of", "behind"),
     (r"next\s+to", "next to"), (r"beside", "next to"), (r"besides", "next to"),

@@ -148,9 +148,10 @@ def test_a_crossing_that_sets_the_next_step_is_the_place_past_it():
     rel = lambda t: extract(t).values["relation"]  # noqa: E731
     said = rel("Turn left after the tunnel.")
     for faithful in ("After crossing the tunnel, turn left.",
-                     "Once you are over the tunnel, turn left.",
                      "When you have passed the tunnel turn left."):  # fmt: skip
         assert rel(faithful) == said, faithful
+    # being over a thing is no place past it: "land once you are over the roof"
+    assert rel("Land once you are over the kiosk.") != rel("Land once you are past the kiosk.")
     # a relation of another kind is still a change
     assert rel("Turn left before the tunnel.") != said
     assert rel("Fly along the tunnel, passing over the canal.") == ("along", "over")
