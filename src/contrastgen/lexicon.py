@@ -261,7 +261,7 @@ def is_noun(word: str) -> bool:
 
 
 # Function words WordNet also lists as verbs ("please", "thank", "hello"): no order.
-_NOT_ORDERS = frozenset("please thank thanks hello hi hey ok okay sorry be".split())
+_NOT_ORDERS = frozenset("please thank thanks hello hi hey ok okay sorry".split())
 
 
 @cache

@@ -136,3 +136,15 @@ def test_its_not_the_goal_without_an_apostrophe_is_a_no():
     assert acts("go east, its not the destination")["polarity"] == ("no",)
     assert acts("go east, it's not the destination")["polarity"] == ("no",)
     assert not acts("go east, its the destination").get("polarity")
+
+
+def test_be_careful_is_an_order_as_take_care_is():
+    assert "instruction" in acts("Be careful near the kiosk.")["mood"]
+    r = decide(
+        "Be careful near the kiosk.", "Take care near the kiosk.", "positive", 0.9, THRESHOLDS
+    )
+    assert r["valid"], r["reasons"]
+    other = decide(
+        "Be careful near the kiosk.", "Take off near the kiosk.", "positive", 0.9, THRESHOLDS
+    )
+    assert not other["valid"]
