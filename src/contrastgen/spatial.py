@@ -182,6 +182,7 @@ RELATIONS: list[tuple[str, str]] = [
     # it" stays over: "land once you are over the roof" is no place past the roof)
     (r"(?:after|once|when|as\s+soon\s+as)\s+(?:you(?:'ve|'re|\s+are|\s+have)?\s+)?"
      r"(?:cross(?:ed|ing)?|pass(?:ed|ing)?|past|beyond|gone\s+past)", "past"),
+    (r"before\s+(?:you\s+)?(?:cross(?:es|ed|ing)?|pass(?:es|ed|ing)?|reach(?:es|ing)?)", "before"),
     (r"pass(?:es|ed|ing)?\s+over", "over"),  # "passing over the road" crosses it
     (r"in\s+front(?:\s+of)?", "in front of"), (r"behind", "behind"), (r"back\s+of", "behind"),
     (r"next\s+to", "next to"), (r"beside", "next to"), (r"besides", "next to"),

@@ -186,3 +186,9 @@ def test_after_a_gerund_far_before_a_noun_and_landing_on_top_are_no_relations():
     assert rel("The kiosk is far from the pier.") == ("far from",)
     assert rel("Land on top of the kiosk.") == rel("Touch down on top of the kiosk.") == ()
     assert rel("The flag on top of the kiosk.") == ("over",)
+
+
+def test_before_a_crossing_is_the_place_before_it_one_change_from_after():
+    diffs = compare(extract("After crossing the dam, turn left."),
+                    extract("Before crossing the dam, turn left."))  # fmt: skip
+    assert diffs == [{"code": "relation_changed", "from": "past", "to": "before"}]
