@@ -41,11 +41,7 @@ def make_backend(
         return import_module(".shared_engine", __name__).client(generator, engine)
     name = generator.backend
     cls = getattr(_module(name), BACKENDS[name][1])
-    if name == "vllm":
-        return cls.from_settings(generator, generation, threads, gpus)
-    if name == "openai":
-        return cls.from_settings(generator)
-    return cls.from_settings(generator, generation, threads)
+    return cls.from_settings(generator, generation, threads, gpus)
 
 
 def cache_identity(generator: GeneratorSettings, generation: GenerationSettings) -> dict[str, Any]:

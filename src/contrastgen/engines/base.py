@@ -13,9 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..generation import Generation, GenParams, Metrics, OnDone, OnProgress, Request
+
+if TYPE_CHECKING:  # annotations only: the vLLM worker imports this module
+    from ..settings import GenerationSettings, GeneratorSettings
 
 # The transformers backend's batching strategies (generation.strategy), in the order the
 # benchmark shows them; named here so that the benchmark and the schema test need not
@@ -42,6 +45,17 @@ class Backend(Protocol):
     ) -> tuple[list[list[Generation]], Metrics]: ...
 
     def close(self) -> None: ...
+
+    # Every backend is made the same way (engines.make_backend): from the run's settings,
+    # the job's CPU threads and the GPUs it holds; each takes what it uses.
+    @classmethod
+    def from_settings(
+        cls,
+        generator: GeneratorSettings,
+        generation: GenerationSettings,
+        threads: int | None = None,
+        gpus: int = 0,
+    ) -> Backend: ...
 
 
 @dataclass

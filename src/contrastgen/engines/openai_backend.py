@@ -41,7 +41,7 @@ from ..generation import (
     Request,
     render_chat,
 )
-from ..settings import GeneratorSettings, ServerSettings
+from ..settings import GenerationSettings, GeneratorSettings, ServerSettings
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +270,14 @@ class OpenAIBackend:
         self._abort.set()
 
     @classmethod
-    def from_settings(cls, generator: GeneratorSettings) -> OpenAIBackend:
+    def from_settings(
+        cls,
+        generator: GeneratorSettings,
+        generation: GenerationSettings | None = None,
+        threads: int | None = None,
+        gpus: int = 0,
+    ) -> OpenAIBackend:
+        """A client of generator.server; the server owns batching, threads and GPUs."""
         server = generator.server
         tokenizer = _tokenizer(generator) if server.api == "completions" else None
         return cls(server, tokenizer)

@@ -585,6 +585,7 @@ class TransformersBackend:
         generator: GeneratorSettings,
         generation: GenerationSettings,
         threads: int | None = None,
+        gpus: int = 0,  # the job's GPUs are the visible ones (CUDA_VISIBLE_DEVICES)
     ) -> TransformersBackend:
         engine = Engine(
             generator.model,
