@@ -321,3 +321,28 @@ def test_a_verb_defined_as_be_an_adjective_says_the_adjective():
 def test_a_verb_phrase_never_restates_a_verb_through_be():
     # WordNet's "go to" is a way to "be" (attend): it does not say "turn to"
     assert content.compare("turn to the kiosk", "go to the kiosk") == (["turn"], ["go"])
+
+
+def test_the_parsed_index_is_kept_beside_the_copy_and_a_bad_one_is_parsed_again(tmp_path):
+    """Every validate job loads WordNet; the first keeps NLTK's parsed lemma index as a
+    pickle beside the copy, the next read it, and a torn or stale one is parsed again."""
+    import shutil
+
+    import nltk
+
+    from contrastgen.lexicon import prepare, read_wordnet
+
+    root = tmp_path / "wordnet-3.0"
+    shutil.copytree(prepare(), root, ignore=shutil.ignore_patterns("*.pickle"))
+    first = read_wordnet(root)
+    index = root / f"lemma-index-nltk{nltk.__version__}.pickle"
+    assert index.is_file()
+    again = read_wordnet(root)
+    assert again._lemma_pos_offset_map == first._lemma_pos_offset_map
+    assert [s.name() for s in again.synsets("largest")] == [
+        s.name() for s in first.synsets("largest")
+    ]
+    index.write_bytes(index.read_bytes()[:1000])  # torn
+    torn = read_wordnet(root)
+    assert torn._lemma_pos_offset_map == first._lemma_pos_offset_map
+    assert index.stat().st_size > 1_000_000  # written whole again
