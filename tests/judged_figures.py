@@ -3,6 +3,7 @@
     .venv/bin/python tests/judged_figures.py            # tune (and the blind dev) splits
     .venv/bin/python tests/judged_figures.py --heldout  # held-out too: each look spends it
     .venv/bin/python tests/judged_figures.py --heldout2 # the second held-out split (issue 33)
+    .venv/bin/python tests/judged_figures.py --heldout3 # the third (written 2026-12-07)
     .venv/bin/python tests/judged_figures.py --misses   # the blind tune and dev misses
 
 Figures: per kind, faithful candidates accepted and changed ones rejected, with counts.
@@ -47,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heldout", action="store_true")
     parser.add_argument("--heldout2", action="store_true")
+    parser.add_argument("--heldout3", action="store_true")
     parser.add_argument("--misses", action="store_true")
     args = parser.parse_args()
     go_offline()
@@ -58,7 +60,8 @@ def main() -> None:
             id(p): decide(p.original, p.candidate, p.kind, s, THRESHOLDS)
             for p, s in zip(pairs, sims, strict=True)
         }
-        splits = ("tune", "dev") + ("heldout",) * args.heldout + ("heldout2",) * args.heldout2
+        looked = {"heldout": args.heldout, "heldout2": args.heldout2, "heldout3": args.heldout3}
+        splits = ("tune", "dev", *(split for split, look in looked.items() if look))
         for split in splits:
             part = [p for p in pairs if p.split == split]
             if not part:
