@@ -9,7 +9,7 @@ from typing import Any
 
 from .corpus import avdn_turns, has_answer
 from .files import read_jsonl, write_atomic, write_json
-from .judged import figure_rows
+from .judged import figure_rows, shown_share
 from .records import KINDS, SCHEMA_VERSION, OutputRecord, Rejected
 
 _WHERE = re.compile(r":episode\[(\d+)\]\.dialogs\[(\d+)\]$")
@@ -248,22 +248,10 @@ def judged_lines(sets: list[dict[str, Any]]) -> list[str]:
         ]
         for origin, kind, s in figure_rows(figures):
             lines.append(
-                f"| {kind} | {origin} | {s['pairs']} | {_with_ci(s, 'faithful_accepted')} "
-                f"| {_percent(s['changed_rejected'])} | {_with_ci(s, 'precision')} |"
+                f"| {kind} | {origin} | {s['pairs']} | {shown_share(s, 'faithful_accepted')} "
+                f"| {shown_share(s, 'changed_rejected')} | {shown_share(s, 'precision')} |"
             )
     return lines
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
-def _with_ci(figures: dict[str, Any], key: str) -> str:
-    if figures[key] is None:
-        return "-"
-    low, high = figures.get(f"{key}_ci", (None, None))
-    interval = "" if low is None else f" [{low:.0%}, {high:.0%}]"
-    return f"{figures[key]:.1%}{interval}"
 
 
 def _judge_line(made: dict[str, Any], counts: dict[str, int]) -> str:

@@ -176,6 +176,16 @@ def judged_sets_figures(
     return out
 
 
+def shown_share(figures: dict[str, Any], key: str) -> str:
+    """A share of score() as people read it: "66.7% [20%, 94%]" with its interval where it
+    has one, "-" where there was nothing to divide (the card and the report)."""
+    if figures[key] is None:
+        return "-"
+    low, high = figures.get(f"{key}_ci", (None, None))
+    interval = "" if low is None else f" [{low:.0%}, {high:.0%}]"
+    return f"{figures[key]:.1%}{interval}"
+
+
 def figure_rows(figures: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """(origin, kind, score) rows of one judged set's figures: `all` for the bundled set,
     one per origin for a labels file; what the card and the report show."""

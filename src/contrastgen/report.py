@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import read_jsonl, write_figure, write_text
-from .judged import figure_rows
+from .judged import figure_rows, shown_share
 from .records import OutputRecord
 
 
@@ -49,15 +49,9 @@ def flat_stats(stats: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def _judged_cell(s: dict[str, Any], by: str) -> str:
-    def shown(key: str) -> str:
-        if s[key] is None:
-            return "-"
-        low, high = s[f"{key}_ci"]
-        return f"{s[key]:.1%} [{low:.0%}, {high:.0%}]"
-
     return (
-        f"precision {shown('precision')}, recall {shown('faithful_accepted')} "
-        f"on {s['pairs']} pairs labelled by {by}"
+        f"precision {shown_share(s, 'precision')}, recall "
+        f"{shown_share(s, 'faithful_accepted')} on {s['pairs']} pairs labelled by {by}"
     )
 
 
