@@ -1,15 +1,16 @@
 """The validator's figures on the two judged sets (docs/judged-set.md), per split.
 
-    .venv/bin/python tests/judged_figures.py            # tune (and the blind dev) splits
+    .venv/bin/python tests/judged_figures.py            # tune, dev and heldout3: tuned on
     .venv/bin/python tests/judged_figures.py --heldout  # held-out too: each look spends it
     .venv/bin/python tests/judged_figures.py --heldout2 # the second held-out split (issue 33)
-    .venv/bin/python tests/judged_figures.py --heldout3 # the third (written 2026-12-07)
-    .venv/bin/python tests/judged_figures.py --misses   # the blind tune and dev misses
+    .venv/bin/python tests/judged_figures.py --heldout4 # the fourth (written 2026-12-07, evening)
+    .venv/bin/python tests/judged_figures.py --misses   # the misses of the splits tuned on
 
 Figures: per kind, faithful candidates accepted and changed ones rejected, with counts.
 The blind held-out split is the measurement (issue 33): look at it only to report, never
 while tuning, and say in benchmarks.md how many looks it has had. The blind dev split was
-the first held-out split; once spent, it became a second split to tune on.
+the first held-out split; once spent, it became a second split to tune on, as heldout3 did
+after its first look.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heldout", action="store_true")
     parser.add_argument("--heldout2", action="store_true")
-    parser.add_argument("--heldout3", action="store_true")
+    parser.add_argument("--heldout4", action="store_true")
     parser.add_argument("--misses", action="store_true")
     args = parser.parse_args()
     go_offline()
@@ -60,14 +61,14 @@ def main() -> None:
             id(p): decide(p.original, p.candidate, p.kind, s, THRESHOLDS)
             for p, s in zip(pairs, sims, strict=True)
         }
-        looked = {"heldout": args.heldout, "heldout2": args.heldout2, "heldout3": args.heldout3}
-        splits = ("tune", "dev", *(split for split, look in looked.items() if look))
+        looked = {"heldout": args.heldout, "heldout2": args.heldout2, "heldout4": args.heldout4}
+        splits = ("tune", "dev", "heldout3", *(split for split, look in looked.items() if look))
         for split in splits:
             part = [p for p in pairs if p.split == split]
             if not part:
                 continue
             print(line(name, split, part, verdict))
-            if args.misses and name == "blind" and split in ("tune", "dev"):
+            if args.misses and name == "blind" and split in ("tune", "dev", "heldout3"):
                 for p in part:
                     v = verdict[id(p)]
                     if v["valid"] != p.label:
