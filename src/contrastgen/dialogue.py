@@ -42,9 +42,10 @@ _PATTERNS: list[tuple[str, str, str]] = [
     ("progress", "right way",
      r"\b(?:" + _YOU_MOVING + r"(?:the\s+|this\s+)?(?:right|correct|good)\s+"
      r"(?:way|direction|path|track)|on\s+(?:track|course)|doing\s+(?:good|great|well)"
-     r"|(?:good|great|nice)\s+(?:job|work)|well\s+done)\b"),
+     r"|(?:good|great|nice)\s+(?:job|work)|well\s+done"
+     r"|(?:in|at)\s+the\s+(?:right|correct)\s+(?:area|place|spot|location|neighbou?rhood))\b"),
     ("progress", "close",
-     r"\b(?:almost\s+there|(?:very|so|quite|getting)\s+close|nearly\s+there"
+     r"\b(?:(?:almost|just\s+about)\s+there|(?:very|so|quite|getting)\s+close|nearly\s+there"
      r"|(?:it|you)(?:'s|\s+is|\s+are|'re)\s+" + _DEGREE + r"(?:close|near)\b"
      r"(?!\s+(?:to|by)\b)"
      r"|close\s+to\s+(?:it|the\s+(?:destination|goal|target))|you(?:'re|\s+are)\s+close)\b"),
@@ -54,16 +55,22 @@ _PATTERNS: list[tuple[str, str, str]] = [
      r"|(?:can(?:'t|not|\s+not)|cant|don'?t|do\s+not)\s+see\s+(?:it|the)"
      r"|not\s+(?:yet\s+)?visible|(?:isn'?t|is\s+not)\s+visible)\b"),
     ("visibility", "in view",
-     r"\b(?:(?:in|within)\s+(?:your\s+)?(?:view|sight)|you\s+(?:can\s+)?see\s+it\b"
+     r"\b(?:(?:in|within)\s+(?:your\s+)?(?:view|sight)|you\s+(?:can\s+)?(?:now\s+|already\s+)?see\s+it\b"
      r"|(?:is|it's)\s+visible|in\s+front\s+of\s+your\s+(?:eyes|camera))"),
+    # "not there yet" and "you have not arrived yet" say one thing; read before "arrived"
+    ("arrival", "not yet",
+     r"\b(?:not\s+(?:yet\s+)?(?:there|at\s+the\s+(?:destination|goal|target))\s+yet"
+     r"|(?:have|has)\s+not\s+(?:yet\s+)?(?:arrived|reached\s+(?:it|the|your)\b)(?:\s+yet)?)"),
     ("arrival", "arrived",
      r"\b(?:you(?:'re|\s+are)\s+(?:there|here|at\s+(?:the|your)\s+(?:destination|goal|target))"
-     r"|(?:you\s+have|you've)\s+(?:arrived|reached\s+(?:it|the\s+(?:destination|goal)))"
-     r"|you\s+made\s+it|arrived)\b"),
+     r"|(?:you\s+have|you've)\s+(?:arrived|reached\s+(?:it|(?:the|your)\s+(?:destination|goal|target)))"
+     r"|you(?:'ve|\s+have)?\s+made\s+it|arrived)\b"),
     ("affirmation", "that is it",
      # "it's the one with the flat roof" names which one; it affirms nothing
      r"\b(?:(?:that|this|it)(?:'s|\s+is|s)\s+(?:it|the\s+one(?!\s+(?:with|that|which|on|in|at"
-     r"|near|next|beside|behind|by|to|from|of|closest|nearest)\b)|correct|right)\b"
+     r"|near|next|beside|behind|by|to|from|of|closest|nearest)\b)|correct"
+     r"|right(?!\s+(?:below|above|under|underneath|beneath|next|behind|beside|in|on|at|by"
+     r"|after|before|past|over|across|there|here|ahead|near|of|to)\b))\b"
      r"|there\s+it\s+is|you\s+found\s+it|you(?:'ve|\s+have)?\s+got\s+it(?:\s+right)?|that\s+one\s+is\s+it"
      r"|you(?:'re|\s+are)\s+(?:right|correct)\b(?!\s+(?:side|there|now|next|of))"
      r"|(?:that|this)(?:'s|\s+is)\s+(?:the\s+)?right\s+(?:one|building|place))"),
@@ -126,8 +133,17 @@ def _opens_with_a_verb(text: str) -> bool:
 _SENTENCE = re.compile(r"[^.!?;]+[.!?;]*")
 
 
+# A negation in any spelling reads as "not": "it isn't in view yet" is "it is not in
+# view yet", "you haven't arrived" is "you have not arrived".
+_NEGATED_AUXILIARY = re.compile(
+    r"\b(is|are|was|were|do|does|did|have|has|had|should|would|could)n'?t\b"
+)
+
+
 def _prepare(text: str) -> str:
     text = text.lower().replace("\u2019", "'").replace("`", "'")
+    text = _NEGATED_AUXILIARY.sub(r"\1 not", text)
+    text = re.sub(r"\bwon'?t\b", "will not", text)
     return " ".join(text.split())
 
 

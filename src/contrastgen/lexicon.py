@@ -285,6 +285,11 @@ def is_adjective(word: str) -> bool:
     return any(wordnet().synsets(form, pos) for form in _forms(word) for pos in ("a", "s"))
 
 
+def is_adverb(word: str) -> bool:
+    """Whether WordNet knows `word` as an adverb ("slightly", "almost")."""
+    return any(wordnet().synsets(form, "r") for form in _forms(word))
+
+
 def is_noun(word: str) -> bool:
     return any(wordnet().synsets(form, "n") for form in _forms(word))
 

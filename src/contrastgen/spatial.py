@@ -80,7 +80,7 @@ _DIRECTION_WORDS = {
     "reverse": "backward", "backwords": "backward", "return": "backward",
 }  # fmt: skip
 _AROUND = re.compile(
-    r"\b(?:turn(?:ing)?\s+(?:a)?round|u[\s-]?turn|about[\s-]face|opposite\s+direction"
+    r"\b(?:turn(?:ing)?\s+(?:a)?round|turn(?:ing)?\s+back|u[\s-]?turn|about[\s-]face|opposite\s+direction"
     r"|(?:the\s+)?(?:other|opposite)\s+way)\b"
 )
 
@@ -182,9 +182,16 @@ RELATIONS: list[tuple[str, str]] = [
     # it" stays over: "land once you are over the roof" is no place past the roof)
     (r"(?:after|once|when|as\s+soon\s+as)\s+(?:you(?:'ve|'re|\s+are|\s+have)?\s+)?"
      r"(?:cross(?:ed|ing)?|pass(?:ed|ing)?|past|beyond|gone\s+past)", "past"),
+    # ... but "once you are over the bridge" has crossed it: a road, river or railway
+    # is no place to stop over
+    (r"(?:after|once|when|as\s+soon\s+as)\s+you(?:'ve|'re|\s+are|\s+have)?\s+(?:been\s+)?"
+     r"(?:over|across)(?=\s+(?:the\s+|that\s+|this\s+)?(?:main\s+|small\s+|big\s+)?"
+     r"(?:bridge|road|street|river|highway|railway|rail\s+line|railroad|tracks|canal|stream))",
+     "past"),
     (r"before\s+(?:you\s+)?(?:cross(?:es|ed|ing)?|pass(?:es|ed|ing)?|reach(?:es|ing)?)", "before"),
     (r"pass(?:es|ed|ing)?\s+over", "over"),  # "passing over the road" crosses it
     (r"in\s+front(?:\s+of)?", "in front of"), (r"behind", "behind"), (r"back\s+of", "behind"),
+    (r"rear\s+of", "behind"),
     (r"next\s+to", "next to"), (r"beside", "next to"), (r"besides", "next to"),
     (r"by(?=\s+(?:the|a|an)\s)", "by"),  # "the house by the road": near or next to it
     (r"adjacent\s+to", "next to"), (r"alongside", "next to"), (r"by\s+the\s+side\s+of", "next to"),

@@ -57,6 +57,9 @@ _ACT_WORDS = frozenset(
 
 
 _NEGATION = frozenset({"not", "no", "never"})
+# A qualifier the act phrases did not take ("almost right below you") is content of a
+# positive, as a negation is.
+_QUALIFIERS = _NEGATION | {"almost"}
 
 
 _SPATIAL_WORDS = frozenset(
@@ -365,13 +368,18 @@ def decide(
     # a negation left after the act phrases ("don't turn left") is content for a
     # positive; for a negative it may go with the flipped act
     content_word = (
-        (lambda c: c in _NEGATION or not _fact_concept(c))
+        (lambda c: c in _QUALIFIERS or not _fact_concept(c))
         if kind == "positive"
         else (lambda c: not _fact_concept(c))
     )
     dropped, added = (
         [c for c in words if content_word(c)] for words in content.compare(original, candidate)
     )
+    if kind == "positive":
+        # "it is the red house" names the goal as "the target is the red house" does;
+        # a goal named dropped leaves the drone without one
+        dropped = [c for c in dropped if _carries_a_fact(c)]
+        added = [c for c in added if _carries_a_fact(c) and c != "destination"]
     edits = word_edits(original, candidate)
     reasons = _form_reasons(original, candidate, ratio, thresholds)
     if kind == "positive":
@@ -404,6 +412,33 @@ def decide(
     }
 
 
+# Verbs a guide gives as orders of their own: dropping or adding one changes what the
+# drone is told to do, however the sentence is reworded.
+# Verbs that relate two landmarks ("the road leads to the goal") state a relation too.
+_ORDER_VERBS = frozenset(
+    "land stop hover wait circle climb descend ascend rise cross pass turn return "
+    "lead connect face border overlook adjoin join".split()
+)
+
+
+def _carries_a_fact(concept: str) -> bool:
+    """Whether a content word a positive dropped or added can carry a fact of its own: a
+    thing or place a guide points at, an attribute, a closed-class qualifier ("only",
+    "not", "before"), a degree adverb ("slightly", "almost"), a number, or an order verb.
+    The other words (manner verbs, adverbs,
+    abstract nouns: "take your time" / "no rush", "follow the railway" / "along the
+    railway") are wording, and a positive may reword them freely."""
+    if not concept.isalpha() or concept in _ORDER_VERBS or concept in lexicon._EXACT_ONLY:
+        return True
+    if not lexicon.lemmas(concept):
+        return True  # a word no dictionary knows: the tables and typo check speak for it
+    return (
+        lexicon.is_place(concept)
+        or lexicon.is_adverb(concept)
+        or (lexicon.is_adjective(concept) and not lexicon.is_verb_first(concept))
+    )
+
+
 def _repeated(original: str, candidate: str) -> list[str]:
     """Concepts said more often than in the original that add or loop: a step fact said
     again (a second "right", "10 o'clock" twice), the goal word again ("the destination is
@@ -413,7 +448,9 @@ def _repeated(original: str, candidate: str) -> list[str]:
     return [
         c
         for c in content.repeated(original, candidate)
-        if c in loops or c == "destination" or (_fact_concept(c) and c not in spatial.LANDMARKS)
+        if c in loops
+        or c == "destination"
+        or (_fact_concept(c) and c not in spatial.LANDMARKS and c != "there")
     ]
 
 

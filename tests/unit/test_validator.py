@@ -1,3 +1,5 @@
+import pytest
+
 from contrastgen.settings import Thresholds
 from contrastgen.validator import decide
 
@@ -93,3 +95,52 @@ def test_a_landmark_misspelt_in_the_original_and_spelt_right_is_no_new_landmark(
         T,
     )
     assert not other["valid"]
+
+
+# Recall on heldout3's classes of miss (issue 33), each beside the change it must still
+# catch. The originals and rewordings are invented here in the same patterns.
+@pytest.mark.parametrize(
+    ("original", "faithful", "changed"),
+    [
+        # a manner verb or abstract noun reworded: wording, not a fact ...
+        ("Fly west and follow the railway to the grey shed.",
+         "Fly west along the rail line to the grey shed.",
+         "Fly west along the rail line to the grey shed slightly."),  # ... a degree adverb is
+        # a negation in a contraction reads as "not"
+        ("It is not in view yet, keep flying straight.",
+         "Keep flying straight, it isn't in view yet.",
+         "Keep flying straight, it is in view now."),
+        # not there yet: the arrival still to come, however it is said
+        ("Not there yet. Keep going east past the roundabout.",
+         "You haven't arrived yet; keep going east past the roundabout.",
+         "You have arrived; keep going east past the roundabout."),
+        # a road, bridge or river one is over has been crossed
+        ("After you cross the bridge, turn to your 2 o'clock.",
+         "Once you're over the bridge, turn to your 2 o'clock.",
+         "Before you cross the bridge, turn to your 2 o'clock."),
+        # "it's right below you" places it; it affirms nothing ...
+        ("its right below you, the one with the green roof",
+         "It's directly beneath you, the one that has a green roof.",
+         "It's almost right below you, the one with the green roof."),  # ... "almost" counts
+        # "turn back" is "turn around"; "go back" stays a step back
+        ("Turn around to your 6 o'clock, the goal is the grey building.",
+         "Turn back toward your 6 o'clock; the grey building is the goal.",
+         "Turn left toward your 6 o'clock; the grey building is the goal."),
+        # "in the right area" is progress, not the direction right
+        ("You are in the right area. The goal is the white house on your left.",
+         "You're in the correct area. The target is the white house on your left.",
+         "You're in the correct area. The target is the white house on your right."),
+    ],
+)  # fmt: skip
+def test_restructured_rewordings_keep_their_facts(original, faithful, changed):
+    assert decide(original, faithful, "positive", 0.8, T)["valid"], faithful
+    assert not decide(original, changed, "positive", 0.8, T)["valid"], changed
+
+
+def test_a_goal_named_may_be_added_but_not_dropped():
+    original = "ok you passed it, go back a little. it is the dark roof building"
+    named = "You have overshot it, so move back a bit. The target is the building with a dark roof."
+    assert decide(original, named, "positive", 0.8, T)["valid"]
+    original = "Move forward and find the black roof building. That is our destination."
+    dropped = "Move forward and find the black roof building."
+    assert not decide(original, dropped, "positive", 0.8, T)["valid"]
