@@ -200,6 +200,7 @@ RELATIONS: list[tuple[str, str]] = [
     (r"over", "over"), (r"above", "over"),
     (r"(?<!\bland\s)(?<!\bdown\s)on\s+top\s+of", "over"),  # "land on top of it": on it
     (r"under", "under"), (r"below", "under"), (r"beneath", "under"),
+    (r"underneath", "under"),
     # "fly over the road", "fly across it", "cross (over) it": one crossing for a drone;
     # "across from the park" faces it
     (r"across\s+from", "opposite"), (r"across", "over"),
@@ -214,7 +215,9 @@ RELATIONS: list[tuple[str, str]] = [
     (r"before", "before"),
     # "right after the fence", "just beyond the fence", "once past the bridge": one place
     # "after making a turn" orders two steps: a gerund after it is no place
-    (r"after(?!\s+(?:that|this|you|which|[a-z]+ing\b))", "past"),
+    # ("after that, turn" orders steps too; "after that field" is a place)
+    (r"after(?!\s+(?:you|which|[a-z]+ing\b)|\s+(?:that|this)\b(?!\s+(?:"
+     + "|".join(re.escape(f) for f, _ in _LANDMARK_FORMS) + r")\b))", "past"),
     (r"in\s+the\s+middle(?:\s+of)?", "middle"), (r"(?:the\s+)?middle\s+one", "middle"),
     (r"in\s+the\s+(?:center|centre)(?:\s+of)?", "middle"), (r"at\s+the\s+edge\s+of", "edge"),
     (r"pass(?:es|ed|ing)?", "past"),
@@ -479,6 +482,11 @@ _CLAUSE = re.compile(r",|\band\b")
 _DESCRIBES = re.compile(r"^\s*(?:the\s+one|which|that|with|straight|at|on|in|to)\b")
 
 
+_PLACED = re.compile(
+    r"\s*(?:just\s+|right\s+)?(?:across|at|on|in|near|behind|beside|next|by|under|over|past"
+    r"|after|before|between|along|opposite|inside|outside|around|located|situated|to\s+the)\b"
+)
+_NAMED_AFTER = re.compile(r"\s*[:\u2014-]\s*(?P<what>(?:a|an|the)\b[^.;,]*)")
 _PRONOUN_ONE = re.compile(r"^\s*(?:the|a)\s+(?:\w+\s+)?one\b")
 
 
@@ -491,14 +499,24 @@ def goal(text: str) -> str | None:
     m = _GOAL_FIRST.search(t)
     if m and _PRONOUN_ONE.match(m.group("rest")):  # "the goal is the bigger one with ..."
         return None
+    if m and _PLACED.match(m.group("rest")):  # "the goal is across the river": where, not what
+        return None
     if m and _LANDMARK_RE.search(m.group("rest")):
         return _head(m.group("rest"))
     m = _GOAL_LAST.search(t)
     if not m:
         return None
+    named = _NAMED_AFTER.match(t, m.end())  # "after the field is the goal: a warehouse"
+    if named:
+        return _head(named.group("what")) if _LANDMARK_RE.search(named.group("what")) else None
     if re.search(r"\b(?:which|that)\s*$", m.group("rest")):  # "..., which is the goal"
-        found = [_LANDMARK_CANON[f] for f in _LANDMARK_RE.findall(m.group("rest"))]
-        return found[-1] if found else None
+        # the landmark just before "which": "the pond, stands the barn that" names no
+        # goal the lexicon knows
+        found = list(_LANDMARK_RE.finditer(m.group("rest")))
+        tail = m.group("rest")[found[-1].end() :] if found else ""
+        if not found or len(re.findall(r"[a-z]+", tail)) > 1:
+            return None
+        return _LANDMARK_CANON[found[-1].group(0)]
     clauses = [c for c in _CLAUSE.split(m.group("rest")) if _LANDMARK_RE.search(c)]
     subject = [c for c in clauses if not _DESCRIBES.match(c)] or clauses
     return _head(subject[-1]) if subject else None

@@ -194,7 +194,15 @@ def _contradicts_itself(original: str, candidate: str) -> bool:
             or ("wrong way" in acts["progress"] and bool(dialogue.KEEP_ON.search(text)))
         )
 
-    return clash(candidate) and not clash(original)
+    def counted_past(text: str) -> bool:
+        # "three buildings in a row ... the fourth one": no such one to point at
+        values = spatial.extract(text).values
+        numbered = [n for n in values["ordinal"] if isinstance(n, int)]
+        return bool(values["count"] and numbered and max(numbered) > max(values["count"]))
+
+    return (clash(candidate) and not clash(original)) or (
+        counted_past(candidate) and not counted_past(original)
+    )
 
 
 _SPATIAL = frozenset(spatial.FAMILIES)
@@ -238,6 +246,8 @@ def fact_changes(original: str, candidate: str) -> list[dict]:
     (oa, orest), (ca, crest) = dialogue.read(original), dialogue.read(candidate)
     diffs = spatial.compare(spatial.extract(orest), spatial.extract(crest))
     diffs = [d for d in diffs if not _misspelt_before(d, original, candidate)]
+    diffs = [d for d in diffs if not _said_in_other_words(d, original, candidate)]
+    diffs = [d for d in diffs if not _named_again(d, original, candidate)]
     diffs += dialogue.compare(oa, ca)
     # route steps keep their order, sequence word or not ("go back and turn right")
     before, after = _steps(orest), _steps(crest)
@@ -247,6 +257,30 @@ def fact_changes(original: str, candidate: str) -> list[dict]:
     diffs += _goal_moved(original, candidate)
     diffs += _instruction_to_prediction(original, candidate)
     return diffs
+
+
+# Families whose dropped value a word outside the lexicon may say ("highest" for
+# "tallest", "enormous" for "huge", "final" for "last", "central" for "middle").
+_RESTATABLE = ("size_dropped", "ordinal_dropped", "relation_dropped")
+
+
+def _said_in_other_words(diff: dict, original: str, candidate: str) -> bool:
+    """A dropped size, ordinal or relation that a word only the candidate has says in
+    WordNet's senses (lexicon.same_sense: never an antonym, never another degree)."""
+    if diff["code"] not in _RESTATABLE or not str(diff["value"]).isalpha():
+        return False
+    words = (set(re.findall(r"[a-z]+", text.lower())) for text in (candidate, original))
+    new = next(words) - next(words)
+    return any(lexicon.same_sense(word, diff["value"]) for word in new if len(word) > 3)
+
+
+def _named_again(diff: dict, original: str, candidate: str) -> bool:
+    """A landmark "added" that is the head of one both texts name ("a parking lot ... the
+    building on the north side of that lot"): the same thing named again, shorter."""
+    if diff["code"] != "landmark_added":
+        return False
+    both = _shared_landmarks(original, candidate)
+    return any(len(name.split()) > 1 and name.split()[-1] == diff["value"] for name in both)
 
 
 def _misspelt_before(diff: dict, original: str, candidate: str) -> bool:

@@ -144,3 +144,38 @@ def test_a_goal_named_may_be_added_but_not_dropped():
     original = "Move forward and find the black roof building. That is our destination."
     dropped = "Move forward and find the black roof building."
     assert not decide(original, dropped, "positive", 0.8, T)["valid"]
+
+
+@pytest.mark.parametrize(
+    ("original", "faithful"),
+    [
+        # a size, ordinal or relation said by a word WordNet gives the same sense
+        ("The goal is the tallest building there.", "The goal is the highest building there."),
+        ("The destination is the last one in the row.",
+         "The destination is the final one in that row."),
+        ("Three buildings in a row, the goal is the one in the middle.",
+         "Three buildings stand in a row, and the goal is the central one."),
+        # the goal named after a colon, or before "that is your destination"
+        ("The destination is the long warehouse right after the field.",
+         "Right after that field is the goal: a long warehouse."),
+        # "the lot" names the parking lot again
+        ("You will see a parking lot, the goal is the building on the north side of it.",
+         "A parking lot comes into view; the goal is the building north side of that lot."),
+    ],
+)  # fmt: skip
+def test_facts_said_in_other_words_are_kept(original, faithful):
+    assert decide(original, faithful, "positive", 0.8, T)["valid"], faithful
+
+
+def test_an_opposite_is_no_other_word_for_a_size():
+    original = "The goal is the tallest building there."
+    r = decide(original, "The goal is the shortest building there.", "positive", 0.8, T)
+    assert not r["valid"]
+
+
+def test_an_ordinal_past_the_count_is_a_self_contradiction():
+    original = "You will see two houses, the destination is the one on the left."
+    bad = "You will see two houses, the destination is the third one."
+    assert "self_contradiction" in codes(decide(original, bad, "negative", 0.9, T))
+    good = "You will see two houses, the destination is the one on the right."
+    assert decide(original, good, "negative", 0.9, T)["valid"]
