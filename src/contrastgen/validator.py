@@ -413,7 +413,11 @@ def decide(
         # "it is the red house" names the goal as "the target is the red house" does;
         # a goal named dropped leaves the drone without one
         dropped = [c for c in dropped if _carries_a_fact(c)]
-        added = [c for c in added if _carries_a_fact(c) and c != "destination"]
+        added = [
+            c
+            for c in added
+            if _carries_a_fact(c) and (c != "destination" or _GOAL_AS_AIM.search(candidate))
+        ]
     edits = word_edits(original, candidate)
     reasons = _form_reasons(original, candidate, ratio, thresholds)
     if kind == "positive":
@@ -450,9 +454,15 @@ def decide(
 # drone is told to do, however the sentence is reworded.
 # Verbs that relate two landmarks ("the road leads to the goal") state a relation too.
 _ORDER_VERBS = frozenset(
-    "land stop hover wait circle climb descend ascend rise cross pass turn return "
+    "land stop hover wait circle climb descend ascend rise cross pass turn return look see "
     "lead connect face border overlook adjoin join".split()
 )
+
+
+# "the goal is to land on the house" names no place: an aim the original did not state
+_GOAL_AS_AIM = re.compile(r"\b(?:goal|destination|target)\s+is\s+to\s+[a-z]+", re.IGNORECASE)
+# "the house is the house": a model's loop that states nothing
+_TAUTOLOGY = re.compile(r"\b(?:the\s+)?([a-z]+)\s+is\s+(?:the\s+)?\1\b", re.IGNORECASE)
 
 
 def _carries_a_fact(concept: str) -> bool:
@@ -527,6 +537,8 @@ def _positive_reasons(
     if added:
         reasons.append({"code": "content_added", "words": added})
     again = _repeated(original, candidate)
+    again += [m.group(1).lower() for m in _TAUTOLOGY.finditer(candidate)
+              if not _TAUTOLOGY.search(original)]  # fmt: skip
     if again:
         reasons.append({"code": "content_repeated", "words": again})
     if 0 < edits < thresholds.positive_min_word_edits:

@@ -179,3 +179,19 @@ def test_an_ordinal_past_the_count_is_a_self_contradiction():
     assert "self_contradiction" in codes(decide(original, bad, "negative", 0.9, T))
     good = "You will see two houses, the destination is the one on the right."
     assert decide(original, good, "negative", 0.9, T)["valid"]
+
+
+@pytest.mark.parametrize(
+    ("original", "changed"),
+    [
+        # read in the dev run (docs/benchmarks.md): an order to look made a prediction ...
+        ("turn around and fly forward, look for a house.",
+         "Turn around and fly forward. You will see a house."),
+        # ... and an aim and a loop added beside the facts
+        ("move to your 9 o clock and land at the house.",
+         "Fly to your 9 o clock and land at the house. The goal is to land on the house; "
+         "the house is the house."),
+    ],
+)  # fmt: skip
+def test_a_positive_that_adds_an_aim_or_drops_an_order_is_rejected(original, changed):
+    assert not decide(original, changed, "positive", 0.8, T)["valid"], changed
