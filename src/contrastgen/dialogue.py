@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from . import lexicon
-from .spatial import Features
+from .spatial import RIGHT_AS_JUST, Features
 
 ACTS = ("polarity", "progress", "visibility", "arrival", "affirmation", "person", "mood")
 
@@ -60,7 +60,8 @@ _PATTERNS: list[tuple[str, str, str]] = [
     # "not there yet" and "you have not arrived yet" say one thing; read before "arrived"
     ("arrival", "not yet",
      r"\b(?:not\s+(?:yet\s+)?(?:there|at\s+the\s+(?:destination|goal|target))\s+yet"
-     r"|(?:have|has)\s+not\s+(?:yet\s+)?(?:arrived|reached\s+(?:it|the|your)\b)(?:\s+yet)?)"),
+     r"|(?:have|has)\s+not\s+(?:yet\s+)?(?:arrived|reached\s+(?:it|(?:the|your)\s+"
+     r"(?:destination|goal|target)))\b(?:\s+yet)?)"),
     ("arrival", "arrived",
      r"\b(?:you(?:'re|\s+are)\s+(?:there|here|at\s+(?:the|your)\s+(?:destination|goal|target))"
      r"|(?:you\s+have|you've)\s+(?:arrived|reached\s+(?:it|(?:the|your)\s+(?:destination|goal|target)))"
@@ -69,8 +70,7 @@ _PATTERNS: list[tuple[str, str, str]] = [
      # "it's the one with the flat roof" names which one; it affirms nothing
      r"\b(?:(?:that|this|it)(?:'s|\s+is|s)\s+(?:it|the\s+one(?!\s+(?:with|that|which|on|in|at"
      r"|near|next|beside|behind|by|to|from|of|closest|nearest)\b)|correct"
-     r"|right(?!\s+(?:below|above|under|underneath|beneath|next|behind|beside|in|on|at|by"
-     r"|after|before|past|over|across|there|here|ahead|near|of|to)\b))\b"
+     r"|right(?!\s+(?:" + RIGHT_AS_JUST + r")\b))\b"
      r"|there\s+it\s+is|you\s+found\s+it|you(?:'ve|\s+have)?\s+got\s+it(?:\s+right)?|that\s+one\s+is\s+it"
      r"|you(?:'re|\s+are)\s+(?:right|correct)\b(?!\s+(?:side|there|now|next|of))"
      r"|(?:that|this)(?:'s|\s+is)\s+(?:the\s+)?right\s+(?:one|building|place))"),

@@ -143,7 +143,7 @@ SENSES = 3
 
 # Closed-class words that WordNet gives senses no guide means ("just" as "only", "all" as
 # "whole"): they match only themselves.
-_EXACT_ONLY = frozenset(
+EXACT_ONLY = frozenset(
     "only just all each every both either neither any not no never none nothing more most "
     "less least few many much some several again also too very".split()
 )
@@ -224,7 +224,7 @@ def same_sense(said: str, meant: str) -> bool:
     what the specific one told). Never an antonym, never another degree."""
     if said == meant:
         return True
-    if said in _EXACT_ONLY or meant in _EXACT_ONLY:
+    if said in EXACT_ONLY or meant in EXACT_ONLY:
         return False
     if degree(said) != degree(meant):  # "nearest" is not "next", "larger" not "large"
         return False
@@ -278,6 +278,21 @@ def is_place(word: str) -> bool:
     "meadow", "oak"): a landmark no lexicon of spatial.py lists."""
     synsets = [s for form in _forms(word) for s in wordnet().synsets(form, "n")[:1]]
     return any(s.lexname() in _PLACE_FILES for s in synsets)
+
+
+# ... and the other things a guide can name that a rewording must keep: animals, people,
+# substances ("smoke"), signs and writing, food.
+_CONCRETE_FILES = _PLACE_FILES | frozenset(
+    {"noun.animal", "noun.person", "noun.substance", "noun.phenomenon", "noun.communication",
+     "noun.food", "noun.body"}
+)  # fmt: skip
+
+
+def is_concrete(word: str) -> bool:
+    """Whether `word`'s most common noun sense is a thing, place, creature or substance
+    ("cow", "smoke", "logo"), not an abstraction ("time", "distance", "row")."""
+    synsets = [s for form in _forms(word) for s in wordnet().synsets(form, "n")[:1]]
+    return any(s.lexname() in _CONCRETE_FILES for s in synsets)
 
 
 def is_adjective(word: str) -> bool:

@@ -47,6 +47,17 @@ _CLOCK_BARE = re.compile(
     r"(?=\s*(?:$|[.,;:!?)-]|and\b|then\b|direction\b|side\b|position\b|until\b|till\b"
     r"|for\b|about\b|a\s+(?:little|bit)\b))"
 )
+# "right after the bridge", "right below you": "right" as "just", before a word of place.
+# As a direction, "right" may still come before "of", "to", "on" ("right of the road",
+# "turn right on the road"): only the words below cannot follow the direction.
+_RIGHT_AS_JUST_ONLY = r"after|before|behind|beside|next|in\s+front|at|above|below|by|past|on\s+top"
+# ... while "it's right below / up ahead / of the road" affirms nothing (dialogue.py): any
+# word of place after "right" makes it no "that's right"
+RIGHT_AS_JUST = (
+    _RIGHT_AS_JUST_ONLY + r"|under|underneath|beneath|on|in|over|across|there|here|ahead|near"
+    r"|of|to|around|up|down|between|through|along|inside|outside|beyond|opposite|towards?|into"
+    r"|onto"
+)
 # "right" as in "correct", and "a little" as in "a bit": not spatial facts.
 _NOT_SPATIAL = re.compile(
     r"\b(?:(?:on\s+the\s+|in\s+the\s+)?right\s+(?:track|way|path|direction)|(?:you(?:'re|\s+are)|that(?:'s|\s+is)"
@@ -59,7 +70,7 @@ _NOT_SPATIAL = re.compile(
     r"|as\s+far\s+as|(?:go|fly|head|move)\s+over\s+to"
     # "right after the bridge": immediately, not a direction
     r"|(?<!turn\s)(?<!go\s)(?<!head\s)(?<!veer\s)(?<!move\s)(?<!your\s)(?<!the\s)(?<!to\s)"
-    r"right(?=\s+(?:after|before|behind|beside|next|in\s+front|at|above|below|by|past|on\s+top))"
+    r"right(?=\s+(?:" + _RIGHT_AS_JUST_ONLY + "))"
     r"|c(?:o|a)me?s?\s+across(?=\s+(?:a|an|some|it|the\s+(?:destination|goal|target))\b)"
     # "first, fly north" / "first fly north" orders steps; "the first building" counts
     r"|(?<!the\s)first(?=\s*,|\s+(?:go|fly|turn|head|move|keep|continue|land|cross|pass)\b))\b"

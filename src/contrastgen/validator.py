@@ -195,10 +195,11 @@ def _contradicts_itself(original: str, candidate: str) -> bool:
         )
 
     def counted_past(text: str) -> bool:
-        # "three buildings in a row ... the fourth one": no such one to point at
-        values = spatial.extract(text).values
-        numbered = [n for n in values["ordinal"] if isinstance(n, int)]
-        return bool(values["count"] and numbered and max(numbered) > max(values["count"]))
+        # "three buildings in a row ... the fourth one": no such one to point at ("one"
+        # counts the things just counted; "the third tree" may count other things)
+        counts = spatial.extract(text).values["count"]
+        pointed = [spatial.ORDINALS.get(m.group(1)) for m in _ORDINAL_ONE.finditer(text.lower())]
+        return bool(counts) and any(isinstance(n, int) and n > max(counts) for n in pointed)
 
     return (clash(candidate) and not clash(original)) or (
         counted_past(candidate) and not counted_past(original)
@@ -206,6 +207,7 @@ def _contradicts_itself(original: str, candidate: str) -> bool:
 
 
 _SPATIAL = frozenset(spatial.FAMILIES)
+_ORDINAL_ONE = re.compile(r"\b(" + "|".join(spatial.ORDINALS) + r")\s+one\b")
 
 
 def change_count(diffs: list[dict]) -> int:
@@ -246,7 +248,6 @@ def fact_changes(original: str, candidate: str) -> list[dict]:
     (oa, orest), (ca, crest) = dialogue.read(original), dialogue.read(candidate)
     diffs = spatial.compare(spatial.extract(orest), spatial.extract(crest))
     diffs = [d for d in diffs if not _misspelt_before(d, original, candidate)]
-    diffs = [d for d in diffs if not _said_in_other_words(d, original, candidate)]
     diffs = [d for d in diffs if not _named_again(d, original, candidate)]
     diffs += dialogue.compare(oa, ca)
     # route steps keep their order, sequence word or not ("go back and turn right")
@@ -262,6 +263,9 @@ def fact_changes(original: str, candidate: str) -> list[dict]:
 # Families whose dropped value a word outside the lexicon may say ("highest" for
 # "tallest", "enormous" for "huge", "final" for "last", "central" for "middle").
 _RESTATABLE = ("size_dropped", "ordinal_dropped", "relation_dropped")
+# WordNet's senses of prepositions mislead ("finished" is a sense of "over", "previous" of
+# "past"): of the relations, only those named by a noun or adjective are restated
+_RESTATABLE_RELATIONS = frozenset({"middle", "edge"})
 
 
 def _said_in_other_words(diff: dict, original: str, candidate: str) -> bool:
@@ -269,9 +273,19 @@ def _said_in_other_words(diff: dict, original: str, candidate: str) -> bool:
     WordNet's senses (lexicon.same_sense: never an antonym, never another degree)."""
     if diff["code"] not in _RESTATABLE or not str(diff["value"]).isalpha():
         return False
+    value = str(diff["value"])
+    if diff["code"] == "relation_dropped" and value not in _RESTATABLE_RELATIONS:
+        return False
     words = (set(re.findall(r"[a-z]+", text.lower())) for text in (candidate, original))
     new = next(words) - next(words)
-    return any(lexicon.same_sense(word, diff["value"]) for word in new if len(word) > 3)
+    return any(
+        lexicon.same_sense(word, value)
+        # a superlative only for a superlative: "lowest" is no "last"
+        and lexicon.degree(word) == lexicon.degree(value)
+        and word.endswith("est") == value.endswith("est")
+        for word in new
+        if len(word) > 3
+    )
 
 
 def _named_again(diff: dict, original: str, candidate: str) -> bool:
@@ -397,6 +411,8 @@ def decide(
     beside the facts.
     """
     diffs = fact_changes(original, candidate)
+    if kind == "positive":  # a negative's one change must be read as the lexicon reads it
+        diffs = [d for d in diffs if not _said_in_other_words(d, original, candidate)]
     ratio = len(candidate.split()) / max(1, len(original.split()))
     # the facts are compared above; the content check covers every other word
     # a negation left after the act phrases ("don't turn left") is content for a
@@ -416,7 +432,8 @@ def decide(
         added = [
             c
             for c in added
-            if _carries_a_fact(c) and (c != "destination" or _GOAL_AS_AIM.search(candidate))
+            if _carries_a_fact(c)
+            and (c != "destination" or not _goal_named_as_before(original, candidate))
         ]
     edits = word_edits(original, candidate)
     reasons = _form_reasons(original, candidate, ratio, thresholds)
@@ -450,37 +467,52 @@ def decide(
     }
 
 
-# Verbs a guide gives as orders of their own: dropping or adding one changes what the
-# drone is told to do, however the sentence is reworded.
-# Verbs that relate two landmarks ("the road leads to the goal") state a relation too.
-_ORDER_VERBS = frozenset(
+# Verbs a guide gives as orders of their own, verbs that relate two landmarks ("the road
+# leads to the goal") and hedges ("I think it is the red one"): dropping or adding one
+# changes what the drone is told, however the sentence is reworded.
+_FACT_VERBS = frozenset(
     "land stop hover wait circle climb descend ascend rise cross pass turn return look see "
-    "lead connect face border overlook adjoin join".split()
+    "enter leave exit approach avoid lose lead connect face border overlook adjoin join "
+    "think guess believe suppose".split()
 )
-
-
 # "the goal is to land on the house" names no place: an aim the original did not state
-_GOAL_AS_AIM = re.compile(r"\b(?:goal|destination|target)\s+is\s+to\s+[a-z]+", re.IGNORECASE)
+_GOAL_AS_AIM = re.compile(
+    r"\b(?:goal|destination|target)\s+is\s+to\s+(?!(?:the|your|a|an|its|my)\b)[a-z]+", re.I
+)
+_POINTING = re.compile(r"\b(?:it|that|this)(?:'s|\s+is|s)\b")
 # "the house is the house": a model's loop that states nothing
-_TAUTOLOGY = re.compile(r"\b(?:the\s+)?([a-z]+)\s+is\s+(?:the\s+)?\1\b", re.IGNORECASE)
+_TAUTOLOGY = re.compile(r"\b(?:the\s+)?([a-z]+)\s+is\s+(?:the\s+)?\1\b(?!')", re.I)
 
 
 def _carries_a_fact(concept: str) -> bool:
     """Whether a content word a positive dropped or added can carry a fact of its own: a
-    thing or place a guide points at, an attribute, a closed-class qualifier ("only",
-    "not", "before"), a degree adverb ("slightly", "almost"), a number, or an order verb.
-    The other words (manner verbs, adverbs,
-    abstract nouns: "take your time" / "no rush", "follow the railway" / "along the
-    railway") are wording, and a positive may reword them freely."""
-    if not concept.isalpha() or concept in _ORDER_VERBS or concept in lexicon._EXACT_ONLY:
+    thing, place, creature or substance a guide can name (not an abstraction), an
+    attribute, an adverb ("slightly", "almost", "maybe"), a closed-class word ("only",
+    "not"), a number, or a verb of _FACT_VERBS. The rest (manner verbs, abstract nouns:
+    "take your time" / "no rush", "follow the railway" / "along the rail line") is
+    wording that a positive may change freely."""
+    if not concept.isalpha() or concept in _FACT_VERBS or concept in lexicon.EXACT_ONLY:
         return True
     if not lexicon.lemmas(concept):
         return True  # a word no dictionary knows: the tables and typo check speak for it
     return (
-        lexicon.is_place(concept)
+        lexicon.is_concrete(concept)
         or lexicon.is_adverb(concept)
         or (lexicon.is_adjective(concept) and not lexicon.is_verb_first(concept))
     )
+
+
+def _goal_named_as_before(original: str, candidate: str) -> bool:
+    """Whether a goal word only the candidate has names what the original pointed at
+    with "it is" / "that is" ("it is the dark roof building" -> "the target is the
+    building with the dark roof"), or no landmark at all; never an aim ("the goal is to
+    land") and never another landmark ("the barn is the destination")."""
+    if _GOAL_AS_AIM.search(candidate) or not _POINTING.search(original.lower()):
+        return False
+    named = spatial.goal(candidate)
+    pointing = _POINTING.sub("the goal is", original.lower())
+    pointed = spatial.goal(pointing)
+    return named is None or named == pointed
 
 
 def _repeated(original: str, candidate: str) -> list[str]:
@@ -537,8 +569,9 @@ def _positive_reasons(
     if added:
         reasons.append({"code": "content_added", "words": added})
     again = _repeated(original, candidate)
+    said = {m.group(1).lower() for m in _TAUTOLOGY.finditer(original)}
     again += [m.group(1).lower() for m in _TAUTOLOGY.finditer(candidate)
-              if not _TAUTOLOGY.search(original)]  # fmt: skip
+              if m.group(1).lower() not in said]  # fmt: skip
     if again:
         reasons.append({"code": "content_repeated", "words": again})
     if 0 < edits < thresholds.positive_min_word_edits:

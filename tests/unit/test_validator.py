@@ -195,3 +195,39 @@ def test_an_ordinal_past_the_count_is_a_self_contradiction():
 )  # fmt: skip
 def test_a_positive_that_adds_an_aim_or_drops_an_order_is_rejected(original, changed):
     assert not decide(original, changed, "positive", 0.8, T)["valid"], changed
+
+
+# Found in review: what a positive may reword stays narrow.
+@pytest.mark.parametrize(
+    ("original", "changed"),
+    [
+        ("The goal is the field with the cows.", "The goal is the field with the horses."),
+        ("Fly toward the smoke and land on the red roof.",
+         "Fly toward the fire and land on the red roof."),
+        ("Approach the tower, then turn left.", "Leave the tower, then turn left."),
+        ("I think it is the red house.", "It is the red house."),
+        ("Go past the barn to the house.", "Go past the barn to the house; the barn is the goal."),
+        ("Land on the last house in the row.", "Land on the lowest house in the row."),
+        ("Land on the house over the road.", "Land on the house, the road is finished."),
+    ],
+)  # fmt: skip
+def test_things_hedges_goals_and_prepositions_are_not_wording(original, changed):
+    assert not decide(original, changed, "positive", 0.8, T)["valid"], changed
+
+
+def test_a_negative_reads_its_change_as_the_lexicon_does():
+    # "enormous" restates "huge" for a positive only: here it hides a second change
+    original = "Land on the huge house left of the tower."
+    two = "Land on the house right of the enormous tower."
+    assert not decide(original, two, "negative", 0.8, T)["valid"]
+
+
+def test_an_ordinal_of_other_things_is_no_contradiction():
+    original = "You will see two houses and a row of trees, the goal is the first tree."
+    good = "You will see two houses and a row of trees, the goal is the third tree."
+    assert "self_contradiction" not in codes(decide(original, good, "negative", 0.9, T))
+
+
+def test_right_before_a_place_word_affirms_nothing():
+    original = "It's right up ahead, the red house."
+    assert not decide(original, "That's it, the red house up ahead.", "positive", 0.8, T)["valid"]
