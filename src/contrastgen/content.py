@@ -214,13 +214,9 @@ def _a_little() -> re.Pattern[str]:
     return re.compile(r"\ba little\b(?!\s+(?:" + "|".join(map(re.escape, nouns)) + r")\b)")
 
 
-# Contractions spelled out, with or without the apostrophe ("you'll", "youll", "don't"):
-# "not" is content, the rest function words.
+# Contractions spelled out, with or without the apostrophe ("you'll", "youll"): the
+# function words; negations ("don't", "isn't") are spelled out by dialogue.read already.
 _CONTRACTIONS = [
-    (re.compile(r"\b(?:can'?t|cannot)\b"), "can not"),
-    (re.compile(r"\bwon'?t\b"), "will not"),
-    (re.compile(r"\b(do|does|did|is|are|was|were|should|would|could|must|has|have|need)n'?t\b"),
-     r"\1 not"),
     (re.compile(r"\b(you|we|they|i|it|that|there)'?ll\b"), r"\1 will"),
     (re.compile(r"\b(you|we|they|i)'?ve\b"), r"\1 have"),
     (re.compile(r"\b(you|we|they)'re\b"), r"\1 are"),

@@ -135,15 +135,18 @@ _SENTENCE = re.compile(r"[^.!?;]+[.!?;]*")
 
 # A negation in any spelling reads as "not": "it isn't in view yet" is "it is not in
 # view yet", "you haven't arrived" is "you have not arrived".
-_NEGATED_AUXILIARY = re.compile(
-    r"\b(is|are|was|were|do|does|did|have|has|had|should|would|could)n'?t\b"
-)
+_NEGATIONS = [
+    (re.compile(r"\b(?:can'?t|cannot)\b"), "can not"),
+    (re.compile(r"\bwon'?t\b"), "will not"),
+    (re.compile(r"\b(do|does|did|is|are|was|were|should|would|could|must|has|have|had|need)"
+                r"n'?t\b"), r"\1 not"),
+]  # fmt: skip
 
 
 def _prepare(text: str) -> str:
     text = text.lower().replace("\u2019", "'").replace("`", "'")
-    text = _NEGATED_AUXILIARY.sub(r"\1 not", text)
-    text = re.sub(r"\bwon'?t\b", "will not", text)
+    for pattern, spelled in _NEGATIONS:
+        text = pattern.sub(spelled, text)
     return " ".join(text.split())
 
 
