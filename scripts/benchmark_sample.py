@@ -1,8 +1,8 @@
 """Rule benchmark_sample: a fixed, seeded sample of the corpus."""
 
-from contrastgen.benchmark import draw_sample
 from contrastgen.rulekit import setup_rule_logging
 from contrastgen.settings import IngestSettings
+from contrastgen.stages.benchmark import draw_sample
 
 setup_rule_logging(snakemake)
 draw_sample(

@@ -1,8 +1,8 @@
 """Rule benchmark_strategy: one engine (strategy or vllm) on the benchmark sample, in one mode."""
 
-from contrastgen.benchmark import run_one
 from contrastgen.rulekit import claim_job_gpus, job_section, setup_rule_logging
 from contrastgen.settings import BenchmarkSettings, GenerationSettings, GeneratorSettings
+from contrastgen.stages.benchmark import run_one
 
 setup_rule_logging(snakemake)
 claim = claim_job_gpus(snakemake)  # sets CUDA_VISIBLE_DEVICES before torch uses CUDA

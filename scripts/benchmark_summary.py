@@ -1,7 +1,7 @@
 """Rule benchmark_summary: speedups, greedy agreement, report and chart."""
 
-from contrastgen.benchmark import summarize
 from contrastgen.rulekit import setup_rule_logging
+from contrastgen.stages.benchmark import summarize
 
 setup_rule_logging(snakemake)
 summarize(

@@ -7,7 +7,7 @@ shell command. Its settings come from the environment (shared_engine.ENGINE_SETT
 
 import argparse
 
-from contrastgen.engines.shared_engine import ReplicaService
+from contrastgen.backends.shared_engine import ReplicaService
 from contrastgen.rulekit import setup_job_logging
 
 parser = argparse.ArgumentParser(description=__doc__)

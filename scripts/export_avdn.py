@@ -2,8 +2,8 @@
 
 import logging
 
-from contrastgen.export import export_avdn
 from contrastgen.rulekit import setup_rule_logging
+from contrastgen.stages.export import export_avdn
 
 setup_rule_logging(snakemake)
 counts = export_avdn(

@@ -2,8 +2,8 @@
 
 import logging
 
-from contrastgen.export import export_parquet
 from contrastgen.rulekit import setup_rule_logging
+from contrastgen.stages.export import export_parquet
 
 setup_rule_logging(snakemake)
 rows = export_parquet(snakemake.input.records, snakemake.output.table)

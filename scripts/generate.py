@@ -1,12 +1,12 @@
 """Rules generate (round 0) and refine (rounds 1..R): prompt the LLM for items missing targets."""
 
+from contrastgen.backends import cache_identity, make_backend
 from contrastgen.cache import ItemCache
-from contrastgen.engines import cache_identity, make_backend
 from contrastgen.files import read_jsonl
-from contrastgen.pipeline import generate
 from contrastgen.records import mined_by_item
 from contrastgen.rulekit import claim_job_gpus, job_section, setup_rule_logging
 from contrastgen.settings import GenerationSettings, GeneratorSettings, Targets
+from contrastgen.stages.generate import generate
 
 setup_rule_logging(snakemake)
 claim = claim_job_gpus(snakemake)  # sets CUDA_VISIBLE_DEVICES before torch uses CUDA

@@ -1,8 +1,8 @@
 """Rule ingest: corpus -> unique items in shards, unusable records in rejected.jsonl."""
 
-from contrastgen.pipeline import ingest
 from contrastgen.rulekit import setup_rule_logging
 from contrastgen.settings import IngestSettings
+from contrastgen.stages.ingest import ingest
 
 setup_rule_logging(snakemake)
 settings = IngestSettings.from_config(snakemake.params.settings)

@@ -3,9 +3,10 @@
 import json
 from pathlib import Path
 
-from contrastgen.pipeline import merge, stage_seconds
 from contrastgen.records import made_by
 from contrastgen.rulekit import run_started, setup_rule_logging
+from contrastgen.stages.merge import merge
+from contrastgen.stages.merge_stats import stage_seconds
 
 setup_rule_logging(snakemake)
 merge(

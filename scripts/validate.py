@@ -2,10 +2,10 @@
 
 from contrastgen.cache import ItemCache, model_identity
 from contrastgen.files import read_jsonl
-from contrastgen.pipeline import validate
 from contrastgen.rulekit import job_section, setup_rule_logging
 from contrastgen.settings import Targets, ValidatorSettings
-from contrastgen.validator import Embedder, resolve_validator_model
+from contrastgen.stages.validate import validate
+from contrastgen.validation.validator import Embedder, resolve_validator_model
 
 setup_rule_logging(snakemake)
 settings = ValidatorSettings.from_config(job_section(snakemake, "validator"))

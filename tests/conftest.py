@@ -22,7 +22,7 @@ def generator_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from contrastgen.validator import Embedder, embedded_validator_path
+    from contrastgen.validation.validator import Embedder, embedded_validator_path
 
     return Embedder(embedded_validator_path(), batch_size=32, threads=2)
 

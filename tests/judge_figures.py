@@ -29,13 +29,13 @@ from judged_figures import SETS, line  # noqa: E402
 
 from contrastgen import go_offline, judged  # noqa: E402
 from contrastgen.generation import GenParams  # noqa: E402
-from contrastgen.judge import combine, judge_request, parse_verdict  # noqa: E402
-from contrastgen.validator import Embedder, decide, embedded_validator_path  # noqa: E402
+from contrastgen.validation.judge import combine, judge_request, parse_verdict  # noqa: E402
+from contrastgen.validation.validator import Embedder, decide, embedded_validator_path  # noqa: E402
 
 
 def model_judge(model: str):
     """The judge's answers from `model` (transformers, bucketed, greedy)."""
-    from contrastgen.engines.transformers_backend import Engine, TransformersBackend
+    from contrastgen.backends.transformers_backend import Engine, TransformersBackend
 
     backend = TransformersBackend(Engine(model, device="cpu", threads=2), "bucketed", 32, 16384)
     params = GenParams(max_new_tokens=40, do_sample=False)

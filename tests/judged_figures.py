@@ -26,7 +26,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 from config_defaults import THRESHOLDS  # noqa: E402
 
 from contrastgen import go_offline, judged  # noqa: E402
-from contrastgen.validator import Embedder, decide, embedded_validator_path  # noqa: E402
+from contrastgen.validation.validator import Embedder, decide, embedded_validator_path  # noqa: E402
 
 SETS = {"blind": REPO / "resources/judged/blind_pairs.jsonl", "judged": judged.JUDGED_SET}
 

@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from vllm_servers import free_port  # noqa: E402
 
-from contrastgen.engines.vllm_server import start_server  # noqa: E402
+from contrastgen.backends.vllm_server import start_server  # noqa: E402
 from contrastgen.settings import GeneratorSettings  # noqa: E402
 
 KINDS = (

@@ -23,7 +23,7 @@ from config_defaults import THRESHOLDS  # noqa: E402
 from judged_figures import SETS  # noqa: E402
 
 from contrastgen import go_offline, judged, lexicon  # noqa: E402
-from contrastgen.validator import Embedder, decide, embedded_validator_path  # noqa: E402
+from contrastgen.validation.validator import Embedder, decide, embedded_validator_path  # noqa: E402
 
 WORDING = {"content_dropped", "content_added"}
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from contrastgen.engines.vllm_server import start_server
+from contrastgen.backends.vllm_server import start_server
 from contrastgen.settings import GeneratorSettings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import raise_if_disk_full
+from contrastgen.errors import raise_if_disk_full
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,15 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import go_offline, spatial
-from .devices import DTYPES
-from .errors import UserError
-from .files import jsonl_lines, write_jsonl
-from .planner import DEFAULT_BATCH_TOKENS, QUANTIZATIONS, VLLM_QUANTIZATIONS
-from .records import STATUSES
-from .settings import Settings, read_config_yaml
-from .validator import Embedder, decide, resolve_validator_model
+from contrastgen import go_offline
+from contrastgen.compute.devices import DTYPES
+from contrastgen.compute.planner import DEFAULT_BATCH_TOKENS, QUANTIZATIONS, VLLM_QUANTIZATIONS
+from contrastgen.errors import UserError
+from contrastgen.files import jsonl_lines, write_jsonl
+from contrastgen.language import spatial
+from contrastgen.records import STATUSES
+from contrastgen.settings import Settings, read_config_yaml
+from contrastgen.validation.validator import Embedder, decide, resolve_validator_model
 
 # validator.thresholds a `validate-pairs` flag overrides
 THRESHOLD_FLAGS = (
@@ -87,7 +88,7 @@ def validate_pairs(args: argparse.Namespace) -> int:
 
 
 def plan_command(args: argparse.Namespace) -> int:
-    from .planner import PlanError, place
+    from contrastgen.compute.planner import PlanError, place
 
     try:
         result = place(
@@ -114,7 +115,7 @@ def plan_command(args: argparse.Namespace) -> int:
 
 
 def inspect_command(args: argparse.Namespace) -> int:
-    from .browse import render_records, select_records
+    from contrastgen.ui.browse import render_records, select_records
 
     try:
         records = select_records(args.records, args.status, args.reason, args.id, args.n)
@@ -127,8 +128,8 @@ def inspect_command(args: argparse.Namespace) -> int:
 
 def review_command(args: argparse.Namespace) -> int:
     """The review page over a finished run, until Ctrl-C; labels are saved as given."""
-    from .review import ReviewSession
-    from .review_app import serve
+    from contrastgen.ui.review_app import serve
+    from contrastgen.validation.review import ReviewSession
 
     labels = args.labels or args.run / "labels.jsonl"
     session = ReviewSession(args.run, labels, args.size, args.seed, args.by)
@@ -146,7 +147,7 @@ def serve_command(args: argparse.Namespace) -> int:
     """vLLM's OpenAI-compatible server for the config's generator, until Ctrl-C."""
     from urllib.parse import urlsplit
 
-    from .engines.vllm_server import start_server
+    from contrastgen.backends.vllm_server import start_server
 
     generator = config_settings(args.config).generator
     url = urlsplit(generator.server.base_url)

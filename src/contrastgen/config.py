@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .engines.vllm_backend import vllm_env_ready
-from .errors import ConfigError
-from .models import model_dir_problem
-from .settings import Settings
-from .validator import resolve_validator_model
+from contrastgen.backends.vllm_backend import vllm_env_ready
+from contrastgen.compute.models import model_dir_problem
+from contrastgen.errors import ConfigError
+from contrastgen.settings import Settings
+from contrastgen.validation.validator import resolve_validator_model
 
 
 def config_problems(settings: Settings) -> Iterator[str]:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from .errors import raise_if_disk_full
+from contrastgen.errors import raise_if_disk_full
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .settings import Settings
+from contrastgen.settings import Settings
 
 KINDS = ("positive", "negative")
 UNPARSED = "unparsed"  # the kind of an answer from which no candidate could be read
@@ -412,7 +412,7 @@ def made_by(
     data can be told apart: the generator model and backend, the validator model, its
     thresholds and its model judge (named only when there is one, so that runs without
     keep their hash). On every output record, in stats.json and in the dataset card."""
-    from .cache import digest
+    from contrastgen.cache import digest
 
     validator = {"model": validator_model, "thresholds": dict(sorted(thresholds.items()))}
     if judge != "none":

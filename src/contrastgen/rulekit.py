@@ -10,10 +10,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import go_offline
-from .errors import DiskFullError, UserError, is_disk_full
-from .files import write_json
-from .processes import die_with_workflow
+from contrastgen import go_offline
+from contrastgen.errors import DiskFullError, UserError, is_disk_full
+from contrastgen.files import write_json
+from contrastgen.processes import die_with_workflow
 
 
 def setup_rule_logging(snakemake) -> logging.Logger:
@@ -70,8 +70,8 @@ def run_started(path: str | Path) -> float | None:
 
 def claim_job_gpus(snakemake):
     """Claim the job's `gpu` resource (before torch touches CUDA) and log which ids."""
-    from .gpus import claim_gpus
-    from .settings import speed_knob
+    from contrastgen.compute.gpus import claim_gpus
+    from contrastgen.settings import speed_knob
 
     lock_dir = speed_knob(snakemake.config, "generator.gpu_lock_dir")
     return claim_gpus(int(getattr(snakemake.resources, "gpu", 0)), lock_dir)
@@ -80,7 +80,7 @@ def claim_job_gpus(snakemake):
 def job_section(snakemake, section: str) -> dict:
     """A config section as the job's params carry it, with the speed knobs the rule left
     out of them (settings.SPEED_KNOBS) taken from the run's config."""
-    from .settings import with_speed_knobs
+    from contrastgen.settings import with_speed_knobs
 
     return with_speed_knobs(section, getattr(snakemake.params, section), snakemake.config)
 
@@ -90,7 +90,7 @@ def print_run_summary(
 ) -> None:
     """The Snakefile's onsuccess: one screen about the run, when this run wrote the stats
     (not after e.g. `snakemake benchmark`, which leaves an older stats.json alone)."""
-    from .report import run_summary
+    from contrastgen.stages.report import run_summary
 
     path = Path(stats_path)
     started = run_started(run_marker)

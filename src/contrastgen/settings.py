@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Self
 
-from .generation import GenParams
+from contrastgen.generation import GenParams
 
 
 def _from(cls, data: dict[str, Any], **nested):
@@ -132,7 +132,7 @@ class ServerSettings(Section):
         """The key from the environment variable the config names (never the config)."""
         import os
 
-        from .errors import ConfigError
+        from contrastgen.errors import ConfigError
 
         if not self.api_key_env:
             return None

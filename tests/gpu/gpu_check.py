@@ -71,12 +71,12 @@ def main() -> int:
     if device == "cuda" and not torch.cuda.is_available():
         print("gpu-check: no CUDA GPU on this machine; nothing measured", file=sys.stderr)
         return 2
-    from contrastgen import prompts
-    from contrastgen.corpus import check_record, read_corpus
-    from contrastgen.engines.transformers_backend import BatchLimits, Engine, run_strategy
+    from contrastgen.backends.transformers_backend import BatchLimits, Engine, run_strategy
+    from contrastgen.candidates import prompts
+    from contrastgen.compute.planner import plan
     from contrastgen.generation import GenParams, render_chat
-    from contrastgen.planner import plan
     from contrastgen.settings import IngestLimits
+    from contrastgen.stages.corpus import check_record, read_corpus
 
     tmp = Path(tempfile.mkdtemp(prefix="gpu-check-"))
     started = time.perf_counter()

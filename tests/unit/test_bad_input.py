@@ -14,11 +14,13 @@ import pytest
 import yaml
 
 from contrastgen.config import config_problems
-from contrastgen.corpus import CorpusFormatError, read_corpus
 from contrastgen.files import read_jsonl, write_jsonl
-from contrastgen.pipeline import ingest, merge, start_state
 from contrastgen.records import IngestItem, made_by
 from contrastgen.settings import IngestLimits, Settings
+from contrastgen.stages.corpus import CorpusFormatError, read_corpus
+from contrastgen.stages.ingest import ingest
+from contrastgen.stages.merge import merge
+from contrastgen.stages.rounds import start_state
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -213,7 +215,7 @@ def test_outputs_follow_the_umask(tmp_path):
 RULE_SCRIPT = """
 import sys, types
 from contrastgen.rulekit import setup_rule_logging
-from contrastgen.corpus import read_corpus
+from contrastgen.stages.corpus import read_corpus
 setup_rule_logging(types.SimpleNamespace(log=[sys.argv[1]], rule="ingest"))
 list(read_corpus(sys.argv[2]))
 """
@@ -291,8 +293,8 @@ def test_a_record_with_an_unparsed_answer_follows_the_record_schema(tmp_path):
     record_schema = yaml.safe_load((REPO / "workflow/schemas/record.schema.yaml").read_text())
     data = lines({"id": "a", "instruction": TEXT})
     _, items, _ = run_ingest(tmp_path, data)
-    from contrastgen.pipeline import validate
     from contrastgen.settings import Targets
+    from contrastgen.stages.validate import validate
 
     (tmp_path / "cand.jsonl").write_text(
         json.dumps(

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from contrastgen.benchmark import ENGINES, SERVER_ENGINES, VLLM
-from contrastgen.engines import BACKENDS
-from contrastgen.engines.base import STRATEGIES
-from contrastgen.engines.openai_backend import ENDPOINTS
-from contrastgen.planner import DEFAULT_BATCH_TOKENS, QUANTIZATIONS
+from contrastgen.backends import BACKENDS
+from contrastgen.backends.base import STRATEGIES
+from contrastgen.backends.openai_backend import ENDPOINTS
+from contrastgen.compute.planner import DEFAULT_BATCH_TOKENS, QUANTIZATIONS
 from contrastgen.records import (
     KINDS,
     ORIGINS,
@@ -42,6 +41,7 @@ from contrastgen.settings import (
     with_speed_knobs,
     without_speed_knobs,
 )
+from contrastgen.stages.benchmark import ENGINES, SERVER_ENGINES, VLLM
 
 REPO = Path(__file__).resolve().parents[2]
 RECORD = yaml.safe_load((REPO / "workflow/schemas/record.schema.yaml").read_text())

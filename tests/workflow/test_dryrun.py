@@ -36,7 +36,7 @@ def test_dry_run_lists_every_job_of_every_stage(tmp_path):
     assert counts["validate"] == 5 * 4  # rounds 0..3
     assert counts["refine"] == 5 * 3
     assert counts["merge"] == 1
-    assert counts["mine_negatives"] == 1  # one job over the whole corpus
+    assert counts["mine"] == 1  # one job over the whole corpus
     assert not (tmp_path / "results").exists(), "a dry run must not write results"
 
 

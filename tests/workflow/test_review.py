@@ -45,8 +45,8 @@ def test_label_ten_pairs_by_keyboard_reload_and_a_run_measures_the_validator_on_
     from config_defaults import THRESHOLDS
     from playwright.sync_api import sync_playwright
 
-    from contrastgen import judged
-    from contrastgen.validator import decide
+    from contrastgen.validation import judged
+    from contrastgen.validation.validator import decide
 
     run = tmp_path / "run"
     shutil.copytree(e2e_run[0], run, symlinks=True)

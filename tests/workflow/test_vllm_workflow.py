@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from contrastgen.engines.shared_engine import read_record
+from contrastgen.backends.shared_engine import read_record
 from contrastgen.files import read_jsonl
 
 from .conftest import INSTRUCTIONS
@@ -23,7 +23,7 @@ from .test_server_workflow import start_workflow
 pytestmark = pytest.mark.e2e
 
 # vLLM's server, its engine processes and the keeper that ends them with the run.
-ENGINE_PROCESSES = "VLLM::|vllm.entrypoints.openai.api_server|contrastgen.engines.engine_keeper"
+ENGINE_PROCESSES = "VLLM::|vllm.entrypoints.openai.api_server|contrastgen.backends.engine_keeper"
 
 
 def engine_pids() -> set[str]:

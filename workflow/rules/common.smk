@@ -8,17 +8,17 @@ from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 
-from contrastgen.benchmark import ENGINES, MODES, SERVER_ENGINES
+from contrastgen.stages.benchmark import ENGINES, MODES, SERVER_ENGINES
 from contrastgen.config import check_config
-from contrastgen.corpus import is_avdn, shard_ids as _shard_ids
-from contrastgen.devices import scheduled_device
-from contrastgen.engines.shared_engine import ENGINE_SETTINGS_ENV, stop_engines
-from contrastgen.engines.vllm_backend import vllm_env_ready
-from contrastgen.gpus import host_gpu_ids
-from contrastgen.models import TOKENIZER_LAYOUT
+from contrastgen.stages.corpus import is_avdn, shard_ids as _shard_ids
+from contrastgen.compute.devices import scheduled_device
+from contrastgen.backends.shared_engine import ENGINE_SETTINGS_ENV, stop_engines
+from contrastgen.backends.vllm_backend import vllm_env_ready
+from contrastgen.compute.gpus import host_gpu_ids
+from contrastgen.compute.models import TOKENIZER_LAYOUT
 from contrastgen.records import made_by_names
 from contrastgen.rulekit import mark_run_started, print_run_summary
-from contrastgen.scheduling import schedule
+from contrastgen.compute.scheduling import schedule
 from contrastgen.settings import Settings, without_speed_knobs
 
 EMBEDDED_GENERATOR_DIR = "resources/models/SmolLM2-135M-Instruct"
@@ -135,7 +135,7 @@ def stage_benchmarks():
     stage in stats.json."""
     stages = {"ingest": ["benchmarks/ingest.tsv"]}
     if SETTINGS.negatives.corpus_mined:
-        stages["mine_negatives"] = ["benchmarks/mine_negatives.tsv"]
+        stages["mine"] = ["benchmarks/mine.tsv"]
     stages["generate"] = expand("benchmarks/generate/{shard}.tsv", shard=shard_ids())
     stages["refine"] = expand(
         "benchmarks/refine/round{round}/{shard}.tsv",

@@ -3,7 +3,7 @@
 # per replica whose service() output the round's generate/refine jobs of that replica's
 # shards consume: Snakemake runs them as one group, the engine job holding the replica's
 # GPUs and the clients none. The job reuses the engine an earlier round of this run
-# started (engines/shared_engine.py), so a local run starts one per replica.
+# started (backends/shared_engine.py), so a local run starts one per replica.
 #
 # A shell command, not a script: Snakemake ends a service job once its clients are done
 # by signalling its shell command's process, which it cannot do for a script. The

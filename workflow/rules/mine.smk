@@ -2,15 +2,15 @@
 # since an item's nearest other instructions can sit in any shard.
 
 
-rule mine_negatives:
+rule mine:
     input:
         shards=expand("results/ingest/{shard}.jsonl", shard=shard_ids()),
     output:
         mined=expand("results/mined/{shard}.jsonl", shard=shard_ids()),
     log:
-        "logs/mine_negatives.log",
+        "logs/mine.log",
     benchmark:
-        "benchmarks/mine_negatives.tsv"
+        "benchmarks/mine.tsv"
     conda:
         "../../envs/cpu.yaml"
     threads: 2
@@ -20,4 +20,4 @@ rule mine_negatives:
         # nor the batch size, a speed knob the job reads from the config
         validator_model=config["validator"]["model"],
     script:
-        "../../scripts/mine_negatives.py"
+        "../../scripts/mine.py"
