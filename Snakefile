@@ -40,9 +40,7 @@ onstart:
 
 onsuccess:
     stop_engines(ENGINE_REGISTRY_DIR)
-    print_run_summary(
-        "results/stats.json", gpus_per_replica(), RUN_MARKER, GPU_STAGES
-    )
+    print_run_summary(STATS, gpus_per_replica(), RUN_MARKER, GPU_STAGES)
 
 
 onerror:

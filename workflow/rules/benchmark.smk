@@ -7,7 +7,7 @@ rule benchmark_sample:
     input:
         corpus=config["corpus"],
     output:
-        sample="results/benchmark/sample.jsonl",
+        sample=BENCHMARK_SAMPLE,
     log:
         "logs/benchmark/sample.log",
     conda:
@@ -22,10 +22,10 @@ rule benchmark_sample:
 
 rule benchmark_strategy:
     input:
-        sample="results/benchmark/sample.jsonl",
+        sample=BENCHMARK_SAMPLE,
         model=generator_model(),
     output:
-        result="results/benchmark/{mode}/{strategy}.json",
+        result=BENCHMARK_RUN,
     log:
         "logs/benchmark/{mode}/{strategy}.log",
     benchmark:
@@ -52,10 +52,10 @@ rule benchmark_summary:
         results=benchmark_results(),
         tsvs=benchmark_tsvs(),
     output:
-        summary="results/benchmark/summary.json",
-        report="results/benchmark/report.md",
+        summary=BENCHMARK_SUMMARY,
+        report=BENCHMARK_REPORT,
         plot=report(
-            "results/benchmark/tokens_per_s.png",
+            BENCHMARK_PLOT,
             caption="../report/benchmark.rst",
             category="4. Benchmark",
             labels={"figure": "tokens per second"},
@@ -74,6 +74,6 @@ rule benchmark_summary:
 
 rule benchmark:
     input:
-        "results/benchmark/summary.json",
-        "results/benchmark/report.md",
-        "results/benchmark/tokens_per_s.png",
+        BENCHMARK_SUMMARY,
+        BENCHMARK_REPORT,
+        BENCHMARK_PLOT,

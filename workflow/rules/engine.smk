@@ -17,7 +17,7 @@ rule engine:
     input:
         model=generator_model(),
     output:
-        service=service("results/engine/round{round}/replica{replica}.json"),
+        service=service(ENGINE_SERVICE),
     log:
         "logs/engine/round{round}/replica{replica}.log",
     conda:

@@ -6,12 +6,12 @@
 
 rule generate:
     input:
-        work="results/ingest/{shard}.jsonl",
+        work=INGEST_SHARD,
         model=generator_model(),
         mined=mined_negatives,
         engine=engine_service,
     output:
-        candidates="results/generate/{shard}.jsonl",
+        candidates=GENERATED_SHARD,
     log:
         "logs/generate/{shard}.log",
     benchmark:
@@ -40,7 +40,7 @@ rule refine:
         model=generator_model(),
         engine=engine_service,
     output:
-        candidates="results/refine/round{round}/{shard}.jsonl",
+        candidates=REFINED_SHARD,
     log:
         "logs/refine/round{round}/{shard}.log",
     benchmark:

@@ -2,9 +2,9 @@ rule ingest:
     input:
         corpus=config["corpus"],
     output:
-        shards=expand("results/ingest/{shard}.jsonl", shard=shard_ids()),
-        rejected="results/rejected.jsonl",
-        summary="results/ingest/summary.json",
+        shards=expand(INGEST_SHARD, shard=shard_ids()),
+        rejected=REJECTED,
+        summary=INGEST_SUMMARY,
     log:
         "logs/ingest.log",
     benchmark:

@@ -7,7 +7,7 @@ rule judged_precision:
     input:
         judged=[path for _, path in judged_sets()],
     output:
-        figures="results/judged_precision.json",
+        figures=JUDGED_FIGURES,
     log:
         "logs/judged_precision.log",
     benchmark:

@@ -2,13 +2,13 @@ rule merge:
     input:
         states=final_states(),
         candidates=all_candidates(),
-        rejected="results/rejected.jsonl",
-        ingest_summary="results/ingest/summary.json",
-        judged="results/judged_precision.json",
+        rejected=REJECTED,
+        ingest_summary=INGEST_SUMMARY,
+        judged=JUDGED_FIGURES,
         benchmarks=all_stage_benchmarks(),
     output:
-        records="results/contrastive.jsonl",
-        stats="results/stats.json",
+        records=RECORDS,
+        stats=STATS,
     log:
         "logs/merge.log",
     benchmark:

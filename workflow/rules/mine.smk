@@ -4,9 +4,9 @@
 
 rule mine:
     input:
-        shards=expand("results/ingest/{shard}.jsonl", shard=shard_ids()),
+        shards=expand(INGEST_SHARD, shard=shard_ids()),
     output:
-        mined=expand("results/mined/{shard}.jsonl", shard=shard_ids()),
+        mined=expand(MINED_SHARD, shard=shard_ids()),
     log:
         "logs/mine.log",
     benchmark:

@@ -3,8 +3,8 @@
 
 rule report_figures:
     input:
-        records="results/contrastive.jsonl",
-        stats="results/stats.json",
+        records=RECORDS,
+        stats=STATS,
     output:
         stats=report(
             "results/report/stats.html",
@@ -46,9 +46,9 @@ rule report_figures:
 
 rule export_parquet:
     input:
-        records="results/contrastive.jsonl",
+        records=RECORDS,
     output:
-        table="results/contrastive.parquet",
+        table=PARQUET,
     log:
         "logs/export_parquet.log",
     conda:
@@ -59,10 +59,10 @@ rule export_parquet:
 
 rule dataset_card:
     input:
-        stats="results/stats.json",
-        table="results/contrastive.parquet",
+        stats=STATS,
+        table=PARQUET,
     output:
-        card="results/README.md",
+        card=DATASET_CARD,
     log:
         "logs/dataset_card.log",
     conda:
@@ -74,10 +74,10 @@ rule dataset_card:
 rule export_avdn:
     input:
         corpus=config["corpus"],
-        records="results/contrastive.jsonl",
-        rejected="results/rejected.jsonl",
+        records=RECORDS,
+        rejected=REJECTED,
     output:
-        episodes="results/avdn_paraphrases.json",
+        episodes=AVDN_EPISODES,
     log:
         "logs/export_avdn.log",
     conda:

@@ -6,7 +6,7 @@ rule validate:
         previous=previous_state,
         candidates=round_candidates,
     output:
-        state="results/validate/round{round}/{shard}.jsonl",
+        state=VALIDATED_SHARD,
     log:
         "logs/validate/round{round}/{shard}.log",
     benchmark:
