@@ -27,8 +27,9 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 from config_defaults import THRESHOLDS  # noqa: E402
 from judged_figures import SETS, line  # noqa: E402
 
-from contrastgen import go_offline, judged  # noqa: E402
+from contrastgen import go_offline  # noqa: E402
 from contrastgen.generation import GenParams  # noqa: E402
+from contrastgen.validation import judged  # noqa: E402
 from contrastgen.validation.judge import combine, judge_request, parse_verdict  # noqa: E402
 from contrastgen.validation.validator import Embedder, decide, embedded_validator_path  # noqa: E402
 
@@ -87,7 +88,7 @@ def main() -> None:
                 {
                     **{"set": name, "split": p.split, "kind": p.kind, "label": p.label},
                     **{"original": p.original, "candidate": p.candidate, "answer": answer},
-                    **{"rules": rules[id(p)]["valid"], "combined": both[id(p)]["valid"]},
+                    **{"rules": rules[id(p)].valid, "combined": both[id(p)].valid},
                 }
             )
         unparsed = sum(v is None for v in verdicts.values())

@@ -25,7 +25,8 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 from config_defaults import THRESHOLDS  # noqa: E402
 
-from contrastgen import go_offline, judged  # noqa: E402
+from contrastgen import go_offline  # noqa: E402
+from contrastgen.validation import judged  # noqa: E402
 from contrastgen.validation.validator import Embedder, decide, embedded_validator_path  # noqa: E402
 
 SETS = {"blind": REPO / "resources/judged/blind_pairs.jsonl", "judged": judged.JUDGED_SET}
@@ -36,8 +37,8 @@ def line(name: str, split: str, pairs, verdict) -> str:
     for kind in ("positive", "negative"):
         good = [p for p in pairs if p.kind == kind and p.label]
         bad = [p for p in pairs if p.kind == kind and not p.label]
-        took = sum(verdict[id(p)]["valid"] for p in good)
-        refused = sum(not verdict[id(p)]["valid"] for p in bad)
+        took = sum(verdict[id(p)].valid for p in good)
+        refused = sum(not verdict[id(p)].valid for p in bad)
         cells.append(
             f"{kind} faithful accepted {took}/{len(good)} ({took / len(good):.1%}), "
             f"changed rejected {refused}/{len(bad)} ({refused / len(bad):.1%})"
@@ -71,8 +72,8 @@ def main() -> None:
             if args.misses and name == "blind" and split in ("tune", "dev", "heldout3"):
                 for p in part:
                     v = verdict[id(p)]
-                    if v["valid"] != p.label:
-                        said = "ACCEPTED" if v["valid"] else json.dumps(v["reasons"])[:300]
+                    if v.valid != p.label:
+                        said = "ACCEPTED" if v.valid else json.dumps(v.reasons)[:300]
                         print(f"  [{p.kind} {p.label}] {p.note}\n    O: {p.original}\n"
                               f"    C: {p.candidate}\n    -> {said}")  # fmt: skip
 

@@ -22,7 +22,9 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 from config_defaults import THRESHOLDS  # noqa: E402
 from judged_figures import SETS  # noqa: E402
 
-from contrastgen import go_offline, judged, lexicon  # noqa: E402
+from contrastgen import go_offline  # noqa: E402
+from contrastgen.language import lexicon  # noqa: E402
+from contrastgen.validation import judged  # noqa: E402
 from contrastgen.validation.validator import Embedder, decide, embedded_validator_path  # noqa: E402
 
 WORDING = {"content_dropped", "content_added"}
@@ -39,8 +41,8 @@ def main() -> None:
         sims = embedder.similarities([(p.original, p.candidate) for p in pairs])
         for p, sim in zip(pairs, sims, strict=True):
             d = decide(p.original, p.candidate, p.kind, sim, THRESHOLDS)
-            words = {r["code"]: r.get("words", []) for r in d["reasons"]}
-            rows.append((p, d["valid"], words))
+            words = {r["code"]: r.get("words", []) for r in d.reasons}
+            rows.append((p, d.valid, words))
     vocab = sorted({w for _, _, words in rows for c in WORDING for w in words.get(c, [])})
     vectors = dict(zip(vocab, embedder.embed(vocab), strict=True))
 

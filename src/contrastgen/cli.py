@@ -72,12 +72,12 @@ def validate_pairs(args: argparse.Namespace) -> int:
         out.append(
             {
                 **row,
-                "valid": decision["valid"],
-                "scores": decision["scores"],
-                "reasons": decision["reasons"],
+                "valid": decision.valid,
+                "scores": decision.scores,
+                "reasons": decision.reasons,
                 "features": {
                     "original": spatial.extract(row["original"]).to_json(),
-                    "candidate": decision["features"],
+                    "candidate": decision.features,
                 },
             }
         )

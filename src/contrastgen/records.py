@@ -203,6 +203,23 @@ class RoundCandidates:
         )
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The validator's verdict on one candidate (validation.validator.decide; the model
+    judge may overrule it, validation.judge.combine). `reasons` are `{"code": ...}` dicts
+    with the details of each rejection (validation.reasons says each in plain words); a
+    valid negative's `reasons` are the fact changes that make it one."""
+
+    valid: bool
+    reasons: list[dict[str, Any]]
+    scores: dict[str, Any]
+    features: dict[str, Any]  # the candidate's spatial facts
+
+    @property
+    def codes(self) -> list[str]:
+        return [r["code"] for r in self.reasons]
+
+
 @dataclass
 class Candidate:
     """A judged candidate: the proposal, the round it came in, and the decision."""
@@ -234,12 +251,11 @@ class Candidate:
         """An LLM answer from which no candidate line could be read."""
         return cls(answer, UNPARSED, round_, "llm", reasons=[{"code": "unparseable"}])
 
-    def decided(self, decision: dict[str, Any]) -> None:
-        """Take validate.decide's {valid, reasons, scores, features}."""
-        self.valid = decision["valid"]
-        self.reasons = decision["reasons"]
-        self.scores = decision["scores"]
-        self.features = decision["features"]
+    def decided(self, decision: Decision) -> None:
+        self.valid = decision.valid
+        self.reasons = decision.reasons
+        self.scores = decision.scores
+        self.features = decision.features
 
     def to_json(self) -> dict[str, Any]:
         data = {"text": self.text, "kind": self.kind, "round": self.round, "origin": self.origin}

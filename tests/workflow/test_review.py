@@ -118,7 +118,7 @@ def test_label_ten_pairs_by_keyboard_reload_and_a_run_measures_the_validator_on_
     # the figures are the run's validator on these ten labels, nothing else
     sims = embedder.similarities([(r.original, r.candidate) for r in rows])
     verdict = {
-        id(r): decide(r.original, r.candidate, r.kind, s, THRESHOLDS)["valid"]
+        id(r): decide(r.original, r.candidate, r.kind, s, THRESHOLDS).valid
         for r, s in zip(rows, sims, strict=True)
     }
     for origin, by_kind in mine["per_origin"].items():

@@ -11,8 +11,8 @@ so "goal" / "destination", "grey" / "gray", "foward" / "forward", "car park" /
 
 The synonym table is curated, not learned: a pair is in it only when swapping the words
 never changes what an AVDN answer tells the drone (docs/judged-set.md says how it was
-checked). The rule-made positives (candidates/rule_positives.py) draw their substitutions from the same
-table, so what they write is what this check accepts.
+checked). The rule-made positives (candidates/rule_positives.py) draw their
+substitutions from the same table, so what they write is what this check accepts.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from contrastgen.settings import Targets
 from contrastgen.stages.rounds import needs, round_input
 from contrastgen.validation.judge import JUDGE_PARAMS, judge_request
 from contrastgen.validation.judge import fingerprint as judge_fingerprint
+from contrastgen.validation.reasons import describe_reason
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def feedback_for(state: ItemState, max_lines: int = 3) -> list[str]:
         if cand.origin != "llm":
             continue  # a rejected rule edit or corpus text is not the model's to fix
         for reason in cand.reasons[:1]:  # the first reason is the decisive one
-            lines[prompts.describe_reason(reason, cand.kind)] += 1
+            lines[describe_reason(reason, cand.kind)] += 1
     return [line for line, _ in lines.most_common(max_lines)]
 
 
@@ -125,9 +126,10 @@ def generate(
     judged as a candidate.
 
     In round 0, `rule_positives` and `rule_negatives` > 0 add that many rule-made
-    positives (rule_positives.py) and rule-edited hard negatives (rule_negatives.py) per item (origin
-    "rule"), and `mined` (item -> candidates, from `mine`) the corpus-mined ones
-    (origin "corpus"), after the LLM's candidates. An item with rule negatives asks the
+    positives (candidates.rule_positives) and rule-edited hard negatives
+    (candidates.rule_negatives) per item (origin "rule"), and `mined` (item ->
+    candidates, from `mine`) the corpus-mined ones (origin "corpus"), after the LLM's
+    candidates. An item with rule negatives asks the
     LLM for positives only: its answer stops at the NEGATIVE line (about a third of the
     tokens), and should the validator reject every other negative, the next round asks
     the LLM for one.

@@ -21,10 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from contrastgen.generation import GenParams, Request
+from contrastgen.records import Decision
 
 JUDGE_PREFILL = "VERDICT:"
 # greedy: the same pair gets the same verdict on every rerun (and from the cache)
@@ -123,25 +124,23 @@ def parse_verdict(answer: str) -> Verdict | None:
     return Verdict(same, differs)
 
 
-def combine(decision: dict[str, Any], kind: str, verdict: Verdict | None) -> dict[str, Any]:
+def combine(decision: Decision, kind: str, verdict: Verdict | None) -> Decision:
     """The rules' `decision` (validator.decide) with the judge's verdict, as the module
     docstring says. Returns a new decision; the verdict goes into its scores."""
-    scores = dict(decision["scores"])
     if verdict is None:
-        return {**decision, "scores": {**scores, "judge_unparsed": True}}
-    scores["judge"] = verdict.to_json()
-    out = {**decision, "scores": scores}
-    if decision["valid"]:
+        return replace(decision, scores={**decision.scores, "judge_unparsed": True})
+    out = replace(decision, scores={**decision.scores, "judge": verdict.to_json()})
+    if decision.valid:
         if kind == "positive" and not verdict.same:
-            return {**out, "valid": False, "reasons": [_differs(verdict)]}
+            return replace(out, valid=False, reasons=[_differs(verdict)])
         if kind == "negative" and verdict.same:
-            return {**out, "valid": False, "reasons": [{"code": "judge_same"}]}
+            return replace(out, valid=False, reasons=[{"code": "judge_same"}])
         return out
-    codes = {r["code"] for r in decision["reasons"]}
-    words = {w for r in decision["reasons"] for w in r.get("words", [])}
+    codes = set(decision.codes)
+    words = {w for r in decision.reasons for w in r.get("words", [])}
     if kind == "positive" and verdict.same and codes <= WORDING_CODES and not words & _FACT_LIKE:
-        scores["judge_overruled"] = sorted(codes)
-        return {**out, "valid": True, "reasons": []}
+        scores = {**out.scores, "judge_overruled": sorted(codes)}
+        return replace(out, valid=True, reasons=[], scores=scores)
     return out
 
 

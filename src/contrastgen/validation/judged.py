@@ -137,7 +137,7 @@ def decided(
 
     sims = similarities([(p.original, p.candidate) for p in pairs])
     return {
-        id(p): decide(p.original, p.candidate, p.kind, s, thresholds)["valid"]
+        id(p): decide(p.original, p.candidate, p.kind, s, thresholds).valid
         for p, s in zip(pairs, sims, strict=True)
     }
 

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from contrastgen.cache import digest
-from contrastgen.candidates.prompts import describe_reason
 from contrastgen.errors import UserError
 from contrastgen.files import jsonl_lines, write_jsonl
 from contrastgen.records import origin_of, record_problem
 from contrastgen.validation.judged import KINDS, JudgedPair, label_row, read_labels, score
+from contrastgen.validation.reasons import describe_reason
 
 RESULTS = Path("results") / "contrastive.jsonl"
 # Words and punctuation are compared; whitespace is kept for display only.
@@ -133,7 +133,7 @@ def _review_pair(key: str, record: dict[str, Any], cand: dict[str, Any]) -> Revi
 
 def reason_for_reader(reason: dict[str, Any], kind: str, accepted: bool) -> str:
     """A decision's reason for the person labelling: on an accepted negative, the one fact
-    it changes; on a rejection, the refine prompt's words (prompts.describe_reason, the
+    it changes; on a rejection, the refine prompt's words (reasons.describe_reason, the
     one place they are written) said of the candidate, without the advice to the model."""
     if accepted and "from" in reason and "to" in reason:
         family = reason["code"].rpartition("_")[0].replace("_", " ")

@@ -10,6 +10,7 @@ from pathlib import Path
 from contrastgen.candidates.prompts import few_shot_copy
 from contrastgen.language import content, dialogue, lexicon, spatial
 from contrastgen.language.text import same_text, word_edits
+from contrastgen.records import Decision
 from contrastgen.settings import Thresholds
 
 log = logging.getLogger(__name__)
@@ -373,8 +374,8 @@ def decide(
     kind: str,
     similarity: float,
     thresholds: Thresholds,
-) -> dict:
-    """Decide one candidate. Returns {valid, reasons, scores, features}.
+) -> Decision:
+    """Decide one candidate.
 
     Both kinds: not a copy, no meta text, no sentence copied from a few-shot turn, a
     length close to the original's.
@@ -430,16 +431,16 @@ def decide(
         if kinds and not any(r["code"] == "not_a_contrast" for r in reasons):
             reasons.append({"code": "not_a_contrast", "changes": kinds})
     valid = not reasons
-    return {
-        "valid": valid,
-        "reasons": reasons if not valid else ([] if kind == "positive" else diffs),
-        "scores": {
+    return Decision(
+        valid=valid,
+        reasons=reasons if not valid else ([] if kind == "positive" else diffs),
+        scores={
             "similarity": round(similarity, 4),
             "length_ratio": round(ratio, 3),
             "word_edits": edits,
         },
-        "features": spatial.extract(candidate).to_json(),
-    }
+        features=spatial.extract(candidate).to_json(),
+    )
 
 
 # Verbs a guide gives as orders of their own, verbs that relate two landmarks ("the road

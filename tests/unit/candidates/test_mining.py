@@ -45,7 +45,7 @@ def test_mined_negatives_are_the_nearest_other_items_that_replace_a_fact(embedde
     assert all(c["donor"] not in ("i2", "i4") for c in first)
     # the nearest one is also what the validator accepts, at the default thresholds
     sim = embedder.similarities([(TEXTS[0], TEXTS[1])])[0]
-    assert decide(TEXTS[0], TEXTS[1], "negative", sim, THRESHOLDS)["valid"]
+    assert decide(TEXTS[0], TEXTS[1], "negative", sim, THRESHOLDS).valid
 
 
 def test_mine_writes_one_file_per_shard_and_looks_across_shards(tmp_path, embedder):

@@ -1,7 +1,6 @@
 from contrastgen.candidates.prompts import (
     FEW_SHOT,
     build_messages,
-    describe_reason,
     few_shot_leak,
     first_tag,
     parse_output,
@@ -45,24 +44,6 @@ def test_feedback_is_a_system_turn_after_the_shared_prefix_and_the_instruction_s
     assert messages[-1] == {"role": "user", "content": "turn left"}
 
 
-def test_reasons_in_plain_words():
-    assert describe_reason({"code": "clock_changed", "from": 3, "to": 9}, "positive") == (
-        "your positive changed 3 o'clock to 9 o'clock; keep 3 o'clock"
-    )
-    assert describe_reason({"code": "no_spatial_change"}, "negative").startswith(
-        "your negative changed nothing spatial; change a direction"
-    )
-    judged = {"code": "judge_differs", "note": "3 o'clock became 9 o'clock"}
-    assert describe_reason(judged, "positive") == (
-        "a reviewer found your positive says something else (3 o'clock became 9 o'clock); "
-        "keep every fact"
-    )
-    assert "change one fact" in describe_reason({"code": "judge_same"}, "negative")
-    assert "left out the landmark 'parking lot'" in describe_reason(
-        {"code": "landmark_dropped", "value": "parking lot"}, "positive"
-    )
-
-
 def test_an_unfinished_answer_keeps_its_cut_line_apart():
     raw = " Go ahead to the red car.\nNEGATIVE: Go back to the"
     candidates, junk, cut = parse_output(raw, "POSITIVE:", finished=False)
@@ -89,24 +70,3 @@ def test_few_shot_leak_is_a_copied_fact_phrase_the_instruction_lacks():
     assert few_shot_leak("turn left and land at the red car", leaked)
     assert not few_shot_leak(original, "Hi drone, head south east over the river.")  # its own
     assert not few_shot_leak("turn left at the road", "Go left at the road.")
-
-
-def test_every_reason_the_validator_gives_has_words_for_the_next_round():
-    """Refine rounds feed the reasons back; every code of the judged set's decisions must
-    read as a sentence (a crash here stops a refine job)."""
-    from config_defaults import THRESHOLDS
-
-    from contrastgen.candidates.prompts import describe_reason
-    from contrastgen.validation import judged
-    from contrastgen.validation.validator import decide
-
-    codes = set()
-    for p in judged.load():
-        decision = decide(p.original, p.candidate, p.kind, 0.9, THRESHOLDS)
-        if decision["valid"]:
-            continue  # an accepted negative's reasons are its changes, never fed back
-        for reason in decision["reasons"]:
-            text = describe_reason(reason, p.kind)
-            assert text.startswith("your ") and "rejected (" not in text, (reason, text)
-            codes.add(reason["code"])
-    assert {"content_dropped", "polarity_dropped", "mood_changed", "order_changed"} <= codes

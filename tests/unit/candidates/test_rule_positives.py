@@ -88,6 +88,6 @@ def test_rule_positives_are_distinct_and_pass_the_validator():
             made += 1
             assert word_edits(original, text) > 0
             decision = decide(original, text, "positive", 0.9, THRESHOLDS)
-            rejected += not decision["valid"]
+            rejected += not decision.valid
     assert made >= 90
     assert rejected / made <= 0.05, (rejected, made)

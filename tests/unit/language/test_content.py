@@ -30,8 +30,8 @@ def test_words_outside_the_spatial_lexicon_count():
     assert extract(original).values["landmark"] == ("shed",)  # the lexicon sees only this
     decision = decide(original, "Land on the terminal nearest the shed.", "positive", 0.9,
                       THRESHOLDS)  # fmt: skip
-    assert not decision["valid"]
-    assert {"code": "content_dropped", "words": ["dormer", "entryway"]} in decision["reasons"]
+    assert not decision.valid
+    assert {"code": "content_dropped", "words": ["dormer", "entryway"]} in decision.reasons
 
 
 def test_clock_as_a_word_is_a_landmark_or_a_turn_not_a_clock_position():
@@ -47,24 +47,24 @@ def test_one_hour_is_a_clock_position_not_a_time():
     assert extract(original).values["clock"] == (1,)
     decision = decide(original, "Follow it and you will reach the red roof in 1 hour.",
                       "positive", 0.9, THRESHOLDS)  # fmt: skip
-    assert not decision["valid"]
+    assert not decision.valid
 
 
 def test_an_added_sentence_is_an_addition():
     original = "go to the white house at your 11 o'clock"
     decision = decide(original, "Go to the white house at your 11 o'clock. Land on the lawn.",
                       "positive", 0.9, THRESHOLDS)  # fmt: skip
-    assert {r["code"] for r in decision["reasons"]} >= {"landmark_added"}
+    assert {r["code"] for r in decision.reasons} >= {"landmark_added"}
     decision = decide(original, "Go to the white house at your 11 o'clock, slowly and safely.",
                       "positive", 0.9, THRESHOLDS)  # fmt: skip
-    assert {"code": "content_added", "words": ["safely", "slowly"]} in decision["reasons"]
+    assert {"code": "content_added", "words": ["safely", "slowly"]} in decision.reasons
 
 
 def test_the_order_of_steps_is_a_fact():
     original = "keep moving forward until the end of the road, then turn left."
     decision = decide(original, "Turn left, then keep moving forward until the end of the road.",
                       "positive", 0.9, THRESHOLDS)  # fmt: skip
-    assert [r["code"] for r in decision["reasons"]] == ["order_changed"]
+    assert [r["code"] for r in decision.reasons] == ["order_changed"]
 
 
 def test_a_word_naming_the_kind_of_the_word_before_it_adds_nothing():

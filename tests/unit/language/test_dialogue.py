@@ -78,19 +78,19 @@ ORIGINAL = "Destination is the gray shed at your two o'clock."
 )  # fmt: skip
 def test_a_positive_that_changes_an_act_is_rejected_with_its_reason(original, candidate, code):
     decision = decide(original, candidate, "positive", 0.9, THRESHOLDS)
-    assert not decision["valid"]
-    assert code in [r["code"] for r in decision["reasons"]], decision["reasons"]
+    assert not decision.valid
+    assert code in [r["code"] for r in decision.reasons], decision.reasons
 
 
 def test_a_negative_may_flip_one_act_but_not_two():
     original = "yes you are on the right way, go forward and land on the red house."
     # "No, you are on the right way" contradicts itself: no guide answers that (issue 33)
     alone = decide(original, original.replace("yes", "no", 1), "negative", 0.95, THRESHOLDS)
-    assert {"code": "self_contradiction"} in alone["reasons"]
+    assert {"code": "self_contradiction"} in alone.reasons
     plain = "yes, go forward and land on the red house."
     one = decide(plain, plain.replace("yes", "no", 1), "negative", 0.95, THRESHOLDS)
-    assert one["valid"], one["reasons"]
-    assert one["reasons"] == [{"code": "polarity_changed", "from": "yes", "to": "no"}]
+    assert one.valid, one.reasons
+    assert one.reasons == [{"code": "polarity_changed", "from": "yes", "to": "no"}]
     two = decide(
         original,
         original.replace("yes", "no", 1).replace("right way", "wrong way"),
@@ -98,7 +98,7 @@ def test_a_negative_may_flip_one_act_but_not_two():
         0.95,
         THRESHOLDS,
     )
-    assert [r["code"] for r in two["reasons"]][:1] == ["several_changes"]
+    assert [r["code"] for r in two.reasons][:1] == ["several_changes"]
 
 
 def test_close_after_any_word_of_degree_is_progress():
@@ -107,10 +107,10 @@ def test_close_after_any_word_of_degree_is_progress():
                      "You are extremely close; land on the grey shed."):  # fmt: skip
         assert acts(faithful)["progress"] == ("close",)
         r = decide(original, faithful, "positive", 0.9, THRESHOLDS)
-        assert r["valid"], r["reasons"]
+        assert r.valid, r.reasons
     # the act dropped is still a change
     dropped = decide(original, "Land on the grey shed now.", "positive", 0.9, THRESHOLDS)
-    assert "progress_dropped" in [x["code"] for x in dropped["reasons"]]
+    assert "progress_dropped" in [x["code"] for x in dropped.reasons]
 
 
 def test_a_clause_that_opens_with_any_bare_verb_is_an_order():
@@ -127,9 +127,9 @@ def test_a_clause_that_opens_with_any_bare_verb_is_an_order():
     faithful = decide(
         original, "Carry on ahead and hover over the silo.", "positive", 0.9, THRESHOLDS
     )
-    assert faithful["valid"], faithful["reasons"]
+    assert faithful.valid, faithful.reasons
     narrated = decide(original, "You are hovering above the silo.", "positive", 0.9, THRESHOLDS)
-    assert not narrated["valid"]
+    assert not narrated.valid
 
 
 def test_its_not_the_goal_without_an_apostrophe_is_a_no():
@@ -143,8 +143,8 @@ def test_be_careful_is_an_order_as_take_care_is():
     r = decide(
         "Be careful near the kiosk.", "Take care near the kiosk.", "positive", 0.9, THRESHOLDS
     )
-    assert r["valid"], r["reasons"]
+    assert r.valid, r.reasons
     other = decide(
         "Be careful near the kiosk.", "Take off near the kiosk.", "positive", 0.9, THRESHOLDS
     )
-    assert not other["valid"]
+    assert not other.valid

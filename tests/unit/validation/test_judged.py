@@ -32,9 +32,11 @@ def test_validator_meets_the_bar_on_the_held_out_pairs(embedder):
     )
     scores = judged.score(
         pairs,
-        lambda p: decide(
-            p.original, p.candidate, p.kind, sims[(p.original, p.candidate)], THRESHOLDS
-        )["valid"],
+        lambda p: (
+            decide(
+                p.original, p.candidate, p.kind, sims[(p.original, p.candidate)], THRESHOLDS
+            ).valid
+        ),
     )
     for kind, s in scores.items():
         assert s["changed_rejected"] >= 0.95, (kind, s)

@@ -32,7 +32,7 @@ def test_validator_agrees_with_labels_per_kind(embedder):
     agree = {"positive": [], "negative": []}
     for row, sim in zip(rows, sims, strict=True):
         decision = decide(row["original"], row["candidate"], row["kind"], sim, THRESHOLDS)
-        agree[row["kind"]].append(decision["valid"] == row["label"])
+        agree[row["kind"]].append(decision.valid == row["label"])
     for kind, hits in agree.items():
         assert sum(hits) / len(hits) >= 0.9, (kind, sum(hits), len(hits))
 

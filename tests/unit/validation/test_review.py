@@ -233,7 +233,7 @@ def test_a_run_measures_its_validator_on_a_users_labels_beside_the_bundled_ones(
     assert "positive" not in mine  # per origin only: the sample weighs origins equally
     sims = embedder.similarities([(p.original, p.candidate) for p in labels])
     verdicts = [
-        decide(p.original, p.candidate, p.kind, s, THRESHOLDS)["valid"]
+        decide(p.original, p.candidate, p.kind, s, THRESHOLDS).valid
         for p, s in zip(labels, sims, strict=True)
     ]
     assert verdicts[1] is False  # a changed direction is always refused
