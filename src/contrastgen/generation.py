@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+from contrastgen.codec import JsonRecord
+
 
 @dataclass(frozen=True)
-class GenParams:
+class GenParams(JsonRecord):
     max_new_tokens: int = 96
     do_sample: bool = True
     temperature: float = 0.7
@@ -21,16 +23,9 @@ class GenParams:
     # Benchmarks set this to max_new_tokens so every row decodes the same number of tokens.
     min_new_tokens: int | None = None
 
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> GenParams:
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class Request:
+class Request(JsonRecord):
     """One prompt: chat messages, the text the answer is pre-filled with, its own budget
     of new tokens (None: GenParams.max_new_tokens; never more than that), and the texts
     that end its rows (see `stop_marks`; empty: rows run to end of turn or their budget)."""
@@ -45,31 +40,14 @@ class Request:
             return params.max_new_tokens
         return min(self.max_new_tokens, params.max_new_tokens)
 
-    def to_json(self) -> dict:
-        return {
-            "messages": list(self.messages),
-            "prefill": self.prefill,
-            "max_new_tokens": self.max_new_tokens,
-            "stops": list(self.stops),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> Request:
-        return cls(
-            tuple(data["messages"]), data["prefill"], data["max_new_tokens"], tuple(data["stops"])
-        )
-
 
 @dataclass
-class Generation:
+class Generation(JsonRecord):
     text: str  # up to, not including, the end-of-turn token or a stop mark
     new_tokens: int  # generated tokens of this row, padding excluded, EOS included
     # False when the row ran out of new tokens before its end of turn or a stop mark: its
     # last line is cut off mid-sentence and must not be judged as a candidate.
     finished: bool = True
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from contrastgen import codec
 from contrastgen.settings import Settings
 
 KINDS = ("positive", "negative")
@@ -26,8 +27,25 @@ SCHEMA_VERSION = 2
 STATUSES = ("complete", "partial", "failed")
 
 
+def origin_of(candidate: dict[str, Any]) -> str:
+    """A candidate's `origin` (llm | rule | corpus), also from a schema-1 file (`source`)."""
+    return candidate.get("origin", candidate.get("source", "llm"))
+
+
+def upgraded(candidate: dict[str, Any]) -> dict[str, Any]:
+    """A candidate's JSON as this schema has it: `origin`, also from a schema-1 file."""
+    return {**candidate, "origin": origin_of(candidate)}
+
+
+def with_member_texts(data: dict[str, Any]) -> dict[str, Any]:
+    """An item's JSON whose members each carry their instruction (files written before
+    each member had its own carry only the item's)."""
+    text = data["instruction"]
+    return {**data, "members": [{"instruction": text, **m} for m in data["members"]]}
+
+
 @dataclass
-class Member:
+class Member(codec.JsonRecord):
     """One corpus record of an item: its id, where it came from (file:line), the fields
     that pass through to the output, and its own normalised instruction."""
 
@@ -36,21 +54,9 @@ class Member:
     extra: dict[str, Any]
     instruction: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "source": self.source,
-            "extra": self.extra,
-            "instruction": self.instruction,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], instruction: str) -> Member:
-        return cls(data["id"], data["source"], data["extra"], data.get("instruction", instruction))
-
 
 @dataclass
-class IngestItem:
+class IngestItem(codec.JsonRecord):
     """One unique normalised instruction and every corpus id that carries it (an ingest
     shard's line)."""
 
@@ -58,21 +64,11 @@ class IngestItem:
     instruction: str
     members: list[Member]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "item": self.item,
-            "instruction": self.instruction,
-            "members": [m.to_json() for m in self.members],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> IngestItem:
-        text = data["instruction"]
-        return cls(data["item"], text, [Member.from_json(m, text) for m in data["members"]])
+    json_upgrade = staticmethod(with_member_texts)
 
 
 @dataclass
-class Rejected:
+class Rejected(codec.JsonRecord):
     """A corpus record ingest could not use (results/rejected.jsonl)."""
 
     id: Any
@@ -80,75 +76,29 @@ class Rejected:
     reason: str
     instruction: Any
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "source": self.source,
-            "reason": self.reason,
-            "instruction": self.instruction,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Rejected:
-        return cls(data["id"], data["source"], data["reason"], data["instruction"])
-
-
-def origin_of(candidate: dict[str, Any]) -> str:
-    """A candidate's `origin` (llm | rule | corpus), also from a schema-1 file (`source`)."""
-    return candidate.get("origin", candidate.get("source", "llm"))
-
-
-def provenance(edit: str | None, donor: str | None) -> dict[str, str]:
-    """The keys that say where a non-LLM candidate came from: a rule's `edit`, a corpus
-    `donor` item; absent for the others."""
-    return {k: v for k, v in (("edit", edit), ("donor", donor)) if v is not None}
-
 
 @dataclass
-class Proposal:
+class Proposal(codec.JsonRecord):
     """A candidate before it is judged: the LLM's line, a rule edit of the original
     (`edit` names it) or another corpus instruction (`donor` is its item)."""
 
     text: str
     kind: str
     origin: str = "llm"
-    edit: str | None = None
-    donor: str | None = None
+    edit: str | None = field(default=None, metadata=codec.OMIT_NONE)
+    donor: str | None = field(default=None, metadata=codec.OMIT_NONE)
     # the model judge's raw answer (validator.judge: llm), read by the validate stage
-    judge_answer: str | None = None
+    judge_answer: str | None = field(default=None, metadata=codec.OMIT_NONE)
 
-    def to_json(self) -> dict[str, Any]:
-        data = {"text": self.text, "kind": self.kind, "origin": self.origin}
-        data.update(provenance(self.edit, self.donor))
-        if self.judge_answer is not None:
-            data["judge_answer"] = self.judge_answer
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Proposal:
-        return cls(
-            data["text"],
-            data["kind"],
-            origin_of(data),
-            data.get("edit"),
-            data.get("donor"),
-            data.get("judge_answer"),
-        )
+    json_upgrade = staticmethod(upgraded)
 
 
 @dataclass
-class MinedNegatives:
+class MinedNegatives(codec.JsonRecord):
     """Round 0's corpus-mined negatives of one item (results/mined/<shard>.jsonl)."""
 
     item: str
     candidates: list[Proposal]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"item": self.item, "candidates": [c.to_json() for c in self.candidates]}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> MinedNegatives:
-        return cls(data["item"], [Proposal.from_json(c) for c in data["candidates"]])
 
 
 def mined_by_item(records) -> dict[str, list[Proposal]]:
@@ -157,7 +107,7 @@ def mined_by_item(records) -> dict[str, list[Proposal]]:
 
 
 @dataclass
-class RoundCandidates:
+class RoundCandidates(codec.JsonRecord):
     """What one round proposed for one item (results/generate, results/refine): the
     LLM's parsed lines and round 0's other sources, the answers nothing could be read
     from, and what asking cost."""
@@ -172,35 +122,6 @@ class RoundCandidates:
     written_at: float = 0.0  # epoch seconds: which run wrote it
     cut_lines: int = 0  # last lines dropped because the answer hit its token budget
     new_tokens: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "item": self.item,
-            "round": self.round,
-            "asked_llm": self.asked_llm,
-            "cached": self.cached,
-            "written_at": self.written_at,
-            "feedback": self.feedback,
-            "candidates": [c.to_json() for c in self.candidates],
-            "unparsed": self.unparsed,
-            "cut_lines": self.cut_lines,
-            "new_tokens": self.new_tokens,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RoundCandidates:
-        return cls(
-            item=data["item"],
-            round=data["round"],
-            candidates=[Proposal.from_json(c) for c in data["candidates"]],
-            unparsed=list(data.get("unparsed", [])),
-            feedback=list(data.get("feedback", [])),
-            asked_llm=data.get("asked_llm", True),
-            cached=data.get("cached", False),
-            written_at=data.get("written_at", 0.0),
-            cut_lines=data.get("cut_lines", 0),
-            new_tokens=data.get("new_tokens", 0),
-        )
 
 
 @dataclass(frozen=True)
@@ -221,7 +142,7 @@ class Decision:
 
 
 @dataclass
-class Candidate:
+class Candidate(codec.JsonRecord):
     """A judged candidate: the proposal, the round it came in, and the decision."""
 
     text: str
@@ -232,8 +153,10 @@ class Candidate:
     reasons: list[dict[str, Any]] = field(default_factory=list)
     scores: dict[str, Any] = field(default_factory=dict)
     features: dict[str, Any] = field(default_factory=dict)
-    edit: str | None = None
-    donor: str | None = None
+    edit: str | None = field(default=None, metadata=codec.OMIT_NONE)
+    donor: str | None = field(default=None, metadata=codec.OMIT_NONE)
+
+    json_upgrade = staticmethod(upgraded)
 
     @classmethod
     def proposed(cls, proposal: Proposal, round_: int) -> Candidate:
@@ -257,32 +180,9 @@ class Candidate:
         self.scores = decision.scores
         self.features = decision.features
 
-    def to_json(self) -> dict[str, Any]:
-        data = {"text": self.text, "kind": self.kind, "round": self.round, "origin": self.origin}
-        data.update(provenance(self.edit, self.donor))
-        data.update(
-            valid=self.valid, reasons=self.reasons, scores=self.scores, features=self.features
-        )
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Candidate:
-        return cls(
-            data["text"],
-            data["kind"],
-            data["round"],
-            origin_of(data),
-            data["valid"],
-            data["reasons"],
-            data["scores"],
-            data["features"],
-            data.get("edit"),
-            data.get("donor"),
-        )
-
 
 @dataclass
-class ItemState:
+class ItemState(codec.JsonRecord):
     """An item after a round of validation (results/validate/round<r>/<shard>.jsonl):
     what it has, every candidate so far, and how far it got."""
 
@@ -302,35 +202,7 @@ class ItemState:
         """An ingested item before round 0, with its instruction's spatial `features`."""
         return cls(item.item, item.instruction, item.members, features)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "item": self.item,
-            "instruction": self.instruction,
-            "members": [m.to_json() for m in self.members],
-            "features": self.features,
-            "positives": self.positives,
-            "negatives": self.negatives,
-            "candidates": [c.to_json() for c in self.candidates],
-            "rounds": self.rounds,
-            "completed_round": self.completed_round,
-            "status": self.status,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ItemState:
-        text = data["instruction"]
-        return cls(
-            data["item"],
-            text,
-            [Member.from_json(m, text) for m in data["members"]],
-            data["features"],
-            list(data["positives"]),
-            list(data["negatives"]),
-            [Candidate.from_json(c) for c in data["candidates"]],
-            data["rounds"],
-            data["completed_round"],
-            data.get("status", "failed"),
-        )
+    json_upgrade = staticmethod(with_member_texts)
 
 
 @dataclass
@@ -374,27 +246,13 @@ class OutputRecord:
                 f"record {data['id']!r} has schema_version {version}: written by a newer "
                 f"contrastgen (this one reads up to {SCHEMA_VERSION})"
             )
-        return cls(
-            *(data[k] for k in fields),
-            candidates=[Candidate.from_json(c) for c in data["candidates"]],
-            made_by=data["made_by"],
-            extra={k: v for k, v in data.items() if k not in own},
-        )
+        extra = {k: v for k, v in data.items() if k not in own}
+        return codec.from_json(cls, {**data, "extra": extra})
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            **self.extra,
-            "schema_version": SCHEMA_VERSION,
-            "id": self.id,
-            "instruction": self.instruction,
-            "positives": self.positives,
-            "negatives": self.negatives,
-            "status": self.status,
-            "rounds": self.rounds,
-            "source": self.source,
-            "candidates": [c.to_json() for c in self.candidates],
-            "made_by": self.made_by,
-        }
+        own = codec.to_json(self)
+        # the corpus record's own fields first, as they came; ours after
+        return {**own.pop("extra"), "schema_version": SCHEMA_VERSION, **own}
 
 
 def made_by_names(settings: Settings) -> dict[str, Any]:

@@ -29,10 +29,11 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from contrastgen.backends.vllm_server import is_ready, serve_command
+from contrastgen.codec import JsonRecord
 from contrastgen.compute.devices import log_cpu_dtype, resolve_device
 from contrastgen.compute.gpus import claim_gpus
 from contrastgen.errors import UserError
@@ -56,7 +57,7 @@ class EngineError(UserError):
 
 
 @dataclass(frozen=True)
-class EngineRecord:
+class EngineRecord(JsonRecord):
     """A running shared engine: what its registry and service files hold."""
 
     replica: int
@@ -69,13 +70,6 @@ class EngineRecord:
     owner_started: int
     fingerprint: str  # of its command line: settings that change the engine
     log: str
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> EngineRecord:
-        return cls(**data)
 
     @property
     def alive(self) -> bool:

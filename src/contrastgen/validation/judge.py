@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from contrastgen.codec import JsonRecord
 from contrastgen.generation import GenParams, Request
 from contrastgen.records import Decision
 
@@ -88,16 +89,9 @@ def fingerprint() -> str:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(JsonRecord):
     same: bool
     differs: str  # what the judge says differs ("" when same)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"same": self.same, "differs": self.differs}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Verdict:
-        return cls(data["same"], data["differs"])
 
 
 _VERDICT = re.compile(r"^\W*(SAME|DIFFERENT)\b", re.IGNORECASE)
