@@ -30,7 +30,7 @@ def _replace(text: str, start: int, end: int, new: str) -> str:
 
 
 def _idiom_spans(lowered: str) -> list[tuple[int, int]]:
-    return [m.span() for m in spatial._NOT_SPATIAL.finditer(lowered)]
+    return [m.span() for m in spatial.NOT_SPATIAL.finditer(lowered)]
 
 
 def flip_direction(text: str, rng: random.Random) -> str | None:
@@ -43,7 +43,7 @@ def flip_direction(text: str, rng: random.Random) -> str | None:
 
 
 def move_clock(text: str, rng: random.Random) -> str | None:
-    m = spatial._CLOCK.search(text.lower())
+    m = spatial.CLOCK.search(text.lower())
     if not m:
         return None
     group = next(g for g in ("h", "h2", "h3") if m.group(g))
@@ -114,14 +114,14 @@ def _heads_a_phrase(lowered: str, m: re.Match[str]) -> bool:
     before = re.findall(r"[a-z0-9']+", lowered[: m.start()])
     if before and before[-1] not in _BEFORE_LANDMARK and not before[-1].isdigit():
         return False
-    return not spatial._LANDMARK_RE.match(lowered, m.end() + 1)
+    return not spatial.LANDMARK_RE.match(lowered, m.end() + 1)
 
 
 def swap_landmark(text: str, rng: random.Random) -> str | None:
     """The first landmark that has a swap, for another landmark of its kind."""
     lowered = text.lower()
-    for m in spatial._LANDMARK_RE.finditer(lowered):
-        canon = spatial._LANDMARK_CANON[m.group(1)]
+    for m in spatial.LANDMARK_RE.finditer(lowered):
+        canon = spatial.LANDMARK_CANON[m.group(1)]
         if canon == "roof" or not _heads_a_phrase(lowered, m):
             continue  # a roof is part of a landmark; "cargo ship" is one compound
         choices = _landmark_swaps(canon)
@@ -139,7 +139,7 @@ def change_count(text: str, rng: random.Random) -> str | None:
     lowered = text.lower()
     taken = [
         m.span()
-        for p in (spatial._CLOCK, spatial._ANGLE, spatial._DISTANCE)
+        for p in (spatial.CLOCK, spatial.ANGLE, spatial.DISTANCE)
         for m in p.finditer(lowered)
     ]
     for m in re.finditer(r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b", lowered):

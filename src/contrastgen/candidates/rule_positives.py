@@ -123,7 +123,7 @@ def clock_spelling(text: str, rng: random.Random) -> str | None:
         return f"{new} o'clock"
 
     out = _H2_CLOCK_WORD.sub(r"\g<time>", text)  # "3:00 o clock": the clock word once
-    out = spatial._CLOCK.sub(spell, out)
+    out = spatial.CLOCK.sub(spell, out)
     return out if changed else None
 
 

@@ -196,7 +196,7 @@ def _concept_table() -> tuple[dict[str, str], re.Pattern[str]]:
     for canon, forms in spatial.LANDMARKS.items():
         for form in forms:
             table.setdefault(form, canon)
-    for word, canon in {**spatial.COLORS, **spatial._DIRECTION_WORDS}.items():
+    for word, canon in {**spatial.COLORS, **spatial.DIRECTION_WORDS}.items():
         table.setdefault(word, canon)
     for word, n in spatial.NUMBER_WORDS.items():
         table.setdefault(word, str(n))
@@ -242,7 +242,7 @@ def _prepare(text: str) -> str:
     t = re.sub(r"\b(north|south|east|west)(?:ern)?most\b", r"most \1", t)
     t = re.sub(r"\b(?:farthest|furthest)\b", "most", t)
     # a clock position or angle is one concept: "7'o clock", "7 hrs", "90 degrees"
-    t = spatial._CLOCK.sub(lambda m: f" clock{spatial.clock_hour(m)} ", t)
+    t = spatial.CLOCK.sub(lambda m: f" clock{spatial.clock_hour(m)} ", t)
     t = re.sub(r"\bo'?\s*clock\b|\boclock\b", " ", t)
     return t
 
@@ -450,7 +450,7 @@ def _verb_of(word: str) -> bool:
     not its verb, and WordNet may speak for that."""
     concept = _concept_table()[0].get(word)
     return (
-        concept in spatial._DIRECTION_WORDS.values()
+        concept in spatial.DIRECTION_WORDS.values()
         and concept != word
         and lexicon.is_verb_first(word)
     )

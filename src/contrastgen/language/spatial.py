@@ -27,7 +27,7 @@ _NUM = r"(?:\d{1,3}|" + "|".join(NUMBER_WORDS) + r")"
 
 # Clock positions: "3 o'clock", "3 oclock", "3'o clock", "3 o clock", "2 clock",
 # "two o'clock", "3:00 direction"; and the bare "at your 10" / "to your 4".
-_CLOCK = re.compile(
+CLOCK = re.compile(
     rf"\b(?P<h>{_NUM})\s*(?:'\s*o|o\s*'|o)?\s*'?\s*(?:clock|oclock|o'clock)\b"
     r"|\b(?P<h2>\d{1,2}):00\b"
     # "follow the 1 hour direction", "turn to 7 hrs": AVDN guides write hours for clock
@@ -36,7 +36,7 @@ _CLOCK = re.compile(
 
 
 def clock_hour(match: re.Match[str]) -> int:
-    """The hour of a _CLOCK match, whichever spelling matched."""
+    """The hour of a CLOCK match, whichever spelling matched."""
     return _number(match.group("h") or match.group("h2") or match.group("h3"))
 
 
@@ -59,7 +59,7 @@ RIGHT_AS_JUST = (
     r"|onto"
 )
 # "right" as in "correct", and "a little" as in "a bit": not spatial facts.
-_NOT_SPATIAL = re.compile(
+NOT_SPATIAL = re.compile(
     r"\b(?:(?:on\s+the\s+|in\s+the\s+)?right\s+(?:track|way|path|direction)|(?:you(?:'re|\s+are)|that(?:'s|\s+is)"
     r"|it(?:'s|\s+is)|all)\s+right"
     # "right now" is "now", but "turn right now" turns
@@ -76,12 +76,12 @@ _NOT_SPATIAL = re.compile(
     r"|(?<!the\s)first(?=\s*,|\s+(?:go|fly|turn|head|move|keep|continue|land|cross|pass)\b))\b"
 )
 _ADVERB_LITTLE = re.compile(r"\ba\s+(?:little|bit)(?:\s+bit)?\b(?!\s+(?:{}))")
-_ANGLE = re.compile(rf"\b(?P<a>{_NUM})\s*(?:degrees?|degree|deg\b|°)")
-_DISTANCE = re.compile(
+ANGLE = re.compile(rf"\b(?P<a>{_NUM})\s*(?:degrees?|degree|deg\b|°)")
+DISTANCE = re.compile(
     rf"\b(?P<n>{_NUM})\s*(?P<u>m|meters?|metres?|feet|ft|foot|yards?|yds?|km|miles?)\b"
 )
 
-_DIRECTION_WORDS = {
+DIRECTION_WORDS = {
     "left": "left", "lft": "left", "leftward": "left", "leftwards": "left",
     "right": "right", "rigth": "right", "rihgt": "right", "rightward": "right",
     "forward": "forward", "forwards": "forward", "foward": "forward", "fwd": "forward",
@@ -158,12 +158,12 @@ BUILDING_KINDS = frozenset(
     {"house", "warehouse", "shed", "school", "church", "factory", "apartment", "hangar",
      "tower", "stadium"}
 )  # fmt: skip
-_LANDMARK_FORMS = sorted(
+LANDMARK_FORMS = sorted(
     ((form, canon) for canon, forms in LANDMARKS.items() for form in forms),
     key=lambda fc: -len(fc[0]),
 )
-_LANDMARK_RE = re.compile(r"\b(" + "|".join(re.escape(f) for f, _ in _LANDMARK_FORMS) + r")\b")
-_LANDMARK_CANON = dict(_LANDMARK_FORMS)
+LANDMARK_RE = re.compile(r"\b(" + "|".join(re.escape(f) for f, _ in LANDMARK_FORMS) + r")\b")
+LANDMARK_CANON = dict(LANDMARK_FORMS)
 
 COLORS = {
     "red": "red", "reddish": "red", "maroon": "red", "blue": "blue", "bluish": "blue",
@@ -228,7 +228,7 @@ RELATIONS: list[tuple[str, str]] = [
     # "after making a turn" orders two steps: a gerund after it is no place
     # ("after that, turn" orders steps too; "after that field" is a place)
     (r"after(?!\s+(?:you|which|[a-z]+ing\b)|\s+(?:that|this)\b(?!\s+(?:"
-     + "|".join(re.escape(f) for f, _ in _LANDMARK_FORMS) + r")\b))", "past"),
+     + "|".join(re.escape(f) for f, _ in LANDMARK_FORMS) + r")\b))", "past"),
     (r"in\s+the\s+middle(?:\s+of)?", "middle"), (r"(?:the\s+)?middle\s+one", "middle"),
     (r"in\s+the\s+(?:center|centre)(?:\s+of)?", "middle"), (r"at\s+the\s+edge\s+of", "edge"),
     (r"pass(?:es|ed|ing)?", "past"),
@@ -249,7 +249,7 @@ FAMILIES = (
 
 _ADVERB_LITTLE = re.compile(
     _ADVERB_LITTLE.pattern.format(
-        "|".join(re.escape(w) for w in [*COLORS, *SIZES, *(f for f, _ in _LANDMARK_FORMS)])
+        "|".join(re.escape(w) for w in [*COLORS, *SIZES, *(f for f, _ in LANDMARK_FORMS)])
     )
 )
 
@@ -291,7 +291,7 @@ Found = dict[str, set]
 
 
 def _clock_pass(t: str, found: Found) -> str:
-    for m in list(_CLOCK.finditer(t)):
+    for m in list(CLOCK.finditer(t)):
         hour = clock_hour(m)
         if 1 <= hour <= 12:
             found["clock"].add(hour)
@@ -305,7 +305,7 @@ def _clock_pass(t: str, found: Found) -> str:
 
 
 def _angle_pass(t: str, found: Found) -> str:
-    for m in list(_ANGLE.finditer(t)):
+    for m in list(ANGLE.finditer(t)):
         angle = _number(m.group("a"))
         if angle == 180:  # "turn 180 degrees" says the same as "turn around"
             found["direction"].add("around")
@@ -319,7 +319,7 @@ def _angle_pass(t: str, found: Found) -> str:
 
 
 def _distance_pass(t: str, found: Found) -> str:
-    for m in list(_DISTANCE.finditer(t)):
+    for m in list(DISTANCE.finditer(t)):
         unit = m.group("u")
         unit = {"m": "m", "km": "km"}.get(unit, unit.rstrip("s").replace("metre", "meter"))
         unit = {"meter": "m", "foot": "ft", "feet": "ft", "yd": "yard", "mile": "mile"}.get(
@@ -350,8 +350,8 @@ def _relation_pass(t: str, found: Found) -> str:
 
 
 def _landmark_pass(t: str, found: Found) -> str:
-    for m in list(_LANDMARK_RE.finditer(t)):
-        found["landmark"].add(_LANDMARK_CANON[m.group(1)])
+    for m in list(LANDMARK_RE.finditer(t)):
+        found["landmark"].add(LANDMARK_CANON[m.group(1)])
         t = _blank(t, m)
     return t
 
@@ -377,8 +377,8 @@ def _count_pass(t: str, found: Found) -> str:
 
 def _word_pass(t: str, found: Found) -> str:
     for word in re.findall(r"[a-z]+", t):
-        if word in _DIRECTION_WORDS:
-            found["direction"].add(_DIRECTION_WORDS[word])
+        if word in DIRECTION_WORDS:
+            found["direction"].add(DIRECTION_WORDS[word])
         if word in COLORS:
             found["color"].add(COLORS[word])
         if word in SIZES:
@@ -403,7 +403,7 @@ def extract(text: str) -> Features:
     """Extract every spatial family from free text (typos and messy spellings included)."""
     t = _prepare(text)
     found: Found = {family: set() for family in FAMILIES}
-    t = _NOT_SPATIAL.sub(lambda m: " " * len(m.group(0)), t)
+    t = NOT_SPATIAL.sub(lambda m: " " * len(m.group(0)), t)
     t = _ADVERB_LITTLE.sub(lambda m: " " * len(m.group(0)), t)
     for take in _PASSES:
         t = take(t, found)
@@ -460,7 +460,7 @@ def bindings(text: str) -> set[tuple[str, str]]:
     tokens = _BINDING_TOKEN.findall(text.lower())
     landmark_at = {}
     for i in range(len(tokens)):
-        for form, canon in _LANDMARK_FORMS:  # longest forms first: "parking lot"
+        for form, canon in LANDMARK_FORMS:  # longest forms first: "parking lot"
             words = form.split()
             if tokens[i : i + len(words)] == words:
                 landmark_at[i + len(words) - 1] = canon
@@ -512,32 +512,32 @@ def goal(text: str) -> str | None:
         return None
     if m and _PLACED.match(m.group("rest")):  # "the goal is across the river": where, not what
         return None
-    if m and _LANDMARK_RE.search(m.group("rest")):
+    if m and LANDMARK_RE.search(m.group("rest")):
         return _head(m.group("rest"))
     m = _GOAL_LAST.search(t)
     if not m:
         return None
     named = _NAMED_AFTER.match(t, m.end())  # "after the field is the goal: a warehouse"
     if named:
-        return _head(named.group("what")) if _LANDMARK_RE.search(named.group("what")) else None
+        return _head(named.group("what")) if LANDMARK_RE.search(named.group("what")) else None
     if re.search(r"\b(?:which|that)\s*$", m.group("rest")):  # "..., which is the goal"
         # the landmark just before "which": "the pond, stands the barn that" names no
         # goal the lexicon knows
-        found = list(_LANDMARK_RE.finditer(m.group("rest")))
+        found = list(LANDMARK_RE.finditer(m.group("rest")))
         tail = m.group("rest")[found[-1].end() :] if found else ""
         if not found or len(re.findall(r"[a-z]+", tail)) > 1:
             return None
-        return _LANDMARK_CANON[found[-1].group(0)]
-    clauses = [c for c in _CLAUSE.split(m.group("rest")) if _LANDMARK_RE.search(c)]
+        return LANDMARK_CANON[found[-1].group(0)]
+    clauses = [c for c in _CLAUSE.split(m.group("rest")) if LANDMARK_RE.search(c)]
     subject = [c for c in clauses if not _DESCRIBES.match(c)] or clauses
     return _head(subject[-1]) if subject else None
 
 
 def _head(span: str) -> str:
-    matches = list(_LANDMARK_RE.finditer(span))
+    matches = list(LANDMARK_RE.finditer(span))
     # a modifier of the next landmark ("a roofed warehouse", "a roof house") is no head
     found = [
-        _LANDMARK_CANON[m.group(0)]
+        LANDMARK_CANON[m.group(0)]
         for m, nxt in zip(matches, [*matches[1:], None], strict=True)
         if nxt is None or span[m.end() : nxt.start()].strip(" -")
     ]

@@ -142,7 +142,7 @@ def _added_against_kept(candidate: str, diffs: list[dict]) -> bool:
 def _compound_broken(original: str, candidate: str) -> bool:
     """A landmark of two words in the original with one word swapped in the candidate
     ("parking lot" -> "parking boat", "bridge lot"): no such thing."""
-    forms = {f for f, _ in spatial._LANDMARK_FORMS}
+    forms = {f for f, _ in spatial.LANDMARK_FORMS}
     before, after = original.lower(), candidate.lower()
     for first, last in (f.split() for f in forms if f.count(" ") == 1):
         if not re.search(rf"\b{first}\s+{last}\b", before):
@@ -348,9 +348,9 @@ def _attributes_moved(original: str, candidate: str) -> list[dict]:
 
 _STEP = re.compile(
     r"\b(?:"
-    + "|".join(sorted(spatial._DIRECTION_WORDS, key=len, reverse=True))
+    + "|".join(sorted(spatial.DIRECTION_WORDS, key=len, reverse=True))
     + r"|around|north|south|east|west|land|stop|cross|across|pass|look)\b|"
-    + spatial._CLOCK.pattern
+    + spatial.CLOCK.pattern
 )
 
 
@@ -362,7 +362,7 @@ def _steps(text: str) -> list[str]:
         word = m.group(0).split()[0]
         if re.fullmatch(r"[a-z]+", word) and not m.groupdict().get("h"):
             # "fly across the road" is the step "cross the road"
-            steps.append(spatial._DIRECTION_WORDS.get(word, "cross" if word == "across" else word))
+            steps.append(spatial.DIRECTION_WORDS.get(word, "cross" if word == "across" else word))
         else:
             steps.append(f"clock{spatial.clock_hour(m)}")
     return steps
@@ -586,7 +586,7 @@ def _describes_a_landmark(concept: str, text: str) -> bool:
     sloped roof")."""
     tokens = re.findall(r"[a-z]+", text.lower())
     forms = {concept, *lexicon.lemmas(concept)}
-    landmarks = {f.split()[-1] for f, _ in spatial._LANDMARK_FORMS}
+    landmarks = {f.split()[-1] for f, _ in spatial.LANDMARK_FORMS}
     return any(
         (tok in forms or lexicon.lemma(tok) in forms)
         and lexicon.is_adjective(tok)
