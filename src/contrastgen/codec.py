@@ -1,5 +1,6 @@
 """JSON for the typed records: one encoder and one decoder for every dataclass that
-crosses a file (records.py, generation.py), instead of a hand-written pair per class.
+crosses a file or a pipe (records.py, generation.py, the judge's verdicts, the shared
+engine's registry), instead of a hand-written pair per class.
 
 A field's JSON key is its name. Nested records and lists of records follow their type
 hints. On reading, a missing key takes the field's default (files written before the field
@@ -13,10 +14,16 @@ from __future__ import annotations
 import dataclasses
 import typing
 from functools import cache
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-OMIT_NONE = {"omit_none": True}
+OMIT_NONE = MappingProxyType({"omit_none": True})
+
+
+class MissingField(KeyError, ValueError):
+    """A record's JSON lacks a field that has no default: a bad or truncated file (a
+    ValueError, as a JSON document that does not parse is)."""
 
 
 def to_json(record: Any) -> dict[str, Any]:
@@ -35,11 +42,15 @@ def _encode(value: Any) -> Any:
         return to_json(value)
     if isinstance(value, list | tuple):
         return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
     return value
 
 
 def from_json(cls: type[T], data: dict[str, Any]) -> T:
     """An instance of the dataclass `cls` from its JSON object; unknown keys are ignored."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__}: a JSON {type(data).__name__}, not an object")
     upgrade = getattr(cls, "json_upgrade", None)
     if upgrade is not None:
         data = upgrade(data)
@@ -48,7 +59,7 @@ def from_json(cls: type[T], data: dict[str, Any]) -> T:
         if name in data:
             kwargs[name] = _decode(hint, data[name])
         elif required:
-            raise KeyError(name)
+            raise MissingField(f"{cls.__name__}: no {name!r}")
     return cls(**kwargs)
 
 
@@ -59,7 +70,9 @@ def _decode(hint: Any, value: Any) -> Any:
         (item,) = typing.get_args(hint) or (Any,)
         return [_decode(item, v) for v in value]
     if typing.get_origin(hint) is tuple and isinstance(value, list):
-        return tuple(value)
+        args = typing.get_args(hint)
+        item = args[0] if len(args) == 2 and args[1] is Ellipsis else Any
+        return tuple(_decode(item, v) for v in value)
     return value
 
 

@@ -149,12 +149,13 @@ class Candidate(codec.JsonRecord):
     kind: str  # positive | negative | unparsed
     round: int
     origin: str
+    edit: str | None = field(default=None, metadata=codec.OMIT_NONE)
+    donor: str | None = field(default=None, metadata=codec.OMIT_NONE)
+    # the Decision's fields, flat in the JSON as the record schema has them
     valid: bool = False
     reasons: list[dict[str, Any]] = field(default_factory=list)
     scores: dict[str, Any] = field(default_factory=dict)
     features: dict[str, Any] = field(default_factory=dict)
-    edit: str | None = field(default=None, metadata=codec.OMIT_NONE)
-    donor: str | None = field(default=None, metadata=codec.OMIT_NONE)
 
     json_upgrade = staticmethod(upgraded)
 
@@ -197,12 +198,12 @@ class ItemState(codec.JsonRecord):
     completed_round: int | None = None
     status: str = "failed"
 
+    json_upgrade = staticmethod(with_member_texts)
+
     @classmethod
     def start(cls, item: IngestItem, features: dict[str, Any]) -> ItemState:
         """An ingested item before round 0, with its instruction's spatial `features`."""
         return cls(item.item, item.instruction, item.members, features)
-
-    json_upgrade = staticmethod(with_member_texts)
 
 
 @dataclass

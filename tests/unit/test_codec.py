@@ -24,8 +24,10 @@ def test_a_field_without_a_value_is_left_out_and_a_missing_key_takes_its_default
     old = {"item": "i1", "round": 0, "candidates": [{"text": "x", "kind": "positive"}]}
     batch = RoundCandidates.from_json(old)
     assert (batch.cut_lines, batch.new_tokens, batch.candidates[0].origin) == (0, 0, "llm")
-    with pytest.raises(KeyError, match="round"):
+    with pytest.raises(ValueError, match="RoundCandidates: no 'round'"):
         RoundCandidates.from_json({"item": "i1", "candidates": []})
+    with pytest.raises(TypeError, match="a JSON list, not an object"):
+        RoundCandidates.from_json([])
 
 
 def test_older_files_are_upgraded_on_reading():

@@ -46,7 +46,7 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
-    # Every backend is made the same way (engines.make_backend): from the run's settings,
+    # Every backend is made the same way (backends.make_backend): from the run's settings,
     # the job's CPU threads and the GPUs it holds; each takes what it uses.
     @classmethod
     def from_settings(

@@ -210,7 +210,7 @@ class Engine:
     ) -> list[list[Generation]]:
         """One padded `generate` call for all prompts; `samples_per_prompt` rows each.
 
-        `stops` (per prompt, the texts that end its rows: base.stop_marks) ends a row as
+        `stops` (per prompt, the texts that end its rows: generation.stop_marks) ends a row as
         soon as its new text holds one, and its text is cut there: a row asked for
         positives only stops at the NEGATIVE line it would otherwise add, and a stopped
         row no longer holds the batch. None (or empty marks) leaves rows to EOS and

@@ -3,7 +3,7 @@
 vLLM pins a transformers (5.x) that the workflow's environment cannot have (4.57, for
 bitsandbytes MoE), so the generation job talks to this process over two pipes, one JSON
 message per line (vllm_backend.py is the other end). It imports only vLLM, its
-transformers, and this package's dependency-free modules (generation, processes).
+transformers, and this package's dependency-free modules (generation, codec, processes).
 
     python -m contrastgen.backends.vllm_worker --in-fd R --out-fd W --settings JSON
 

@@ -19,11 +19,7 @@ from contrastgen.candidates.rule_negatives import rule_based_negatives
 from contrastgen.candidates.rule_positives import rule_based_positives
 from contrastgen.files import write_jsonl
 from contrastgen.generation import Generation, GenParams
-from contrastgen.records import (
-    ItemState,
-    Proposal,
-    RoundCandidates,
-)
+from contrastgen.records import ItemState, Proposal, RoundCandidates
 from contrastgen.settings import Targets
 from contrastgen.stages.rounds import needs, round_input
 from contrastgen.validation.judge import JUDGE_PARAMS, judge_request
@@ -52,7 +48,7 @@ def generation_key(
 ):
     """Cache key of one item's prompt in one round: everything that shapes its generations.
 
-    `context` is the backend's identity (engines.cache_identity: backend, model, numerics,
+    `context` is the backend's identity (backends.cache_identity: backend, model, numerics,
     sampling params); batching knobs (strategy, batch size, prefix cache) are left out on
     purpose: they change speed, not what the model is asked.
     """
@@ -129,10 +125,9 @@ def generate(
     positives (candidates.rule_positives) and rule-edited hard negatives
     (candidates.rule_negatives) per item (origin "rule"), and `mined` (item ->
     candidates, from `mine`) the corpus-mined ones (origin "corpus"), after the LLM's
-    candidates. An item with rule negatives asks the
-    LLM for positives only: its answer stops at the NEGATIVE line (about a third of the
-    tokens), and should the validator reject every other negative, the next round asks
-    the LLM for one.
+    candidates. An item with rule negatives asks the LLM for positives only: its answer
+    stops at the NEGATIVE line (about a third of the tokens), and should the validator
+    reject every other negative, the next round asks the LLM for one.
 
     With `judge`, the same backend then judges every candidate of the round against its
     original (judge.py; answers cached per pair and model); the validate stage combines

@@ -9,11 +9,7 @@ from pathlib import Path
 
 from contrastgen.errors import UserError
 from contrastgen.files import write_json, write_jsonl
-from contrastgen.records import (
-    IngestItem,
-    Member,
-    Rejected,
-)
+from contrastgen.records import IngestItem, Member, Rejected
 from contrastgen.settings import IngestLimits
 from contrastgen.stages.corpus import check_record, item_id, read_corpus, shard_of
 

@@ -1,8 +1,8 @@
-"""What merge counts for stats.json: per round, per origin, the judge, the cost of a run."""
+"""What merge counts for stats.json: per round, per origin, the judge, the cost of a run,
+and each stage's wall time from its jobs' Snakemake benchmark files."""
 
 from __future__ import annotations
 
-import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +20,6 @@ from contrastgen.records import (
 )
 from contrastgen.stages.rounds import accepted
 from contrastgen.validation.diversity import changed_share, self_bleu
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

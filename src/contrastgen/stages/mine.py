@@ -8,10 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from contrastgen.files import read_jsonl, write_jsonl
-from contrastgen.records import (
-    MinedNegatives,
-    Proposal,
-)
+from contrastgen.records import MinedNegatives, Proposal
 
 log = logging.getLogger(__name__)
 

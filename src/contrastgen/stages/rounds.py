@@ -3,17 +3,9 @@ item still needs, and its status."""
 
 from __future__ import annotations
 
-import logging
-
 from contrastgen.language import spatial
-from contrastgen.records import (
-    Candidate,
-    IngestItem,
-    ItemState,
-)
+from contrastgen.records import Candidate, IngestItem, ItemState
 from contrastgen.settings import Targets
-
-log = logging.getLogger(__name__)
 
 
 def start_state(item: IngestItem) -> ItemState:

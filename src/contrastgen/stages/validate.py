@@ -10,11 +10,7 @@ from typing import Any
 
 from contrastgen.cache import ItemCache, digest
 from contrastgen.files import read_jsonl, write_jsonl
-from contrastgen.records import (
-    Candidate,
-    ItemState,
-    RoundCandidates,
-)
+from contrastgen.records import Candidate, ItemState, RoundCandidates
 from contrastgen.settings import Targets, Thresholds
 from contrastgen.stages.rounds import round_input, status_of
 from contrastgen.validation.diversity import pick_diverse

@@ -55,8 +55,8 @@ def self_bleu(texts: Sequence[str]) -> float | None:
     copies of one another, near 0 for texts that share no phrase. None under two texts."""
     if len(texts) < 2:
         return None
-    # imported here: every generate job imports the pipeline, some in an environment
-    # without NLTK (envs/vllm.yaml), and only merge measures
+    # imported here: the validate and merge stages import this module, some in an
+    # environment without NLTK (envs/vllm.yaml), and only merge measures
     from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
     smooth = SmoothingFunction().method1

@@ -81,18 +81,27 @@ _LABELS = {"clock": "clock position", "cardinal": "compass direction"}
 
 
 def is_known(code: str) -> bool:
+    return code in SAID or _fact_code(code) is not None
+
+
+def _fact_code(code: str) -> tuple[str, str] | None:
+    """(family, what happened) of a fact family's code, else None."""
     family, _, what = code.rpartition("_")
-    return code in SAID or (family in FACT_FAMILIES and what in ("changed", "dropped", "added"))
+    if family in FACT_FAMILIES and what in ("changed", "dropped", "added"):
+        return family, what
+    return None
 
 
 def describe_reason(reason: Reason, kind: str) -> str:
-    """One validator reason in plain words, for the next round's prompt."""
+    """One validator reason in plain words, for the next round's prompt. A negative's
+    fact codes and codes outside the registry are named, not worded."""
     code = reason["code"]
     if code in SAID:
         return SAID[code](reason, kind)
-    family, _, what = code.rpartition("_")
-    if kind == "negative":
-        return f"your negative was rejected ({code})"
+    fact = _fact_code(code)
+    if fact is None or kind != "positive":
+        return f"your {kind} was rejected ({code})"
+    family, what = fact
     if family in dialogue.ACTS:
         value = reason.get("value") or reason.get("from")
         what_to_do = {"dropped": "keep it", "added": "do not add it"}.get(what, "keep it")

@@ -7,18 +7,12 @@ from contrastgen.settings import IngestLimits
 from contrastgen.stages.corpus import (
     CorpusFormatError,
     item_id,
-    normalise,
     read_corpus,
     shard_ids,
 )
 from contrastgen.stages.ingest import BadRecordError, ingest
 
 LIMITS = IngestLimits(min_words=3, max_words=30)
-
-
-def test_normalise_whitespace_quotes_and_unicode():
-    assert normalise("  Turn\u00a0to your 3 o\u2019clock\t\n now ") == "Turn to your 3 o'clock now"
-    assert normalise("go\u200b left") == "go left"
 
 
 def test_shard_ids_come_from_the_count_alone():

@@ -1,5 +1,5 @@
 """The model judge: its prompt, how its answers are read, and how a verdict combines
-with the rules' decision (the model call itself: test_pipeline's judge test)."""
+with the rules' decision (the model call itself: the judge test of stages/test_rounds.py)."""
 
 import pytest
 
