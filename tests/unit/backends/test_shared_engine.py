@@ -147,3 +147,16 @@ def test_the_engines_context_and_fingerprint(generator_dir):
     fewer, env1 = serve_command(generator, "127.0.0.1", 8001, 8192, threads=1, seed=1)
     assert _fingerprint(fewer, env1) != _fingerprint(one, env)
     assert "--seed" in one and "--pipeline-parallel-size" not in one  # a CPU engine
+
+
+def test_a_registry_file_that_holds_no_engine_is_skipped(tmp_path, owner):
+    """A torn or foreign file in the registry (an empty object, an engine job's error, a
+    record cut short) is no engine: the run's end stops the ones that are and goes on."""
+    ours = start_keeper(owner)
+    me = (os.getpid(), started_at(os.getpid()))
+    write_json(tmp_path / "replica0.json", record_for(ours, me).to_json())
+    for i, junk in enumerate([{}, {"error": "no GPU"}, [], {"replica": 3}], start=1):
+        write_json(tmp_path / f"replica{i}.json", junk)
+        assert read_record(tmp_path / f"replica{i}.json") is None
+    assert stop_engines(tmp_path) == 1
+    assert not group_alive(ours.pid)
